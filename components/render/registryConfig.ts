@@ -1,0 +1,142 @@
+import { stringify } from "yaml";
+
+/**
+ * Renders the registry's config.yml (CNCF Distribution v3). Pure: plain values in, YAML out.
+ *
+ * The droplet and the local rehearsal both call this; the rehearsal swaps only what cannot be
+ * the same on loopback (S3 endpoint and path-style addressing, a file certificate instead of
+ * Let's Encrypt, listen addresses).
+ */
+
+/** Where v3 reads its configuration inside the official image (2.x used /etc/docker/registry). */
+export const REGISTRY_CONFIG_PATH = "/etc/distribution/config.yml";
+/** Where the htpasswd file is mounted inside the container. */
+export const REGISTRY_HTPASSWD_PATH = "/etc/distribution/htpasswd";
+/** Certificate and key paths inside the container when TLS comes from files. */
+export const REGISTRY_TLS_CERT_PATH = "/etc/distribution/tls.crt";
+export const REGISTRY_TLS_KEY_PATH = "/etc/distribution/tls.key";
+/** Let's Encrypt account and certificate cache; lives on a volume so restarts do not re-issue. */
+export const REGISTRY_LETSENCRYPT_CACHE_PATH = "/var/lib/registry-acme/autocert.cache";
+
+export type S3StorageConfig = {
+    kind: "s3";
+    region: string;
+    bucket: string;
+    accessKey: string;
+    secretKey: string;
+    /** Only for S3-compatible servers; leave unset for AWS itself. */
+    regionEndpoint?: string;
+    /** Path-style addressing, needed by most S3-compatible servers. */
+    forcePathStyle?: boolean;
+    /** Multipart part size in bytes (the driver's minimum is 5 MiB). */
+    chunkSizeBytes: number;
+    /** Prefix inside the bucket; unset stores at the bucket root. */
+    rootDirectory?: string;
+};
+
+export type FilesystemStorageConfig = {
+    kind: "filesystem";
+    rootDirectory: string;
+};
+
+export type TlsConfig =
+    | { kind: "letsencrypt"; hosts: string[]; email?: string; cacheFile: string; directoryUrl?: string }
+    | { kind: "files"; certificate: string; key: string }
+    /** Plain HTTP: only for a registry bound to loopback and reached through an SSH tunnel. */
+    | { kind: "none" };
+
+export interface RegistryConfigInput {
+    storage: S3StorageConfig | FilesystemStorageConfig;
+    /**
+     * When true, blob GETs are answered with a redirect to a presigned storage URL, so pulls do
+     * not flow through the registry; when false the registry streams blobs itself.
+     */
+    redirect: boolean;
+    http: {
+        /** Listen address inside the container, e.g. ":5000". */
+        addr: string;
+        /** Shared secret for upload state; identical across replicas on one bucket. */
+        secret: string;
+        tls: TlsConfig;
+        /** Debug server (health, Prometheus). Must never be published beyond loopback. */
+        debugAddr: string;
+    };
+    auth: {
+        realm: string;
+        htpasswdPath: string;
+    };
+    logLevel?: "error" | "warn" | "info" | "debug";
+}
+
+export function renderRegistryConfig(input: RegistryConfigInput): string {
+    const storage: Record<string, unknown> = {};
+    if (input.storage.kind === "s3") {
+        const s3 = input.storage;
+        const driver: Record<string, unknown> = {
+            region: s3.region,
+            bucket: s3.bucket,
+            accesskey: s3.accessKey,
+            secretkey: s3.secretKey,
+            encrypt: true,
+            secure: true,
+            chunksize: s3.chunkSizeBytes,
+        };
+        if (s3.regionEndpoint !== undefined) {
+            driver.regionendpoint = s3.regionEndpoint;
+        }
+        if (s3.forcePathStyle !== undefined) {
+            driver.forcepathstyle = s3.forcePathStyle;
+        }
+        if (s3.rootDirectory !== undefined) {
+            driver.rootdirectory = s3.rootDirectory;
+        }
+        storage.s3 = driver;
+    } else {
+        storage.filesystem = { rootdirectory: input.storage.rootDirectory };
+    }
+    storage.delete = { enabled: true };
+    storage.cache = { blobdescriptor: "inmemory" };
+    storage.redirect = { disable: !input.redirect };
+    // Abandoned uploads otherwise stay in the bucket and are billed.
+    storage.maintenance = { uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false } };
+
+    const http: Record<string, unknown> = {
+        addr: input.http.addr,
+        secret: input.http.secret,
+        draintimeout: "30s",
+        headers: { "X-Content-Type-Options": ["nosniff"] },
+        debug: { addr: input.http.debugAddr, prometheus: { enabled: true, path: "/metrics" } },
+    };
+    const tls = input.http.tls;
+    if (tls.kind === "letsencrypt") {
+        const letsencrypt: Record<string, unknown> = { cachefile: tls.cacheFile, hosts: tls.hosts };
+        if (tls.email !== undefined) {
+            letsencrypt.email = tls.email;
+        }
+        if (tls.directoryUrl !== undefined) {
+            letsencrypt.directoryurl = tls.directoryUrl;
+        }
+        http.tls = { minimumtls: "tls1.2", letsencrypt };
+    } else if (tls.kind === "files") {
+        http.tls = { minimumtls: "tls1.2", certificate: tls.certificate, key: tls.key };
+    }
+    if (tls.kind !== "none") {
+        (http.headers as Record<string, string[]>)["Strict-Transport-Security"] = ["max-age=31536000"];
+    }
+
+    const config = {
+        version: 0.1,
+        log: {
+            level: input.logLevel ?? "info",
+            formatter: "text",
+            accesslog: { disabled: false },
+            fields: { service: "registry" },
+        },
+        storage,
+        http,
+        auth: { htpasswd: { realm: input.auth.realm, path: input.auth.htpasswdPath } },
+        // A failing bucket turns /v2/ into 503 instead of a registry that accepts and loses pushes.
+        health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
+    };
+    return stringify(config, { lineWidth: 0 });
+}
