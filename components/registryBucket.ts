@@ -1,0 +1,122 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { renderTlsOnlyBucketPolicy } from "./render/iamPolicy";
+
+export interface RegistryBucketArgs {
+    /** Exact bucket name. Omit to let Pulumi generate a unique one from the resource name. */
+    bucketName?: pulumi.Input<string>;
+    /**
+     * Delete the bucket together with every image in it on `pulumi destroy`. Off by default: a
+     * destroy then stops at a non-empty bucket instead of losing the images.
+     */
+    forceDestroy?: pulumi.Input<boolean>;
+    /** Keep previous object versions; noncurrent versions expire after 30 days. Default false. */
+    versioning?: pulumi.Input<boolean>;
+    /** Days after which S3 aborts unfinished multipart uploads, which are otherwise billed. Default 3. */
+    abortIncompleteUploadDays?: pulumi.Input<number>;
+}
+
+/** Noncurrent versions are kept this long when versioning is on, so deletes do free space. */
+const NONCURRENT_VERSION_DAYS = 30;
+
+/**
+ * The S3 bucket that holds the registry's layers and manifests, with every setting that a
+ * private bucket should have: no public access, owner-enforced objects, encryption at rest,
+ * TLS-only access and a lifecycle rule that clears abandoned multipart uploads.
+ */
+export class RegistryBucket extends pulumi.ComponentResource {
+    public readonly bucket: aws.s3.Bucket;
+    public readonly bucketName: pulumi.Output<string>;
+    public readonly bucketArn: pulumi.Output<string>;
+    /** Resolves once every protective setting is applied: depend on it before writing objects. */
+    public readonly ready: pulumi.Output<string>;
+
+    constructor(name: string, args: RegistryBucketArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:storage:RegistryBucket", name, {}, opts);
+        const versioning = pulumi.output(args.versioning ?? false);
+
+        this.bucket = new aws.s3.Bucket(
+            `${name}-bucket`,
+            {
+                bucket: args.bucketName,
+                forceDestroy: args.forceDestroy ?? false,
+                tags: { "managed-by": "pulumi", purpose: "docker-registry" },
+            },
+            { parent: this },
+        );
+        const bucketId = this.bucket.id;
+
+        const publicAccessBlock = new aws.s3.BucketPublicAccessBlock(
+            `${name}-public-access-block`,
+            {
+                bucket: bucketId,
+                blockPublicAcls: true,
+                blockPublicPolicy: true,
+                ignorePublicAcls: true,
+                restrictPublicBuckets: true,
+            },
+            { parent: this },
+        );
+
+        const ownership = new aws.s3.BucketOwnershipControls(
+            `${name}-ownership`,
+            { bucket: bucketId, rule: { objectOwnership: "BucketOwnerEnforced" } },
+            { parent: this },
+        );
+
+        const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(
+            `${name}-encryption`,
+            {
+                bucket: bucketId,
+                rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
+            },
+            { parent: this },
+        );
+
+        const versioningConfig = new aws.s3.BucketVersioning(
+            `${name}-versioning`,
+            {
+                bucket: bucketId,
+                // "Suspended" rather than no resource: turning versioning off later must reach AWS.
+                versioningConfiguration: { status: versioning.apply((on) => (on ? "Enabled" : "Suspended")) },
+            },
+            { parent: this },
+        );
+
+        const lifecycle = new aws.s3.BucketLifecycleConfiguration(
+            `${name}-lifecycle`,
+            {
+                bucket: bucketId,
+                rules: versioning.apply((on) => [
+                    {
+                        id: "abort-incomplete-multipart-uploads",
+                        status: "Enabled",
+                        filter: { prefix: "" },
+                        abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortIncompleteUploadDays ?? 3 },
+                        ...(on ? { noncurrentVersionExpiration: { noncurrentDays: NONCURRENT_VERSION_DAYS } } : {}),
+                    },
+                ]),
+            },
+            // S3 rejects lifecycle changes that race a versioning change on the same bucket.
+            { parent: this, dependsOn: [versioningConfig] },
+        );
+
+        const policy = new aws.s3.BucketPolicy(
+            `${name}-tls-only-policy`,
+            {
+                bucket: bucketId,
+                policy: this.bucket.bucket.apply((bucketName) => JSON.stringify(renderTlsOnlyBucketPolicy(bucketName))),
+            },
+            // The public-access block must exist first or S3 may evaluate the policy without it.
+            { parent: this, dependsOn: [publicAccessBlock] },
+        );
+
+        this.bucketName = this.bucket.bucket;
+        this.bucketArn = this.bucket.arn;
+        this.ready = pulumi
+            .all([publicAccessBlock.id, ownership.id, encryption.id, versioningConfig.id, lifecycle.id, policy.id])
+            .apply(() => "ready");
+
+        this.registerOutputs({ bucketName: this.bucketName, bucketArn: this.bucketArn });
+    }
+}

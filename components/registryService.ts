@@ -1,0 +1,122 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH } from "./render/htpasswd";
+import { Deployment, DeploymentTls, renderDeployment } from "./render/deployment";
+
+/** How the registry is served; mirrors {@link DeploymentTls} with Pulumi inputs. */
+export type RegistryServiceTls =
+    | { kind: "letsencrypt"; hostname: pulumi.Input<string>; email?: string }
+    | {
+          kind: "private-ca";
+          hostname: pulumi.Input<string>;
+          certificate: pulumi.Input<string>;
+          privateKey: pulumi.Input<string>;
+          caCertificate: pulumi.Input<string>;
+      }
+    | { kind: "none" };
+
+export interface RegistryServiceArgs {
+    /** SSH connection to the Docker host (pinned host key, deploy key). */
+    connection: command.types.input.remote.ConnectionArgs;
+    /** Full image reference of the pinned registry release. */
+    image: pulumi.Input<string>;
+    bucketName: pulumi.Input<string>;
+    bucketRegion: pulumi.Input<string>;
+    accessKeyId: pulumi.Input<string>;
+    secretAccessKey: pulumi.Input<string>;
+    /** S3 multipart part size in MiB. */
+    chunkSizeMb: pulumi.Input<number>;
+    /** Redirect blob pulls to presigned S3 URLs instead of streaming them through the droplet. */
+    redirectPullsToS3: pulumi.Input<boolean>;
+    /** The one registry login; its password is generated. */
+    username: pulumi.Input<string>;
+    tls: RegistryServiceTls;
+    /** Seconds the start command waits for 401-then-200 before failing the deploy. */
+    healthCheckTimeoutSeconds: pulumi.Input<number>;
+}
+
+/**
+ * The registry container on the host: generates its login and upload secret, renders its files,
+ * ships them over SSH stdin, (re)starts the container, proves it serves, and removes it on
+ * destroy.
+ */
+export class RegistryService extends pulumi.ComponentResource {
+    public readonly username: pulumi.Output<string>;
+    /** A secret. */
+    public readonly password: pulumi.Output<string>;
+    public readonly startCommand: command.remote.Command;
+
+    constructor(name: string, args: RegistryServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:registry:RegistryService", name, {}, opts);
+
+        // Alphanumeric only: the login is pasted into shells, YAML and CI secret stores.
+        const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
+        // A fixed salt kept in state makes the htpasswd line stable, so `pulumi up` is a no-op
+        // when nothing changed instead of restarting the registry each time.
+        const salt = new random.RandomString(
+            `${name}-password-salt`,
+            { length: BCRYPT_SALT_LENGTH, lower: false, upper: false, numeric: false, special: true, overrideSpecial: BCRYPT_SALT_ALPHABET },
+            { parent: this },
+        );
+        const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this });
+
+        const tlsInput = args.tls;
+        const resolvedTls: pulumi.Output<DeploymentTls> =
+            tlsInput.kind === "letsencrypt"
+                ? pulumi.output(tlsInput.hostname).apply((hostname): DeploymentTls => ({ kind: "letsencrypt", hostname, email: tlsInput.email }))
+                : tlsInput.kind === "private-ca"
+                  ? pulumi
+                        .all([tlsInput.hostname, tlsInput.certificate, tlsInput.privateKey, tlsInput.caCertificate])
+                        .apply(([hostname, certificate, privateKey, caCertificate]): DeploymentTls => ({
+                            kind: "private-ca",
+                            hostname,
+                            certificate,
+                            privateKey,
+                            caCertificate,
+                        }))
+                  : pulumi.output<DeploymentTls>({ kind: "none" });
+
+        const deployment = pulumi
+            .output({
+                image: args.image,
+                bucket: args.bucketName,
+                region: args.bucketRegion,
+                accessKeyId: args.accessKeyId,
+                secretAccessKey: args.secretAccessKey,
+                chunkSizeMb: args.chunkSizeMb,
+                redirect: args.redirectPullsToS3,
+                username: args.username,
+                password: password.result,
+                passwordSalt: salt.result,
+                httpSecret: httpSecret.result,
+                tls: resolvedTls,
+                healthTimeoutSeconds: args.healthCheckTimeoutSeconds,
+            })
+            .apply((input): Deployment => renderDeployment(input));
+
+        this.startCommand = new command.remote.Command(
+            `${name}-container`,
+            {
+                connection: args.connection,
+                // The scripts hold no secrets, so a failing command may print them in full.
+                create: deployment.apply((d) => d.startScript),
+                delete: deployment.apply((d) => d.stopScript),
+                stdin: pulumi.secret(deployment.apply((d) => d.stdin)),
+                triggers: [deployment.apply((d) => d.contentHash)],
+            },
+            {
+                parent: this,
+                // Otherwise the old container's delete (docker rm -f) would run after the new
+                // container's create and remove it.
+                deleteBeforeReplace: true,
+                additionalSecretOutputs: ["stdin"],
+            },
+        );
+
+        this.username = pulumi.output(args.username);
+        this.password = pulumi.secret(password.result);
+
+        this.registerOutputs({ username: this.username });
+    }
+}

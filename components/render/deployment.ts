@@ -1,0 +1,123 @@
+import { createHash } from "node:crypto";
+import { renderHtpasswd } from "./htpasswd";
+import {
+    REGISTRY_HTPASSWD_PATH,
+    REGISTRY_LETSENCRYPT_CACHE_PATH,
+    REGISTRY_TLS_CERT_PATH,
+    REGISTRY_TLS_KEY_PATH,
+    renderRegistryConfig,
+    TlsConfig,
+} from "./registryConfig";
+import { BundleFileName, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript } from "./scripts";
+
+/**
+ * Everything the droplet receives, derived in one pure step from plain values: config.yml,
+ * htpasswd, the start and stop scripts, the stdin bundle and the hash that triggers a restart.
+ */
+
+/** Inside the container the registry always listens here; the host publishes it as needed. */
+export const CONTAINER_PORT = 5000;
+export const CONTAINER_DEBUG_PORT = 5001;
+/** The tunnel's port on the droplet's loopback (the client side of `ssh -L` is the user's choice). */
+export const TUNNEL_PORT = 5000;
+export const HOST_CONFIG_DIR = "/etc/private-registry";
+export const HOST_DATA_DIR = "/var/lib/private-registry";
+export const CONTAINER_NAME = "registry";
+
+export type DeploymentTls =
+    | { kind: "letsencrypt"; hostname: string; email?: string }
+    | { kind: "private-ca"; hostname: string; certificate: string; privateKey: string; caCertificate: string }
+    | { kind: "none" };
+
+export interface DeploymentInput {
+    image: string;
+    bucket: string;
+    region: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    chunkSizeMb: number;
+    redirect: boolean;
+    username: string;
+    password: string;
+    passwordSalt: string;
+    httpSecret: string;
+    tls: DeploymentTls;
+    healthTimeoutSeconds: number;
+}
+
+export interface Deployment {
+    configYaml: string;
+    htpasswd: string;
+    startScript: string;
+    stopScript: string;
+    /** Secret: carries config.yml (S3 key), htpasswd, the TLS key and the health-check login. */
+    stdin: string;
+    /** Changes whenever anything the container reads changes; not reversible to the secrets. */
+    contentHash: string;
+}
+
+export function renderDeployment(input: DeploymentInput): Deployment {
+    let tls: TlsConfig;
+    let health: HealthCheck;
+    const files: Partial<Record<BundleFileName, string>> = {};
+    switch (input.tls.kind) {
+        case "letsencrypt":
+            tls = { kind: "letsencrypt", hosts: [input.tls.hostname], email: input.tls.email, cacheFile: REGISTRY_LETSENCRYPT_CACHE_PATH };
+            // The first TLS handshake for the name makes the registry obtain its certificate.
+            health = { url: `https://${input.tls.hostname}/v2/`, connectTo: "127.0.0.1:443", useBundledCa: false, timeoutSeconds: input.healthTimeoutSeconds };
+            break;
+        case "private-ca":
+            tls = { kind: "files", certificate: REGISTRY_TLS_CERT_PATH, key: REGISTRY_TLS_KEY_PATH };
+            health = { url: `https://${input.tls.hostname}/v2/`, connectTo: "127.0.0.1:443", useBundledCa: true, timeoutSeconds: input.healthTimeoutSeconds };
+            files["tls.crt"] = input.tls.certificate;
+            files["tls.key"] = input.tls.privateKey;
+            files["ca.crt"] = input.tls.caCertificate;
+            break;
+        case "none":
+            tls = { kind: "none" };
+            health = { url: `http://127.0.0.1:${TUNNEL_PORT}/v2/`, useBundledCa: false, timeoutSeconds: input.healthTimeoutSeconds };
+            break;
+    }
+
+    const configYaml = renderRegistryConfig({
+        storage: {
+            kind: "s3",
+            region: input.region,
+            bucket: input.bucket,
+            accessKey: input.accessKeyId,
+            secretKey: input.secretAccessKey,
+            chunkSizeBytes: input.chunkSizeMb * 1024 * 1024,
+        },
+        redirect: input.redirect,
+        http: { addr: `:${CONTAINER_PORT}`, secret: input.httpSecret, tls, debugAddr: `:${CONTAINER_DEBUG_PORT}` },
+        auth: { realm: "private-registry", htpasswdPath: REGISTRY_HTPASSWD_PATH },
+    });
+    const htpasswd = renderHtpasswd({ username: input.username, password: input.password, salt: input.passwordSalt });
+    files["config.yml"] = configYaml;
+    files.htpasswd = htpasswd;
+
+    const publicPort = input.tls.kind === "none" ? `127.0.0.1:${TUNNEL_PORT}` : "443";
+    const startScript = renderStartScript({
+        containerName: CONTAINER_NAME,
+        image: input.image,
+        configDir: HOST_CONFIG_DIR,
+        dataDir: HOST_DATA_DIR,
+        dataMountPath: REGISTRY_LETSENCRYPT_CACHE_PATH.slice(0, REGISTRY_LETSENCRYPT_CACHE_PATH.lastIndexOf("/")),
+        // The debug server (health, metrics) stays on the droplet's loopback: reach it over SSH.
+        publish: [`${publicPort}:${CONTAINER_PORT}`, `127.0.0.1:${CONTAINER_DEBUG_PORT}:${CONTAINER_DEBUG_PORT}`],
+        health,
+        mountTlsFiles: input.tls.kind === "private-ca",
+    });
+    const stopScript = renderStopScript({ containerName: CONTAINER_NAME, configDir: HOST_CONFIG_DIR });
+    const stdin = renderStdinBundle({ files, healthCheckUser: { username: input.username, password: input.password } });
+
+    const contentHash = createHash("sha256")
+        .update(input.image)
+        .update("\0")
+        .update(startScript)
+        .update("\0")
+        .update(stdin)
+        .digest("hex");
+
+    return { configYaml, htpasswd, startScript, stopScript, stdin, contentHash };
+}

@@ -1,0 +1,249 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DEFAULTS, dnsRecordName, isCidr, loadSettings, Settings, SettingsError, validateBucketName } from "../../components/settings";
+
+const AWS = new Map([["region", "us-east-1"]]);
+
+function load(values: Record<string, string>, aws: Map<string, string> = AWS, env: Record<string, string> = {}): Settings {
+    return loadSettings(new Map(Object.entries(values)), aws, env);
+}
+
+/** Asserts loading fails, and that one problem names the key and quotes what was given. */
+function rejects(values: Record<string, string>, key: string, given?: string): SettingsError {
+    let caught: unknown;
+    try {
+        load(values);
+    } catch (e) {
+        caught = e;
+    }
+    assert.ok(caught instanceof SettingsError, `expected a SettingsError for ${JSON.stringify(values)}`);
+    const problem = caught.problems.find((p) => p.includes(key));
+    assert.ok(problem !== undefined, `no problem names ${key}: ${caught.problems.join(" | ")}`);
+    if (given !== undefined) {
+        assert.ok(problem.includes(given), `problem ${JSON.stringify(problem)} does not show the given value ${given}`);
+    }
+    assert.match(problem, /must|requires|mutually exclusive/);
+    return caught;
+}
+
+describe("settings defaults", () => {
+    it("an empty config gives the documented defaults", () => {
+        const s = load({});
+        assert.equal(s.exposure, "public");
+        assert.equal(s.tls, "private-ca", "no domain: the private CA, not a shared Let's Encrypt budget");
+        assert.equal(s.forceDestroy, false);
+        assert.equal(s.versioning, false);
+        assert.equal(s.dropletImage, DEFAULTS.dropletImage);
+        assert.equal(s.dropletSize, "s-1vcpu-1gb");
+        assert.equal(s.registryVersion, "3.1.1");
+        assert.equal(s.registryUsername, "ci");
+        assert.deepEqual(s.sshAllowedCidrs, ["0.0.0.0/0", "::/0"]);
+        assert.equal(s.bucketName, undefined);
+        assert.equal(s.awsRegion, "us-east-1");
+    });
+
+    it("empty strings count as unset, as Pulumi.yaml's empty defaults deliver them", () => {
+        const s = load({ domain: "", bucketName: "", letsencryptEmail: "", dnsZone: "", registryImageDigest: "" });
+        assert.equal(s.domain, undefined);
+        assert.equal(s.bucketName, undefined);
+    });
+
+    it("a domain switches auto TLS to Let's Encrypt", () => {
+        assert.equal(load({ domain: "registry.example.com" }).tls, "letsencrypt");
+    });
+
+    it("tls=letsencrypt without a domain is allowed (the sslip.io name)", () => {
+        assert.equal(load({ tls: "letsencrypt" }).tls, "letsencrypt");
+    });
+
+    it("tunnel mode resolves to plain loopback", () => {
+        assert.equal(load({ exposure: "tunnel" }).tls, "none");
+    });
+
+    it("parses booleans, integers and JSON lists", () => {
+        const s = load({
+            forceDestroy: "true",
+            versioning: "true",
+            abortIncompleteUploadDays: "7",
+            s3ChunkSizeMb: "32",
+            sshAllowedCidrs: '["203.0.113.0/24","2001:db8::/32"]',
+            extraSshPublicKeys: '["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOZ0b2tlbnRva2VudG9rZW50b2tlbnRva2VudG9rZW4 alice@laptop"]',
+        });
+        assert.equal(s.forceDestroy, true);
+        assert.equal(s.versioning, true);
+        assert.equal(s.abortIncompleteUploadDays, 7);
+        assert.equal(s.s3ChunkSizeMb, 32);
+        assert.deepEqual(s.sshAllowedCidrs, ["203.0.113.0/24", "2001:db8::/32"]);
+        assert.equal(s.extraSshPublicKeys.length, 1);
+    });
+
+    it("takes the region from AWS_REGION when aws:region is unset", () => {
+        assert.equal(load({}, new Map(), { AWS_REGION: "eu-west-1" }).awsRegion, "eu-west-1");
+    });
+});
+
+describe("settings validation", () => {
+    it("requires an AWS region", () => {
+        assert.throws(() => load({}, new Map(), {}), (e: unknown) => e instanceof SettingsError && e.problems.some((p) => p.startsWith("aws:region")));
+    });
+
+    it("rejects a malformed AWS region", () => {
+        assert.throws(() => load({}, new Map([["region", "us_east_1"]])), /aws:region must be an AWS region name.*"us_east_1"/);
+    });
+
+    for (const [value, why] of [
+        ["My_Bucket", "uppercase and underscore"],
+        ["ab", "too short"],
+        ["a".repeat(64), "too long"],
+        ["-bucket", "leading hyphen"],
+        ["bucket..name", "adjacent periods"],
+        ["bucket.-name", "period next to hyphen"],
+        ["192.168.1.1", "IP address shape"],
+        ["xn--bucket", "reserved prefix"],
+        ["bucket-s3alias", "reserved suffix"],
+        ["bucket/*", "a wildcard that would widen the policy"],
+    ] as const) {
+        it(`rejects bucket name ${JSON.stringify(value)} (${why})`, () => {
+            rejects({ bucketName: value }, "private-registry:bucketName", JSON.stringify(value));
+        });
+    }
+
+    it("accepts a valid bucket name", () => {
+        assert.equal(validateBucketName("team-registry.layers-01"), undefined);
+        assert.equal(load({ bucketName: "team-registry-01" }).bucketName, "team-registry-01");
+    });
+
+    for (const cidr of ["10.0.0.0/33", "10.0.0.0", "300.1.1.1/8", "::/129", "fe80::1%eth0/64", "0.0.0.0/0; rm -rf /", ""]) {
+        it(`rejects CIDR ${JSON.stringify(cidr)}`, () => {
+            assert.equal(isCidr(cidr), false);
+            rejects({ sshAllowedCidrs: JSON.stringify([cidr]) }, "private-registry:sshAllowedCidrs");
+        });
+    }
+
+    it("accepts IPv4 and IPv6 CIDRs", () => {
+        for (const cidr of ["0.0.0.0/0", "203.0.113.7/32", "::/0", "2001:db8::/48"]) {
+            assert.ok(isCidr(cidr), cidr);
+        }
+    });
+
+    it("rejects an empty CIDR list (it would lock everyone out)", () => {
+        rejects({ sshAllowedCidrs: "[]" }, "private-registry:sshAllowedCidrs", "empty list");
+    });
+
+    it("rejects a list that is not JSON, or not of strings", () => {
+        rejects({ httpsAllowedCidrs: "0.0.0.0/0" }, "private-registry:httpsAllowedCidrs", '"0.0.0.0/0"');
+        rejects({ httpsAllowedCidrs: "[1,2]" }, "private-registry:httpsAllowedCidrs", "[1,2]");
+    });
+
+    it("rejects non-boolean and out-of-range values", () => {
+        rejects({ forceDestroy: "yes" }, "private-registry:forceDestroy", '"yes"');
+        rejects({ abortIncompleteUploadDays: "0" }, "private-registry:abortIncompleteUploadDays", '"0"');
+        rejects({ s3ChunkSizeMb: "4" }, "private-registry:s3ChunkSizeMb", '"4"');
+        rejects({ s3ChunkSizeMb: "10.5" }, "private-registry:s3ChunkSizeMb", '"10.5"');
+        rejects({ healthCheckTimeoutSeconds: "5" }, "private-registry:healthCheckTimeoutSeconds", '"5"');
+    });
+
+    it("rejects unknown modes, listing what is allowed", () => {
+        const e = rejects({ exposure: "private" }, "private-registry:exposure", '"private"');
+        assert.match(e.problems[0], /"public", "tunnel"/);
+        rejects({ tls: "self-signed" }, "private-registry:tls", '"self-signed"');
+    });
+
+    it("rejects droplet slugs that are not slugs", () => {
+        rejects({ dropletRegion: "NYC3" }, "private-registry:dropletRegion", '"NYC3"');
+        rejects({ dropletSize: "s 1vcpu" }, "private-registry:dropletSize");
+        rejects({ dropletImage: "ubuntu:22.04" }, "private-registry:dropletImage");
+    });
+
+    it("rejects usernames that could break htpasswd", () => {
+        rejects({ registryUsername: "ci:admin" }, "private-registry:registryUsername", '"ci:admin"');
+        rejects({ registryUsername: "" + "-ci" }, "private-registry:registryUsername");
+    });
+
+    it("rejects registry versions that are not exact 3.x releases", () => {
+        rejects({ registryVersion: "latest" }, "private-registry:registryVersion", '"latest"');
+        rejects({ registryVersion: "v3.1.1" }, "private-registry:registryVersion");
+        rejects({ registryVersion: "2.8.3" }, "private-registry:registryVersion", '"2.8.3"');
+        rejects({ registryImageDigest: "sha256:abc" }, "private-registry:registryImageDigest");
+    });
+
+    it("rejects malformed domains and e-mail addresses", () => {
+        rejects({ domain: "Registry.Example.com" }, "private-registry:domain");
+        rejects({ domain: "registry" }, "private-registry:domain");
+        rejects({ domain: "https://registry.example.com" }, "private-registry:domain");
+        rejects({ domain: "registry.example.com", letsencryptEmail: "ops" }, "private-registry:letsencryptEmail", '"ops"');
+    });
+
+    it("rejects malformed SSH public keys", () => {
+        rejects({ extraSshPublicKeys: '["ssh-dss AAAAB3NzaC1kc3MAAACBAP"]' }, "private-registry:extraSshPublicKeys");
+        rejects({ extraSshPublicKeys: '["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOZ0b2tlbnRva2Vu\\ncommand=\\"x\\""]' }, "private-registry:extraSshPublicKeys");
+    });
+});
+
+describe("conflicting settings", () => {
+    it("exposure=tunnel and tls are mutually exclusive", () => {
+        const e = rejects({ exposure: "tunnel", tls: "letsencrypt" }, "private-registry:tls");
+        assert.match(e.problems[0], /mutually exclusive/);
+    });
+
+    it("exposure=tunnel and domain are mutually exclusive", () => {
+        rejects({ exposure: "tunnel", domain: "registry.example.com" }, "private-registry:domain");
+    });
+
+    it("exposure=tunnel and httpsAllowedCidrs are mutually exclusive", () => {
+        rejects({ exposure: "tunnel", httpsAllowedCidrs: '["203.0.113.0/24"]' }, "private-registry:httpsAllowedCidrs");
+    });
+
+    it("tls=private-ca and letsencryptEmail are mutually exclusive", () => {
+        rejects({ tls: "private-ca", letsencryptEmail: "ops@example.com" }, "private-registry:letsencryptEmail");
+    });
+
+    it("dnsZone requires domain, and domain must sit in the zone", () => {
+        rejects({ dnsZone: "example.com" }, "private-registry:dnsZone");
+        rejects({ dnsZone: "example.com", domain: "registry.example.org" }, "private-registry:domain", '"registry.example.org"');
+        assert.equal(load({ dnsZone: "example.com", domain: "registry.example.com" }).dnsZone, "example.com");
+    });
+
+    it("reports every problem at once", () => {
+        let caught: unknown;
+        try {
+            load({ exposure: "nope", bucketName: "UPPER", forceDestroy: "1" });
+        } catch (e) {
+            caught = e;
+        }
+        assert.ok(caught instanceof SettingsError);
+        assert.equal(caught.problems.length, 3, caught.message);
+        assert.match(caught.message, /nothing was created/);
+    });
+
+    it("names the A record inside its zone", () => {
+        assert.equal(dnsRecordName("example.com", "example.com"), "@");
+        assert.equal(dnsRecordName("registry.team.example.com", "example.com"), "registry.team");
+    });
+});
+
+describe("hostile values", () => {
+    // Every free-text setting; each hostile value must be rejected by validation.
+    const stringKeys = ["bucketName", "domain", "dnsZone", "letsencryptEmail", "dropletRegion", "dropletSize", "dropletImage", "registryUsername", "registryVersion", "registryImageDigest"];
+    const hostile = ["a'b", 'a"b', "$(reboot)", "`id`", "a\nb", "../etc", "ré", "a b", "a;b", "\u202eabc"];
+    for (const key of stringKeys) {
+        for (const value of hostile) {
+            it(`rejects ${key}=${JSON.stringify(value)}`, () => {
+                const extra: Record<string, string> = key === "dnsZone" ? { domain: "registry.example.com" } : key === "letsencryptEmail" ? { domain: "registry.example.com" } : {};
+                rejects({ ...extra, [key]: value }, `private-registry:${key}`);
+            });
+        }
+    }
+    for (const key of ["sshAllowedCidrs", "httpsAllowedCidrs", "extraSshPublicKeys"]) {
+        for (const value of hostile) {
+            it(`rejects ${key} containing ${JSON.stringify(value)}`, () => {
+                rejects({ [key]: JSON.stringify([value]) }, `private-registry:${key}`);
+            });
+        }
+    }
+
+    it("shows non-ASCII input escaped, so the error itself is unambiguous", () => {
+        const e = rejects({ registryUsername: "\u202eadmin" }, "private-registry:registryUsername");
+        assert.ok(e.problems[0].includes("\\u202e"), e.problems[0]);
+    });
+});
