@@ -1,0 +1,259 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import * as bcrypt from "bcryptjs";
+import { parse } from "yaml";
+import { renderCloudInit } from "../../components/render/cloudInit";
+import { renderDeployment, DeploymentInput } from "../../components/render/deployment";
+import { BCRYPT_SALT_ALPHABET, renderHtpasswd } from "../../components/render/htpasswd";
+import { renderRegistryConfig, RegistryConfigInput } from "../../components/render/registryConfig";
+import { renderStartScript, renderStdinBundle, renderStopScript, renderWaitForHostScript, StartScriptInput } from "../../components/render/scripts";
+import { shellQuote } from "../../components/render/shell";
+
+const SALT = "abcdefghijklmnopqrstuv";
+
+const baseConfig: RegistryConfigInput = {
+    storage: { kind: "s3", region: "eu-west-1", bucket: "team-registry", accessKey: "AKIAEXAMPLE", secretKey: "s3cr3t/Key+", chunkSizeBytes: 10 * 1024 * 1024 },
+    redirect: true,
+    http: { addr: ":5000", secret: "http-secret", tls: { kind: "letsencrypt", hosts: ["registry.example.com"], email: "ops@example.com", cacheFile: "/var/lib/registry-acme/autocert.cache" }, debugAddr: ":5001" },
+    auth: { realm: "private-registry", htpasswdPath: "/etc/distribution/htpasswd" },
+};
+
+describe("config.yml", () => {
+    it("parses back to the S3 driver settings, with no endpoint for AWS itself", () => {
+        const config = parse(renderRegistryConfig(baseConfig));
+        assert.equal(config.version, 0.1);
+        assert.deepEqual(config.storage.s3, {
+            region: "eu-west-1",
+            bucket: "team-registry",
+            accesskey: "AKIAEXAMPLE",
+            secretkey: "s3cr3t/Key+",
+            encrypt: true,
+            secure: true,
+            chunksize: 10485760,
+        });
+        assert.equal(config.storage.redirect.disable, false);
+        assert.equal(config.storage.maintenance.uploadpurging.enabled, true);
+        assert.equal(config.auth.htpasswd.path, "/etc/distribution/htpasswd");
+        assert.equal(config.health.storagedriver.enabled, true);
+    });
+
+    it("serves Let's Encrypt for the configured host only, TLS 1.2 at least", () => {
+        const config = parse(renderRegistryConfig(baseConfig));
+        assert.deepEqual(config.http.tls.letsencrypt.hosts, ["registry.example.com"]);
+        assert.equal(config.http.tls.letsencrypt.email, "ops@example.com");
+        assert.equal(config.http.tls.minimumtls, "tls1.2");
+        assert.equal(config.http.tls.certificate, undefined);
+        assert.deepEqual(config.http.headers["Strict-Transport-Security"], ["max-age=31536000"]);
+    });
+
+    it("takes the rehearsal's swaps: endpoint, path style, file certificate", () => {
+        const config = parse(
+            renderRegistryConfig({
+                ...baseConfig,
+                storage: { ...baseConfig.storage, kind: "s3", regionEndpoint: "http://127.0.0.1:9000", forcePathStyle: true } as RegistryConfigInput["storage"],
+                http: { ...baseConfig.http, tls: { kind: "files", certificate: "/c.pem", key: "/k.pem" } },
+                redirect: false,
+            }),
+        );
+        assert.equal(config.storage.s3.regionendpoint, "http://127.0.0.1:9000");
+        assert.equal(config.storage.s3.forcepathstyle, true);
+        assert.deepEqual({ c: config.http.tls.certificate, k: config.http.tls.key }, { c: "/c.pem", k: "/k.pem" });
+        assert.equal(config.storage.redirect.disable, true);
+    });
+
+    it("has no TLS section and no HSTS for the tunnel's loopback HTTP", () => {
+        const config = parse(renderRegistryConfig({ ...baseConfig, http: { ...baseConfig.http, tls: { kind: "none" } } }));
+        assert.equal(config.http.tls, undefined);
+        assert.equal(config.http.headers["Strict-Transport-Security"], undefined);
+    });
+
+    it("keeps hostile strings as inert YAML scalars", () => {
+        const nasty = "a: b\n- c\"'`$(x)";
+        const config = parse(renderRegistryConfig({ ...baseConfig, http: { ...baseConfig.http, secret: nasty } }));
+        assert.equal(config.http.secret, nasty);
+    });
+});
+
+describe("htpasswd", () => {
+    it("holds one bcrypt line that verifies the password and nothing else", () => {
+        const line = renderHtpasswd({ username: "ci", password: "correct horse", salt: SALT });
+        assert.match(line, /^ci:\$2y\$08\$[./A-Za-z0-9]{53}\n$/);
+        const hash = line.trim().split(":")[1];
+        assert.equal(bcrypt.compareSync("correct horse", hash), true);
+        assert.equal(bcrypt.compareSync("wrong horse", hash), false);
+    });
+
+    it("is deterministic for a given salt, so unchanged logins do not restart the registry", () => {
+        const a = renderHtpasswd({ username: "ci", password: "pw", salt: SALT });
+        assert.equal(renderHtpasswd({ username: "ci", password: "pw", salt: SALT }), a);
+        assert.notEqual(renderHtpasswd({ username: "ci", password: "pw", salt: "bbcdefghijklmnopqrstuv" }), a);
+    });
+
+    it("rejects names that would split or add entries, and bad salts", () => {
+        assert.throws(() => renderHtpasswd({ username: "ci:x", password: "pw", salt: SALT }), /username/);
+        assert.throws(() => renderHtpasswd({ username: "ci\nroot", password: "pw", salt: SALT }), /username/);
+        assert.throws(() => renderHtpasswd({ username: "ci", password: "", salt: SALT }), /password/);
+        assert.throws(() => renderHtpasswd({ username: "ci", password: "pw", salt: "short" }), /salt/);
+        assert.throws(() => renderHtpasswd({ username: "ci", password: "pw", salt: "!".repeat(22) }), /salt/);
+        assert.equal(BCRYPT_SALT_ALPHABET.length, 64);
+    });
+});
+
+const startInput: StartScriptInput = {
+    containerName: "registry",
+    image: "docker.io/library/registry:3.1.1",
+    configDir: "/etc/private-registry",
+    dataDir: "/var/lib/private-registry",
+    dataMountPath: "/var/lib/registry-acme",
+    publish: ["443:5000", "127.0.0.1:5001:5001"],
+    health: { url: "https://203.0.113.7/v2/", connectTo: "127.0.0.1:443", useBundledCa: true, timeoutSeconds: 120 },
+    mountTlsFiles: true,
+};
+
+function shellcheck(script: string): { status: number | null; output: string } {
+    const dir = mkdtempSync(join(tmpdir(), "shellcheck-"));
+    const file = join(dir, "script.sh");
+    writeFileSync(file, script);
+    const result = spawnSync("shellcheck", ["--shell=sh", "--severity=style", file], { encoding: "utf8" });
+    if (result.error) {
+        throw new Error(`shellcheck could not run (install it: apt-get install shellcheck): ${result.error.message}`);
+    }
+    return { status: result.status, output: result.stdout + result.stderr };
+}
+
+describe("host scripts", () => {
+    const scripts: Record<string, string> = {
+        "wait-for-host": renderWaitForHostScript(600),
+        "start (private CA)": renderStartScript(startInput),
+        "start (tunnel)": renderStartScript({ ...startInput, publish: ["127.0.0.1:5000:5000"], health: { url: "http://127.0.0.1:5000/v2/", useBundledCa: false, timeoutSeconds: 60 }, mountTlsFiles: false }),
+        stop: renderStopScript(startInput),
+    };
+    for (const [name, script] of Object.entries(scripts)) {
+        it(`${name} passes shellcheck`, () => {
+            const { status, output } = shellcheck(script);
+            assert.equal(status, 0, output);
+        });
+    }
+
+    it("shellcheck is really checking (a known-bad script fails)", () => {
+        assert.notEqual(shellcheck("#!/bin/sh\necho $undefined_var\ncd $1\n").status, 0);
+    });
+
+    it("hostile values arrive as single inert words", () => {
+        const hostile = `x'; touch /tmp/pwned; echo '$(id)\`id\`\nnewline ../ ünï`;
+        const script = renderStartScript({ ...startInput, containerName: hostile, image: hostile, configDir: hostile });
+        // shellcheck's only remark is that nothing expands inside the quotes, which is the point.
+        const remarks = shellcheck(script).output.match(/SC[0-9]+/g) ?? [];
+        assert.deepEqual([...new Set(remarks)], ["SC2016"]);
+        // Run the script's own variable assignments and read the values back from the shell.
+        const assignments = script.slice(0, script.indexOf("umask"));
+        const readBack = execFileSync("sh", ["-c", `${assignments}\nprintf '%s|%s|%s' "$name" "$image" "$config_dir"`], { encoding: "utf8" });
+        assert.equal(readBack, `${hostile}|${hostile}|${hostile}`);
+    });
+
+    it("the start script carries no secret: they travel on stdin", () => {
+        const deployment = renderDeployment(deploymentInput);
+        for (const secret of [deploymentInput.secretAccessKey, deploymentInput.password, deploymentInput.httpSecret, "PRIVATE KEY"]) {
+            assert.ok(!deployment.startScript.includes(secret), `start script contains ${secret}`);
+            assert.ok(!deployment.stopScript.includes(secret), `stop script contains ${secret}`);
+        }
+        assert.ok(deployment.stdin.includes(Buffer.from(deployment.configYaml).toString("base64")));
+    });
+
+    it("refuses to start without a bcrypt htpasswd entry", () => {
+        const script = renderStartScript(startInput);
+        assert.match(script, /grep -Eq '\^\[\^:\]\+:\[\$\]2\[aby\]\[\$\]' "\$staging\/htpasswd"/);
+        assert.match(script, /refusing to start a registry without authentication/);
+    });
+
+    it("the stop script tolerates an already-removed container", () => {
+        assert.match(renderStopScript(startInput), /docker rm -f "\$name" >\/dev\/null 2>&1 \|\| true/);
+    });
+});
+
+const deploymentInput: DeploymentInput = {
+    image: "docker.io/library/registry:3.1.1",
+    bucket: "team-registry",
+    region: "us-east-1",
+    accessKeyId: "AKIAEXAMPLE",
+    secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    chunkSizeMb: 10,
+    redirect: true,
+    username: "ci",
+    password: "Zq8rT2pLw9XnV4bK7mC1sD6fG3hJ5kQa",
+    passwordSalt: SALT,
+    httpSecret: "h77p5ecr37h77p5ecr37h77p5ecr37h77p5ecr37",
+    tls: { kind: "private-ca", hostname: "203.0.113.7", certificate: "CERT", privateKey: "-----BEGIN PRIVATE KEY-----x", caCertificate: "CA" },
+    healthTimeoutSeconds: 300,
+};
+
+describe("stdin bundle", () => {
+    it("decodes back to every file and the health-check login", () => {
+        const stdin = renderStdinBundle({ files: { "config.yml": "c: 1\n", htpasswd: "ci:$2y$08$x\n", "ca.crt": "CA" }, healthCheckUser: { username: "ci", password: 'p"w\\' } });
+        const lines = stdin.trimEnd().split("\n");
+        assert.equal(lines.at(-1), "end");
+        const decoded = Object.fromEntries(lines.filter((l) => l.startsWith("file ")).map((l) => [l.split(" ")[1], Buffer.from(l.split(" ")[2], "base64").toString()]));
+        assert.deepEqual(decoded, { "config.yml": "c: 1\n", htpasswd: "ci:$2y$08$x\n", "ca.crt": "CA" });
+        const login = Buffer.from(lines.find((l) => l.startsWith("login "))!.split(" ")[1], "base64").toString();
+        assert.equal(login, 'user = "ci:p\\"w\\\\"\n');
+    });
+
+    it("refuses a bundle without config.yml or htpasswd", () => {
+        assert.throws(() => renderStdinBundle({ files: { "config.yml": "x" }, healthCheckUser: { username: "ci", password: "p" } }), /config.yml and htpasswd/);
+    });
+});
+
+describe("deployment plan", () => {
+    it("mounts the private CA's key pair and checks health against the bundled CA", () => {
+        const d = renderDeployment(deploymentInput);
+        const config = parse(d.configYaml);
+        assert.equal(config.http.tls.certificate, "/etc/distribution/tls.crt");
+        assert.match(d.startScript, /-p '443:5000' -p '127.0.0.1:5001:5001'/);
+        assert.match(d.startScript, /--cacert "\$config_dir\/ca.crt"/);
+        assert.match(d.startScript, /health_url='https:\/\/203.0.113.7\/v2\/'/);
+        assert.ok(d.stdin.includes(`file tls.key ${Buffer.from("-----BEGIN PRIVATE KEY-----x").toString("base64")}`));
+    });
+
+    it("binds the tunnel's registry to loopback only, without TLS", () => {
+        const d = renderDeployment({ ...deploymentInput, tls: { kind: "none" } });
+        assert.match(d.startScript, /-p '127.0.0.1:5000:5000'/);
+        assert.doesNotMatch(d.startScript, /-p '443/);
+        assert.equal(parse(d.configYaml).http.tls, undefined);
+    });
+
+    it("lets Let's Encrypt validate the public name", () => {
+        const d = renderDeployment({ ...deploymentInput, tls: { kind: "letsencrypt", hostname: "registry.example.com" } });
+        assert.deepEqual(parse(d.configYaml).http.tls.letsencrypt.hosts, ["registry.example.com"]);
+        assert.match(d.startScript, /--connect-to '::127.0.0.1:443'/);
+        assert.doesNotMatch(d.startScript, /--cacert/);
+    });
+
+    it("changes its content hash when anything the container reads changes, and only then", () => {
+        const a = renderDeployment(deploymentInput).contentHash;
+        assert.equal(renderDeployment(deploymentInput).contentHash, a);
+        assert.notEqual(renderDeployment({ ...deploymentInput, chunkSizeMb: 32 }).contentHash, a);
+        assert.notEqual(renderDeployment({ ...deploymentInput, image: "docker.io/library/registry:3.1.0" }).contentHash, a);
+        assert.notEqual(renderDeployment({ ...deploymentInput, password: "other" }).contentHash, a);
+        assert.ok(!a.includes(deploymentInput.password));
+    });
+});
+
+describe("cloud-init", () => {
+    it("installs the pinned host key only and adds operator keys", () => {
+        const text = renderCloudInit({
+            hostKey: { privateOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n", publicOpenssh: "ssh-ed25519 AAAAhost\n" },
+            authorizedKeys: ["ssh-ed25519 AAAAoperator alice"],
+        });
+        assert.ok(text.startsWith("#cloud-config\n"));
+        const config = parse(text);
+        assert.equal(config.ssh_deletekeys, true);
+        assert.deepEqual(config.ssh_genkeytypes, []);
+        assert.equal(config.ssh_keys.ed25519_public, "ssh-ed25519 AAAAhost");
+        assert.match(config.ssh_keys.ed25519_private, /BEGIN OPENSSH PRIVATE KEY/);
+        assert.deepEqual(config.ssh_authorized_keys, ["ssh-ed25519 AAAAoperator alice"]);
+    });
+});
