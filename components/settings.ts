@@ -303,7 +303,8 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
         if (letsencryptEmail !== undefined) {
             problems.push(`${key("exposure")}="tunnel" and ${key("letsencryptEmail")} are mutually exclusive: a tunnelled registry uses no certificate`);
         }
-        if (str("httpsAllowedCidrs") !== undefined) {
+        // Pulumi.yaml's default arrives as if set, so only a list other than the default conflicts.
+        if (JSON.stringify(settings.httpsAllowedCidrs) !== JSON.stringify(DEFAULTS.httpsAllowedCidrs)) {
             problems.push(`${key("exposure")}="tunnel" and ${key("httpsAllowedCidrs")} are mutually exclusive: a tunnelled registry opens no HTTPS port`);
         }
         settings.tls = "none";

@@ -1,0 +1,141 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** One resource the program asked for, with the inputs it gave. */
+export interface RecordedResource {
+    type: string;
+    name: string;
+    /** Inputs with secret markers removed. */
+    inputs: Record<string, any>;
+    /** Inputs as the engine would receive them: secrets still wrapped (see {@link isSecretValue}). */
+    rawInputs: Record<string, any>;
+}
+
+/** The marker Pulumi's wire format puts on a secret value. */
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** True when a raw input value arrived as a Pulumi secret. */
+export function isSecretValue(value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+}
+
+function unwrapSecrets(value: unknown): any {
+    if (isSecretValue(value)) {
+        return unwrapSecrets((value as { value: unknown }).value);
+    }
+    if (Array.isArray(value)) {
+        return value.map(unwrapSecrets);
+    }
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+    }
+    return value;
+}
+
+/** The last options a resource was created with, as seen by a transformation. */
+export interface RecordedOptions {
+    type: string;
+    name: string;
+    resource: pulumi.Resource;
+    opts: pulumi.ResourceOptions;
+}
+
+/** Plausible provider-computed outputs, so the program's applies see realistic values. */
+function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+    switch (type) {
+        case "aws:s3/bucket:Bucket": {
+            const bucket = inputs.bucket ?? `${name}-4f2a9c1`;
+            return { bucket, arn: `arn:aws:s3:::${bucket}` };
+        }
+        case "aws:iam/user:User":
+            return { name: `${name}-a1b2c3`, arn: `arn:aws:iam::123456789012:user/docker-registry/${name}` };
+        case "aws:iam/accessKey:AccessKey":
+            // Under mocks the provider does not mark this secret: the program must.
+            return { secret: "MOCKSECRETwJalrXUtnFEMIK7MDENGbPxRfiCY" };
+        case "tls:index/privateKey:PrivateKey":
+            return {
+                privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\nmock-${name}\n-----END OPENSSH PRIVATE KEY-----\n`,
+                privateKeyPem: `-----BEGIN PRIVATE KEY-----\nmock-${name}\n-----END PRIVATE KEY-----\n`,
+                publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${Buffer.from(name).toString("base64").replace(/=/g, "")}\n`,
+            };
+        case "tls:index/selfSignedCert:SelfSignedCert":
+        case "tls:index/locallySignedCert:LocallySignedCert":
+            return { certPem: `-----BEGIN CERTIFICATE-----\nmock-${name}\n-----END CERTIFICATE-----\n` };
+        case "tls:index/certRequest:CertRequest":
+            return { certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nmock-${name}\n-----END CERTIFICATE REQUEST-----\n` };
+        case "random:index/randomPassword:RandomPassword":
+            return { result: "MockPassw0rdMockPassw0rdMockPassw".slice(0, inputs.length ?? 32) };
+        case "random:index/randomString:RandomString":
+            return { result: "abcdefghijklmnopqrstuvwxyz".slice(0, inputs.length ?? 22) };
+        case "digitalocean:index/sshKey:SshKey":
+            return { fingerprint: "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa" };
+        case "digitalocean:index/reservedIp:ReservedIp":
+            return { ipAddress: "203.0.113.10" };
+        case "digitalocean:index/droplet:Droplet":
+            return { ipv4Address: "198.51.100.20" };
+        default:
+            return {};
+    }
+}
+
+/**
+ * Installs in-process mocks that record every resource. An unexpected provider function call
+ * throws with its token: the program is meant to make none.
+ */
+export function installMocks(): RecordedResource[] {
+    const recorded: RecordedResource[] = [];
+    let nextId = 1000;
+    pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                const inputs = unwrapSecrets(args.inputs);
+                recorded.push({ type: args.type, name: args.name, inputs, rawInputs: args.inputs });
+                const id = args.type === "digitalocean:index/droplet:Droplet" ? String(nextId++) : `${args.name}-id`;
+                return { id, state: { ...inputs, ...computedState(args.type, args.name, inputs) } };
+            },
+            call(args: pulumi.runtime.MockCallArgs) {
+                throw new Error(`unexpected provider call ${args.token}`);
+            },
+        },
+        "private-registry",
+        "test",
+        false,
+    );
+    return recorded;
+}
+
+/** A transformation that records each resource's options (dependsOn, deleteBeforeReplace...). */
+export function optionsRecorder(into: RecordedOptions[]): pulumi.ResourceTransformation {
+    return (args) => {
+        into.push({ type: args.type, name: args.name, resource: args.resource, opts: args.opts });
+        return undefined;
+    };
+}
+
+/** Resolves an Output's value (undefined while unknown). */
+export function valueOf<T>(output: pulumi.Output<T> | undefined): Promise<T> {
+    return new Promise((resolve) => (output === undefined ? resolve(undefined as T) : output.apply((v) => resolve(v))));
+}
+
+/** Waits until no new resource has been registered for a few turns of the event loop. */
+export async function settle(recorded: RecordedResource[]): Promise<void> {
+    let last = -1;
+    let stableRounds = 0;
+    while (stableRounds < 5) {
+        await new Promise((r) => setTimeout(r, 10));
+        stableRounds = recorded.length === last ? stableRounds + 1 : 0;
+        last = recorded.length;
+    }
+}
+
+export function ofType(recorded: RecordedResource[], type: string): RecordedResource[] {
+    return recorded.filter((r) => r.type === type);
+}
+
+export function single(recorded: RecordedResource[], type: string): RecordedResource {
+    const found = ofType(recorded, type);
+    if (found.length !== 1) {
+        throw new Error(`expected exactly one ${type}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
+    }
+    return found[0];
+}
