@@ -1,12 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PrivateRegistry } from "./components/privateRegistry";
-import { loadSettings } from "./components/settings";
+import { deploymentNotices, loadSettings } from "./components/settings";
 import { stackOutputs } from "./components/outputs";
 
 // Validation runs first and throws before any resource is declared.
 const settings = loadSettings(new pulumi.Config(), new pulumi.Config("aws"), process.env);
 const registry = new PrivateRegistry("registry", settings);
-pulumi.log.info(`The registry will be served as: ${settings.exposure} / ${settings.tls}`);
+for (const notice of deploymentNotices(settings)) {
+    void (notice.level === "warn" ? pulumi.log.warn(notice.text) : pulumi.log.info(notice.text));
+}
 
 const outputs = stackOutputs(registry, settings);
 export const registryHost = outputs.registryHost;

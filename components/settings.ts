@@ -331,3 +331,20 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
 export function dnsRecordName(domain: string, zone: string): string {
     return domain === zone ? "@" : domain.slice(0, domain.length - zone.length - 1);
 }
+
+/** What a user should hear before the deploy starts: how the registry is served, and the risks. */
+export function deploymentNotices(settings: Settings): { level: "info" | "warn"; text: string }[] {
+    const notices: { level: "info" | "warn"; text: string }[] = [];
+    if (settings.tls === "letsencrypt" && settings.domain === undefined) {
+        notices.push({
+            level: "warn",
+            text: "tls=letsencrypt without a domain uses <ip>.sslip.io, whose Let's Encrypt rate limit is shared by every sslip.io user; if issuance fails the deploy fails. Set a domain, or use tls=private-ca.",
+        });
+    }
+    const how = { letsencrypt: "HTTPS with a Let's Encrypt certificate", "private-ca": "HTTPS with a certificate from this stack's private CA (clients need the caCertificate output)", none: "loopback only, through an SSH tunnel (sshTunnelCommand output)" }[settings.tls];
+    notices.push({ level: "info", text: `The registry is served ${settings.exposure === "public" ? "publicly" : "privately"}: ${how}.` });
+    if (!settings.forceDestroy) {
+        notices.push({ level: "info", text: "forceDestroy is off: `pulumi destroy` keeps going until the bucket, and stops there while it holds images. Empty it first, or set forceDestroy=true to delete the images too." });
+    }
+    return notices;
+}

@@ -38,7 +38,7 @@ function decodeBundle(stdin: string): Record<string, string> {
 }
 
 before(async () => {
-    ({ PrivateRegistry } = await import("../../components/privateRegistry"));
+    ({ PrivateRegistry } = await import("../../components/privateRegistry.js"));
 });
 
 describe("default stack (public, private CA)", () => {
@@ -150,7 +150,7 @@ describe("default stack (public, private CA)", () => {
     it("replaces the container delete-first and only after the host, firewall and key are ready", () => {
         const start = d.options.find((o) => o.name.endsWith("service-container"));
         assert.ok(start);
-        assert.equal(start.opts.deleteBeforeReplace, true);
+        assert.equal((start.opts as pulumi.CustomResourceOptions).deleteBeforeReplace, true);
         const service = d.options.find((o) => o.type === "private-registry:registry:RegistryService");
         assert.ok(service);
         const deps = service.opts.dependsOn as pulumi.Resource[];

@@ -13,7 +13,7 @@ pulumi.runtime.setAllConfig({
 
 describe("invalid configuration", () => {
     it("fails with every problem named and creates nothing", async () => {
-        await assert.rejects(import("../../index"), (e: Error) => {
+        await assert.rejects(import("../../index.js"), (e: Error) => {
             assert.match(e.message, /nothing was created/);
             assert.match(e.message, /private-registry:bucketName must be .*; got "Bad_Bucket"/);
             assert.match(e.message, /private-registry:exposure="tunnel" and private-registry:domain are mutually exclusive/);

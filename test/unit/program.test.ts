@@ -10,7 +10,7 @@ type Program = Record<string, pulumi.Output<unknown> | undefined>;
 let program: Program;
 
 before(async () => {
-    program = (await import("../../index")) as unknown as Program;
+    program = (await import("../../index.js")) as unknown as Program;
     await settle(recorded);
 });
 

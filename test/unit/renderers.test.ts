@@ -11,7 +11,6 @@ import { renderDeployment, DeploymentInput } from "../../components/render/deplo
 import { BCRYPT_SALT_ALPHABET, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig, RegistryConfigInput } from "../../components/render/registryConfig";
 import { renderStartScript, renderStdinBundle, renderStopScript, renderWaitForHostScript, StartScriptInput } from "../../components/render/scripts";
-import { shellQuote } from "../../components/render/shell";
 
 const SALT = "abcdefghijklmnopqrstuv";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DEFAULTS, dnsRecordName, isCidr, loadSettings, Settings, SettingsError, validateBucketName } from "../../components/settings";
+import { DEFAULTS, deploymentNotices, dnsRecordName, isCidr, loadSettings, Settings, SettingsError, validateBucketName } from "../../components/settings";
 
 const AWS = new Map([["region", "us-east-1"]]);
 
@@ -245,5 +245,20 @@ describe("hostile values", () => {
     it("shows non-ASCII input escaped, so the error itself is unambiguous", () => {
         const e = rejects({ registryUsername: "\u202eadmin" }, "private-registry:registryUsername");
         assert.ok(e.problems[0].includes("\\u202e"), e.problems[0]);
+    });
+});
+
+describe("deployment notices", () => {
+    it("warns about the shared sslip.io Let's Encrypt budget", () => {
+        const notices = deploymentNotices(load({ tls: "letsencrypt" }));
+        assert.ok(notices.some((n) => n.level === "warn" && /sslip\.io.*rate limit/.test(n.text)));
+    });
+
+    it("says how the registry is served and that destroy keeps a non-empty bucket", () => {
+        const notices = deploymentNotices(load({}));
+        assert.ok(notices.every((n) => n.level === "info"));
+        assert.ok(notices.some((n) => /private CA/.test(n.text)));
+        assert.ok(notices.some((n) => /forceDestroy is off/.test(n.text)));
+        assert.ok(!deploymentNotices(load({ forceDestroy: "true", exposure: "tunnel" })).some((n) => /forceDestroy/.test(n.text)));
     });
 });
