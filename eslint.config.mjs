@@ -28,4 +28,10 @@ export default tseslint.config(
         files: ["**/*.mjs"],
         ...tseslint.configs.disableTypeChecked,
     },
+    {
+        // Plain CommonJS that runs with `node` alone (type-checked by tsc through checkJs).
+        files: ["**/*.cjs"],
+        languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", Buffer: "readonly" } },
+        rules: { "@typescript-eslint/no-require-imports": "off" },
+    },
 );

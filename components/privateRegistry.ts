@@ -119,6 +119,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             `${name}-service`,
             {
                 connection: this.host.connection,
+                hostId: this.host.droplet.id,
                 image: registryImageReference(settings.registryVersion, settings.registryImageDigest),
                 bucketName: this.bucket.bucketName,
                 bucketRegion: settings.awsRegion,

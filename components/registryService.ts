@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH } from "./render/htpasswd";
-import { Deployment, DeploymentTls, renderDeployment } from "./render/deployment";
+import { Deployment, DeploymentTls, renderDeployment, renderHostStopScript } from "./render/deployment";
 
 /** How the registry is served; mirrors {@link DeploymentTls} with Pulumi inputs. */
 export type RegistryServiceTls =
@@ -19,6 +19,8 @@ export type RegistryServiceTls =
 export interface RegistryServiceArgs {
     /** SSH connection to the Docker host (pinned host key, deploy key). */
     connection: command.types.input.remote.ConnectionArgs;
+    /** The droplet's ID: a new droplet behind the same address needs the registry started again. */
+    hostId: pulumi.Input<string>;
     /** Full image reference of the pinned registry release. */
     image: pulumi.Input<string>;
     bucketName: pulumi.Input<string>;
@@ -46,6 +48,8 @@ export class RegistryService extends pulumi.ComponentResource {
     /** A secret. */
     public readonly password: pulumi.Output<string>;
     public readonly startCommand: command.remote.Command;
+    /** Removes the container on destroy; succeeds when the host is already gone. */
+    public readonly teardown: command.local.Command;
 
     constructor(name: string, args: RegistryServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:registry:RegistryService", name, {}, opts);
@@ -99,19 +103,35 @@ export class RegistryService extends pulumi.ComponentResource {
             `${name}-container`,
             {
                 connection: args.connection,
-                // The scripts hold no secrets, so a failing command may print them in full.
+                // The script holds no secrets, so a failing command may print it in full.
                 create: deployment.apply((d) => d.startScript),
-                delete: deployment.apply((d) => d.stopScript),
                 stdin: pulumi.secret(deployment.apply((d) => d.stdin)),
-                triggers: [deployment.apply((d) => d.contentHash)],
+                triggers: [deployment.apply((d) => d.contentHash), args.hostId],
             },
             {
                 parent: this,
-                // Otherwise the old container's delete (docker rm -f) would run after the new
-                // container's create and remove it.
+                // Should a delete step ever be added here, the old container's removal must run
+                // before the new one starts, not after it.
                 deleteBeforeReplace: true,
                 additionalSecretOutputs: ["stdin"],
             },
+        );
+
+        // Removal on destroy runs from the operator's machine, so that a destroy still finishes
+        // when the droplet is already gone (a remote command cannot even dial it then).
+        this.teardown = new command.local.Command(
+            `${name}-teardown`,
+            {
+                delete: "node components/teardown.cjs",
+                environment: {
+                    REGISTRY_SSH_HOST: args.connection.host,
+                    REGISTRY_SSH_PRIVATE_KEY: pulumi.secret(pulumi.output(args.connection.privateKey).apply((k) => k ?? "")),
+                    REGISTRY_SSH_HOST_KEY: pulumi.output(args.connection.hostKey).apply((k) => k ?? ""),
+                    REGISTRY_STOP_SCRIPT: renderHostStopScript(),
+                },
+            },
+            // Deleted before the start command and the host it runs on.
+            { parent: this, dependsOn: [this.startCommand] },
         );
 
         this.username = pulumi.output(args.username);

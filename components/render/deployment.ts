@@ -56,6 +56,11 @@ export interface Deployment {
     contentHash: string;
 }
 
+/** Removes the container and its secret files from the host. Needs no secret itself. */
+export function renderHostStopScript(): string {
+    return renderStopScript({ containerName: CONTAINER_NAME, configDir: HOST_CONFIG_DIR });
+}
+
 export function renderDeployment(input: DeploymentInput): Deployment {
     let tls: TlsConfig;
     let health: HealthCheck;
@@ -108,7 +113,7 @@ export function renderDeployment(input: DeploymentInput): Deployment {
         health,
         mountTlsFiles: input.tls.kind === "private-ca",
     });
-    const stopScript = renderStopScript({ containerName: CONTAINER_NAME, configDir: HOST_CONFIG_DIR });
+    const stopScript = renderHostStopScript();
     const stdin = renderStdinBundle({ files, healthCheckUser: { username: input.username, password: input.password } });
 
     const contentHash = createHash("sha256")

@@ -127,7 +127,7 @@ describe("default stack (public, private CA)", () => {
         const start = ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("service-container"));
         assert.ok(start);
         assert.match(start.inputs.create, /image='docker.io\/library\/registry:3.1.1'/);
-        assert.match(start.inputs.delete, /docker rm -f "\$name"/);
+        assert.equal(start.inputs.delete, undefined, "removal is the teardown's job");
         assert.equal(start.inputs.environment, undefined, "sshd refuses Setenv and it would leak secrets");
         const files = decodeBundle(start.inputs.stdin);
         const config = parse(files["config.yml"]);
@@ -143,8 +143,22 @@ describe("default stack (public, private CA)", () => {
             assert.ok(!start.inputs.create.includes(secret), `command text contains ${secret}`);
         }
         assert.ok(isSecretValue(start.rawInputs.stdin), "stdin reaches the engine as a secret");
-        assert.equal(start.inputs.triggers.length, 1);
+        assert.equal(start.inputs.triggers.length, 2);
         assert.match(start.inputs.triggers[0], /^[a-f0-9]{64}$/);
+        assert.equal(start.inputs.triggers[1], await valueOf(d.registry.host.droplet.id), "a replaced droplet gets the registry started again");
+    });
+
+    it("removes the container on destroy from the operator's machine, tolerating a vanished host", () => {
+        const teardown = single(d.resources, "command:local:Command");
+        assert.equal(teardown.inputs.create, undefined);
+        assert.equal(teardown.inputs.delete, "node components/teardown.cjs");
+        const env = teardown.inputs.environment;
+        assert.equal(env.REGISTRY_SSH_HOST, "203.0.113.10");
+        assert.match(env.REGISTRY_SSH_HOST_KEY, /^ssh-ed25519 /);
+        assert.match(env.REGISTRY_STOP_SCRIPT, /docker rm -f "\$name"/);
+        assert.ok(isSecretValue(teardown.rawInputs.environment) || isSecretValue(teardown.rawInputs.environment.REGISTRY_SSH_PRIVATE_KEY), "the deploy key stays secret");
+        const options = d.options.find((o) => o.name.endsWith("service-teardown"));
+        assert.ok((options?.opts.dependsOn as pulumi.Resource[]).includes(d.registry.service.startCommand), "torn down before the start command");
     });
 
     it("replaces the container delete-first and only after the host, firewall and key are ready", () => {

@@ -54,5 +54,6 @@ describe("the program's stack outputs", () => {
         assert.equal(count("digitalocean:index/droplet:Droplet"), 1);
         assert.equal(count("digitalocean:index/firewall:Firewall"), 1);
         assert.equal(count("command:remote:Command"), 2);
+        assert.equal(count("command:local:Command"), 1);
     });
 });
