@@ -31,7 +31,7 @@ export default tseslint.config(
     {
         // Plain CommonJS that runs with `node` alone (type-checked by tsc through checkJs).
         files: ["**/*.cjs"],
-        languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", Buffer: "readonly" } },
+        languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", Buffer: "readonly", __dirname: "readonly" } },
         rules: { "@typescript-eslint/no-require-imports": "off" },
     },
 );
