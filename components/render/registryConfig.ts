@@ -18,6 +18,12 @@ export const REGISTRY_TLS_KEY_PATH = "/etc/distribution/tls.key";
 /** Let's Encrypt account and certificate cache; lives on a volume so restarts do not re-issue. */
 export const REGISTRY_LETSENCRYPT_CACHE_PATH = "/var/lib/registry-acme/autocert.cache";
 
+/**
+ * How often the registry checks its storage. Each check is one S3 LIST request: every 30 s is
+ * about 86,000 a month (~$0.43); every 10 s would triple that for little gain.
+ */
+export const STORAGE_HEALTH_INTERVAL_SECONDS = 30;
+
 export type S3StorageConfig = {
     kind: "s3";
     region: string;
@@ -136,7 +142,7 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
         http,
         auth: { htpasswd: { realm: input.auth.realm, path: input.auth.htpasswdPath } },
         // A failing bucket turns /v2/ into 503 instead of a registry that accepts and loses pushes.
-        health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
+        health: { storagedriver: { enabled: true, interval: `${STORAGE_HEALTH_INTERVAL_SECONDS}s`, threshold: 3 } },
     };
     return stringify(config, { lineWidth: 0 });
 }

@@ -215,24 +215,29 @@ echo "waiting up to \${health_timeout}s for $health_url to answer"
 deadline=$(( $(date +%s) + health_timeout ))
 anonymous=000
 authenticated=000
+storage=000
 while :; do
   anonymous=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 ${curlTls} "$health_url" || true)
   if [ "$anonymous" = 401 ]; then
     authenticated=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 ${curlTls} -K "$curlrc" "$health_url" || true)
     if [ "$authenticated" = 200 ]; then
-      break
+      # /v2/ answers before the storage is ever touched; listing the catalog proves S3 works.
+      storage=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 ${curlTls} -K "$curlrc" "\${health_url}_catalog?n=1" || true)
+      if [ "$storage" = 200 ]; then
+        break
+      fi
     fi
   fi
   if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || echo false)" != true ]; then
     fail "the registry container is not running"
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    fail "the registry did not become healthy in \${health_timeout}s (without credentials: HTTP $anonymous, want 401; with credentials: HTTP $authenticated, want 200)"
+    fail "the registry did not become healthy in \${health_timeout}s (without credentials: HTTP $anonymous, want 401; with credentials: HTTP $authenticated, want 200; storage listing: HTTP $storage, want 200)"
   fi
-  echo "still waiting: without credentials HTTP $anonymous, with credentials HTTP $authenticated"
+  echo "still waiting: without credentials HTTP $anonymous, with credentials HTTP $authenticated, storage listing HTTP $storage"
   sleep 3
 done
-echo "registry is serving: HTTP 401 without credentials, 200 with them"
+echo "registry is serving: HTTP 401 without credentials, 200 with them, and its storage answers"
 `;
 }
 

@@ -169,6 +169,13 @@ describe("host scripts", () => {
         assert.match(script, /refusing to start a registry without authentication/);
     });
 
+    it("proves the storage works, not just that the registry answers", () => {
+        const script = renderStartScript(startInput);
+        assert.match(script, /-K "\$curlrc" "\$\{health_url\}_catalog\?n=1"/);
+        assert.match(script, /storage listing: HTTP \$storage, want 200/);
+        assert.match(script, /docker logs --tail 40 "\$name"/);
+    });
+
     it("the stop script tolerates an already-removed container", () => {
         assert.match(renderStopScript(startInput), /docker rm -f "\$name" >\/dev\/null 2>&1 \|\| true/);
     });
