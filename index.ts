@@ -25,3 +25,4 @@ export const sshPrivateKey = outputs.sshPrivateKey;
 export const sshHostPublicKey = outputs.sshHostPublicKey;
 export const sshTunnelCommand = outputs.sshTunnelCommand;
 export const registryImage = outputs.registryImage;
+export const estimatedMonthlyCostUsd = outputs.estimatedMonthlyCostUsd;
