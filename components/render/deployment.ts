@@ -5,10 +5,11 @@ import {
     REGISTRY_LETSENCRYPT_CACHE_PATH,
     REGISTRY_TLS_CERT_PATH,
     REGISTRY_TLS_KEY_PATH,
+    RegistryConfigInput,
     renderRegistryConfig,
     TlsConfig,
 } from "./registryConfig";
-import { BundleFileName, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript } from "./scripts";
+import { BundleFileName, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, StartScriptInput } from "./scripts";
 
 /**
  * Everything the droplet receives, derived in one pure step from plain values: config.yml,
@@ -61,7 +62,20 @@ export function renderHostStopScript(): string {
     return renderStopScript({ containerName: CONTAINER_NAME, configDir: HOST_CONFIG_DIR });
 }
 
-export function renderDeployment(input: DeploymentInput): Deployment {
+/**
+ * What {@link renderDeployment} renders, before rendering. The rehearsal takes these and swaps
+ * only what cannot be the same on loopback (ports, paths, the S3 endpoint), so nothing is
+ * written twice.
+ */
+export interface DeploymentParts {
+    config: RegistryConfigInput;
+    start: StartScriptInput;
+    /** The stdin bundle's files other than config.yml, which is rendered from `config`. */
+    files: Partial<Record<BundleFileName, string>>;
+    healthCheckUser: { username: string; password: string };
+}
+
+export function deploymentParts(input: DeploymentInput): DeploymentParts {
     let tls: TlsConfig;
     let health: HealthCheck;
     const files: Partial<Record<BundleFileName, string>> = {};
@@ -84,7 +98,7 @@ export function renderDeployment(input: DeploymentInput): Deployment {
             break;
     }
 
-    const configYaml = renderRegistryConfig({
+    const config: RegistryConfigInput = {
         storage: {
             kind: "s3",
             region: input.region,
@@ -96,13 +110,11 @@ export function renderDeployment(input: DeploymentInput): Deployment {
         redirect: input.redirect,
         http: { addr: `:${CONTAINER_PORT}`, secret: input.httpSecret, tls, debugAddr: `:${CONTAINER_DEBUG_PORT}` },
         auth: { realm: "private-registry", htpasswdPath: REGISTRY_HTPASSWD_PATH },
-    });
-    const htpasswd = renderHtpasswd({ username: input.username, password: input.password, salt: input.passwordSalt });
-    files["config.yml"] = configYaml;
-    files.htpasswd = htpasswd;
+    };
+    files.htpasswd = renderHtpasswd({ username: input.username, password: input.password, salt: input.passwordSalt });
 
     const publicPort = input.tls.kind === "none" ? `127.0.0.1:${TUNNEL_PORT}` : "443";
-    const startScript = renderStartScript({
+    const start: StartScriptInput = {
         containerName: CONTAINER_NAME,
         image: input.image,
         configDir: HOST_CONFIG_DIR,
@@ -112,9 +124,17 @@ export function renderDeployment(input: DeploymentInput): Deployment {
         publish: [`${publicPort}:${CONTAINER_PORT}`, `127.0.0.1:${CONTAINER_DEBUG_PORT}:${CONTAINER_DEBUG_PORT}`],
         health,
         mountTlsFiles: input.tls.kind === "private-ca",
-    });
+    };
+    return { config, start, files, healthCheckUser: { username: input.username, password: input.password } };
+}
+
+export function renderDeployment(input: DeploymentInput): Deployment {
+    const parts = deploymentParts(input);
+    const configYaml = renderRegistryConfig(parts.config);
+    const htpasswd = parts.files.htpasswd ?? "";
+    const startScript = renderStartScript(parts.start);
     const stopScript = renderHostStopScript();
-    const stdin = renderStdinBundle({ files, healthCheckUser: { username: input.username, password: input.password } });
+    const stdin = renderStdinBundle({ files: { ...parts.files, "config.yml": configYaml }, healthCheckUser: parts.healthCheckUser });
 
     const contentHash = createHash("sha256")
         .update(input.image)
