@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Installs everything the local rehearsal (npm run test:integration / npm run rehearse) runs:
+#   - Debian packages: skopeo, podman, runc, slirp4netns, openssh-server (+ client), curl,
+#     openssl, shellcheck, uidmap (only the ones that are missing);
+#   - into .cache/bin/ (git-ignored), built with `go install`:
+#       registry   CNCF Distribution at the exact version the program deploys
+#                  (REGISTRY_VERSION in components/versions.ts), static (CGO_ENABLED=0) so the
+#                  same binary also runs inside a FROM-scratch container image;
+#       versitygw  a real S3-compatible server (SigV4 checks, multipart uploads), pinned below.
+# Idempotent and fast when cached: a binary is rebuilt only when its stamp file (module, version,
+# build flags) does not match what this script would build.
+#
+# Usage: scripts/install-rehearsal-tools.sh            (as root, or with sudo available)
+#        FORCE_REBUILD=1 scripts/install-rehearsal-tools.sh
+set -euo pipefail
+
+VERSITYGW_MODULE="github.com/versity/versitygw/cmd/versitygw"
+VERSITYGW_VERSION="v1.8.0"
+# The oldest Go the two modules build with (distribution v3.1.x needs a recent toolchain).
+MIN_GO_MINOR=23
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache_bin="$repo_root/.cache/bin"
+apt_packages=(skopeo podman runc slirp4netns openssh-server openssh-client curl openssl shellcheck uidmap)
+
+log() { printf '[rehearsal-tools] %s\n' "$*"; }
+die() { printf '[rehearsal-tools] ERROR: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root (or sudo) to run: $*"
+  fi
+}
+
+# --- 1. Debian packages ------------------------------------------------------------------------
+install_packages() {
+  local missing=() pkg
+  for pkg in "${apt_packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    log "apt: all packages present (${apt_packages[*]})"
+    return
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: ${missing[*]}"
+  log "apt: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+}
+
+# --- 2. Go toolchain -----------------------------------------------------------------------------
+find_go() {
+  if command -v go >/dev/null 2>&1; then
+    command -v go
+  elif [ -x /usr/local/go/bin/go ]; then
+    echo /usr/local/go/bin/go
+  else
+    die "Go >= 1.$MIN_GO_MINOR is needed to build the registry and versitygw (https://go.dev/dl/)"
+  fi
+}
+
+check_go_version() {
+  local go_bin=$1 version minor
+  version=$("$go_bin" env GOVERSION)
+  minor=$(printf '%s\n' "$version" | sed -n 's/^go1\.\([0-9][0-9]*\).*/\1/p')
+  if [ -z "$minor" ] || [ "$minor" -lt "$MIN_GO_MINOR" ]; then
+    die "$go_bin is $version; need go1.$MIN_GO_MINOR or newer"
+  fi
+  log "go: $version ($go_bin)"
+}
+
+# --- 3. The pinned registry version, from the program's own constant --------------------------
+read_versions_constant() {
+  local name=$1 value=""
+  if [ -x "$repo_root/node_modules/.bin/tsx" ] && command -v node >/dev/null 2>&1; then
+    if ! value=$(cd "$repo_root" && node --import tsx -e \
+      "import('./components/versions.ts').then((m) => { const v = m['$name'] ?? m.default?.['$name']; process.stdout.write(String(v ?? '')); })" 2>/dev/null); then
+      value=""
+    fi
+  fi
+  if [ -z "$value" ]; then
+    # Fallback before `npm ci`: read the literal from the source.
+    value=$(sed -n "s/^export const $name = \"\\([^\"]*\\)\";.*/\\1/p" "$repo_root/components/versions.ts")
+  fi
+  [ -n "$value" ] || die "could not read $name from components/versions.ts"
+  printf '%s\n' "$value"
+}
+
+# --- 4. go install with a stamp ------------------------------------------------------------------
+# build NAME MODULE VERSION CGO: installs MODULE@VERSION as $cache_bin/NAME unless the stamp matches.
+build() {
+  local name=$1 module=$2 version=$3 cgo=$4
+  local target="$cache_bin/$name" stamp="$cache_bin/$name.stamp"
+  local want="module=$module version=$version CGO_ENABLED=$cgo flags=-trimpath,-s,-w"
+  if [ "${FORCE_REBUILD:-0}" != 1 ] && [ -x "$target" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "$name: cached ($module@$version) at ${target#"$repo_root"/}"
+    return
+  fi
+  log "$name: building $module@$version (CGO_ENABLED=$cgo); the first build takes a few minutes"
+  local tmp started
+  tmp=$(mktemp -d "$cache_bin/.build-$name.XXXXXX")
+  started=$(date +%s)
+  if ! CGO_ENABLED=$cgo GOBIN="$tmp" GOFLAGS="${GOFLAGS:-} -buildvcs=false" \
+      "$GO" install -trimpath -ldflags='-s -w' "$module@$version"; then
+    rm -rf "$tmp"
+    die "go install $module@$version failed"
+  fi
+  mv -f "$tmp/$name" "$target"
+  rm -rf "$tmp"
+  printf '%s\n' "$want" > "$stamp"
+  log "$name: built in $(( $(date +%s) - started ))s -> ${target#"$repo_root"/}"
+}
+
+# --- main ----------------------------------------------------------------------------------------
+install_packages
+GO=$(find_go)
+check_go_version "$GO"
+mkdir -p "$cache_bin"
+
+registry_version=$(read_versions_constant REGISTRY_VERSION)
+registry_module=$(read_versions_constant REGISTRY_GO_MODULE)
+case "$registry_version" in
+  [0-9]*.[0-9]*.[0-9]*) ;;
+  *) die "REGISTRY_VERSION '$registry_version' is not an exact release like 3.1.1" ;;
+esac
+log "pinned registry: $registry_module@v$registry_version (components/versions.ts)"
+
+# Static, so the same file runs on the host and as the only file of a FROM-scratch image.
+build registry "$registry_module" "v$registry_version" 0
+build versitygw "$VERSITYGW_MODULE" "$VERSITYGW_VERSION" 0
+
+log "versions:"
+log "  registry   $("$cache_bin/registry" --version 2>&1 | awk '{ print $NF; exit }')"
+log "  versitygw  $("$GO" version -m "$cache_bin/versitygw" | awk '$1 == "mod" { print $3; exit }')"
+log "  skopeo     $(skopeo --version 2>&1 | head -n1)"
+log "  podman     $(podman --version 2>&1 | head -n1)"
+log "  runc       $(runc --version 2>&1 | head -n1)"
+log "  openssh    $(ssh -V 2>&1 | head -n1)"
+log "done; run: npm run test:integration"

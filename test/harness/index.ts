@@ -1,0 +1,78 @@
+/**
+ * The rehearsal harness: run what the droplet runs, for real, on 127.0.0.1.
+ *
+ * Prerequisite: `scripts/install-rehearsal-tools.sh` (apt packages, and the pinned `registry`
+ * and `versitygw` built into .cache/bin/). Everything listens on and talks to 127.0.0.1 only,
+ * on ports picked free at run time. Every child process is tracked by PID and killed when the
+ * tracker is disposed, when the process exits, or on SIGINT/SIGTERM.
+ *
+ * Quick start
+ * ```ts
+ * const stack = await startStack();                 // versitygw + bucket + CA + registry
+ * try {
+ *     const image = await buildOciImage(dir, { layerSizes: [30e6, 20e6], tag: "v1" });
+ *     const r = stack.registry;
+ *     await stack.skopeo.copyChecked(ociRef(dir, "v1"), dockerRef(r.host, "team/app", "v1"),
+ *         { destCreds: r.login, destCertDir: stack.certs.certDir });
+ *     stack.s3.operations();                        // what S3 served (from its access log)
+ * } finally {
+ *     await stack.stop();                           // kills everything, removes the temp dir
+ * }
+ * ```
+ *
+ * Modules (all re-exported here except podman, sshd and iam, imported from their files)
+ * - ports:     `freePort()`, `freePorts(n)`, `isListening(port)`, `LOOPBACK`.
+ * - wait:      `waitUntil(probe, { description, timeoutMs, abortIf })`, `sleep(ms)`.
+ * - processes: `ProcessTracker` — `start(name, cmd, args, { logFile, env, unsetEnv })` →
+ *              `TrackedProcess` (`pid`, `exited`, `running`, `kill(sig)`, `stop()`, `killHard()`,
+ *              `log()`, `logTail()`); `run()`/`runChecked()` for commands to completion
+ *              (tracked, timeout, `secrets` redacted from errors); `addCleanup()` for
+ *              non-process resources; `stopAll()` / `dispose()` / `killAllNow()`.
+ *              Pass `{ exitOnSignal: false }` to handle Ctrl-C yourself (rehearse.ts).
+ * - tools:     `cachedBinary("registry" | "versitygw")`, `systemBinary(name)`,
+ *              `makeTempDir(prefix)` (KEEP_REHEARSAL_TMP=1 keeps it), `REPO_ROOT`, `CACHE_BIN`.
+ * - http:      `request(url, { ca, basicAuth, method, headers, connectTo, maxBodyBytes })` →
+ *              status, headers, body (truncated) and the sha256 `digest` of the whole body.
+ * - tls:       `generateTestCertificates(tracker, dir, { hosts })` → CA + server cert (openssl);
+ *              `certDir` holds `ca.crt` for skopeo `--*-cert-dir` / Docker `certs.d`.
+ * - s3:        `S3Server.start(tracker, { dir, port?, accessKey?, secretKey? })` — versitygw,
+ *              posix backend, SigV4-checking; `endpoint`, `client()`, `createBucket()`,
+ *              `operations({ since, userAgent })` / `operationCount()` from its access log,
+ *              `stop()`, `kill()` (kill -9), `restart()` (same port and data).
+ *              `REGISTRY_S3_USER_AGENT` tells the registry's requests from others.
+ * - registry:  `LocalRegistry.start(tracker, { dir, s3, certs, login?, redirect?, configure?,
+ *              omitHtpasswd?, waitFor? })` — the real binary, AWS_* removed from its env;
+ *              `url`, `host`, `debugUrl`, `login`, `configInput`, `get(path, { auth })`,
+ *              `health()`, `stop()`, `kill()`, `restart()`, `waitUntilReady()`, `log()`.
+ *              Config: `programConfigInput()` is the program's own input (taken from
+ *              `deploymentParts`, the same step `renderDeployment` uses), `rehearsalConfigInput()` swaps only the S3 endpoint +
+ *              path style, listen/debug addresses and file paths. `programDeployment()` returns
+ *              the program's whole rendering (config, htpasswd, scripts, stdin bundle).
+ *              `generateLogin()` makes a program-like login with its htpasswd line.
+ * - oci:       `buildOciImage(dir, { layerSizes, tag, compression })` writes a random
+ *              multi-layer OCI layout; `readAndVerifyOciImage(dir, tag)` re-hashes every blob;
+ *              `digestOfFile()`, `MEDIA_TYPES`.
+ * - skopeo:    `new Skopeo(tracker, dir)`; `copy()` / `copyChecked()` with `destCreds`,
+ *              `srcCreds`, `destCertDir`, `srcCertDir`, `--preserve-digests` by default, an
+ *              empty auth file and a permissive policy of its own; `inspectRaw()`; `ociRef()`,
+ *              `dockerRef()`.
+ * - stack:     `startStack({ name, tracker?, bucket?, redirect?, configure?, ports? })` → `Stack`.
+ * - podman:    `writeDockerShim(dir)` (`docker` → podman with runc, ulimits, slirp4netns with
+ *              host loopback at `CONTAINER_HOST_LOOPBACK`), `ensureRegistryImage()` (FROM-scratch
+ *              image of the static binary under the pinned name), `removeContainer()`.
+ * - sshd:      `SshServer.start(tracker, { dir, remotePath? })` — real sshd on 127.0.0.1, key
+ *              only; `exec(scriptText, { stdin })` runs like @pulumi/command's remote.Command.
+ * - iam:       `iamRequirementsFor(operations, bucket)` (S3 API → IAM action),
+ *              `simulateIdentityPolicy(policy, checks, { resourcePolicy, context })`.
+ */
+export * from "./ports";
+export * from "./wait";
+export * from "./processes";
+export * from "./tools";
+export * from "./http";
+export * from "./tls";
+export * from "./s3";
+export * from "./registry";
+export * from "./oci";
+export * from "./skopeo";
+export * from "./stack";
