@@ -1,4 +1,4 @@
-import { runSimulation, type Simulation } from "@cloud-copilot/iam-simulate";
+import { simulate, type SimulationOptions } from "../support/iam";
 import type { S3Operation } from "./s3";
 
 /**
@@ -88,37 +88,11 @@ export interface IamDecision extends IamCheck {
     result: string;
 }
 
-export interface SimulateOptions {
-    /** A bucket policy to evaluate alongside (e.g. the TLS-only policy). */
-    resourcePolicy?: unknown;
-    /** Request context, e.g. `{ "aws:SecureTransport": "true" }`. */
-    context?: Record<string, string>;
-    accountId?: string;
-    principal?: string;
-}
-
-/** Runs @cloud-copilot/iam-simulate for each check with `policy` as the caller's identity policy. */
-export async function simulateIdentityPolicy(policy: unknown, checks: readonly IamCheck[], options: SimulateOptions = {}): Promise<IamDecision[]> {
-    const accountId = options.accountId ?? "123456789012";
-    const principal = options.principal ?? `arn:aws:iam::${accountId}:user/registry-storage`;
+/** Runs the IAM evaluator (test/support/iam.ts) for each check with `policy` as the caller's identity policy. */
+export async function simulateIdentityPolicy(policy: unknown, checks: readonly IamCheck[], options: SimulationOptions = {}): Promise<IamDecision[]> {
     const decisions: IamDecision[] = [];
     for (const check of checks) {
-        const simulation: Simulation = {
-            request: {
-                principal,
-                action: check.action,
-                resource: { resource: check.resource, accountId },
-                contextVariables: options.context ?? {},
-            },
-            identityPolicies: [{ name: "registry-storage", policy }],
-            serviceControlPolicies: [],
-            resourceControlPolicies: [],
-            resourcePolicy: options.resourcePolicy,
-        };
-        const response = await runSimulation(simulation, {});
-        const result =
-            response.resultType === "error" ? `Error: ${JSON.stringify(response.errors)}` : String(response.overallResult);
-        decisions.push({ ...check, result });
+        decisions.push({ ...check, result: await simulate(policy, check.action, check.resource, options) });
     }
     return decisions;
 }
