@@ -1,3 +1,6 @@
+import { DEFAULTS } from "./settings";
+import { STORAGE_HEALTH_INTERVAL_SECONDS } from "./render/registryConfig";
+
 /**
  * Monthly cost model: this project (droplet + S3) next to DigitalOcean Container Registry and
  * AWS ECR. Pure: plain numbers in, a breakdown in USD out; no Pulumi, no network.
@@ -128,8 +131,10 @@ export const REGISTRY_S3_REQUESTS = {
      */
     perPushPutClass: 41,
     perPushGetClass: 18,
-    /** Per pull of a one-layer image (manifest link, manifest, config, layer). */
-    perPullGetClass: 4,
+    /** Per pull of a one-layer image with redirect on: the registry's manifest and link reads, the client's blob GETs. */
+    perPullGetClassRedirect: 4,
+    /** The same pull with redirect off: the registry also stats and reads every blob itself. */
+    perPullGetClassStreamed: 10,
     /**
      * The commit of an uploaded blob is a server-side copy from `_uploads/` to `blobs/`; above
      * 32 MB (`multipartcopythresholdsize`) it is a multipart copy in 32 MB parts.
@@ -165,9 +170,9 @@ export interface ProjectUsage {
     pushedGbPerMonth?: number;
     /** Image pulls per month (request charges). Default 0. */
     pullsPerMonth?: number;
-    /** The S3 driver's multipart part size in MB. Default 10. */
+    /** The S3 driver's multipart part size in MB. Default: the program's (DEFAULTS.s3ChunkSizeMb). */
     chunkSizeMb?: number;
-    /** `health.storagedriver.interval` in seconds; 0 disables it. Default 10 (the rendered config). */
+    /** `health.storagedriver.interval` in seconds; 0 disables it. Default: what the rendered config uses. */
     healthCheckIntervalSeconds?: number;
     /** Free AWS internet egress left this month after the account's other use. Default 100. */
     awsFreeEgressGb?: number;
@@ -212,11 +217,11 @@ export function estimateMonthlyCost(usage: ProjectUsage): CostEstimate {
     const pushes = nonNegative("pushesPerMonth", usage.pushesPerMonth ?? 0);
     const pushedGb = nonNegative("pushedGbPerMonth", usage.pushedGbPerMonth ?? 0);
     const pulls = nonNegative("pullsPerMonth", usage.pullsPerMonth ?? 0);
-    const chunkSizeMb = nonNegative("chunkSizeMb", usage.chunkSizeMb ?? 10);
+    const chunkSizeMb = nonNegative("chunkSizeMb", usage.chunkSizeMb ?? DEFAULTS.s3ChunkSizeMb);
     if (chunkSizeMb < 5) {
         throw new Error(`chunkSizeMb must be >= 5 (the S3 multipart minimum); got ${chunkSizeMb}`);
     }
-    const healthInterval = nonNegative("healthCheckIntervalSeconds", usage.healthCheckIntervalSeconds ?? 10);
+    const healthInterval = nonNegative("healthCheckIntervalSeconds", usage.healthCheckIntervalSeconds ?? STORAGE_HEALTH_INTERVAL_SECONDS);
     const freeEgressGb = nonNegative("awsFreeEgressGb", usage.awsFreeEgressGb ?? PRICES.aws.freeEgressGbPerMonth);
     const aws = PRICES.aws;
     const req = REGISTRY_S3_REQUESTS;
@@ -248,7 +253,7 @@ export function estimateMonthlyCost(usage: ProjectUsage): CostEstimate {
     const copyParts = Math.ceil((pushedGb * 1024) / req.multipartCopyPartMb);
     const healthChecks = healthInterval === 0 ? 0 : (PRICES.hoursPerMonth * 3600) / healthInterval;
     const putClass = pushes * req.perPushPutClass + dataParts + copyParts + healthChecks * req.perHealthCheckPutClass;
-    const getClass = pushes * req.perPushGetClass + pulls * req.perPullGetClass;
+    const getClass = pushes * req.perPushGetClass + pulls * (usage.redirect ? req.perPullGetClassRedirect : req.perPullGetClassStreamed);
     lines.push({
         item: "S3 requests",
         usd: (putClass / 1000) * aws.s3PutCopyPostList.usd + (getClass / 1000) * aws.s3GetAndOther.usd,

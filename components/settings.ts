@@ -70,7 +70,7 @@ export const DEFAULTS = {
     forceDestroy: false,
     versioning: false,
     abortIncompleteUploadDays: 3,
-    s3ChunkSizeMb: 10,
+    s3ChunkSizeMb: 5,
     redirectPullsToS3: true,
     dropletRegion: "nyc3",
     dropletSize: "s-1vcpu-1gb",

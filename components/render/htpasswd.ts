@@ -9,11 +9,12 @@ import * as bcrypt from "bcryptjs";
  */
 
 /**
- * bcrypt cost. The registry checks the hash on every request of a push or pull, so a high cost
- * is paid many times per image; the password itself is 32 random characters (about 190 bits),
- * which the cost factor does not need to protect.
+ * bcrypt cost, the same as `htpasswd -B` uses by default. The registry checks the hash on every
+ * request of a push or pull (at cost 8 that was over a third of its CPU with 8 concurrent pushes,
+ * docs/BENCHMARKS.md); the password itself is 32 random characters (about 190 bits), which a
+ * higher cost factor would not make any harder to guess.
  */
-export const HTPASSWD_BCRYPT_COST = 8;
+export const HTPASSWD_BCRYPT_COST = 5;
 
 /** The 64 characters of bcrypt's own base64 alphabet, for generating salts. */
 export const BCRYPT_SALT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH, renderHtpasswd } from "../../components/render/htpasswd";
 import { deploymentParts, renderDeployment, type Deployment, type DeploymentInput } from "../../components/render/deployment";
 import { renderRegistryConfig, type RegistryConfigInput } from "../../components/render/registryConfig";
+import { REGISTRY_CONTAINER_ENV } from "../../components/render/scripts";
 import { DEFAULTS } from "../../components/settings";
 import { registryImageReference, REGISTRY_VERSION } from "../../components/versions";
 import { request, type HttpResponse } from "./http";
@@ -162,7 +163,7 @@ export interface LocalRegistryOptions {
     waitFor?: "ready" | "listening" | "none";
 }
 
-/** Environment for the registry: no AWS_* (AWS_CA_BUNDLE makes the S3 driver panic), tracing off like the official image. */
+/** Environment for the registry: no AWS_* (AWS_CA_BUNDLE makes the S3 driver panic), plus the container's own (REGISTRY_CONTAINER_ENV). */
 export function registryEnvironment(): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
     for (const [name, value] of Object.entries(process.env)) {
@@ -170,7 +171,8 @@ export function registryEnvironment(): NodeJS.ProcessEnv {
             env[name] = value;
         }
     }
-    env.OTEL_TRACES_EXPORTER = "none";
+    // The same environment the start script gives the container.
+    Object.assign(env, REGISTRY_CONTAINER_ENV);
     return env;
 }
 

@@ -11,6 +11,7 @@ import {
     estimateEcrMonthlyCost,
     estimateMonthlyCost,
 } from "../../components/cost";
+import { STORAGE_HEALTH_INTERVAL_SECONDS } from "../../components/render/registryConfig";
 
 /** Floating-point sums of cents: equal to well under a millionth of a dollar. */
 function near(actual: number, expected: number, what: string): void {
@@ -65,14 +66,23 @@ describe("price table", () => {
 
 describe("estimateMonthlyCost (droplet + S3)", () => {
     it("10 GB stored, 50 GB pulled, redirect on: droplet + storage + health-check LISTs", () => {
-        const e = estimateMonthlyCost({ dropletSize: "s-1vcpu-1gb", storedGb: 10, pulledGbPerMonth: 50, redirect: true });
+        const e = estimateMonthlyCost({ dropletSize: "s-1vcpu-1gb", storedGb: 10, pulledGbPerMonth: 50, redirect: true, healthCheckIntervalSeconds: 30 });
         near(line(e, "droplet"), 6, "droplet");
         near(line(e, "S3 storage"), 0.23, "10 x 0.023");
         near(line(e, "S3 egress"), 0, "50 GB is inside the free 100 GB");
         near(line(e, "droplet transfer"), 0, "redirect on");
-        // 730 h x 3600 s / 10 s = 262,800 LISTs x $0.005/1000 = $1.314
-        near(line(e, "S3 requests"), 1.314, "health checks");
-        near(e.totalUsd, 7.544, "total");
+        // 730 h x 3600 s / 30 s = 87,600 LISTs x $0.005/1000 = $0.438
+        near(line(e, "S3 requests"), 0.438, "health checks");
+        near(e.totalUsd, 6.668, "total");
+        // At 10 s the same check costs three times as much: 262,800 LISTs = $1.314.
+        const every10s = estimateMonthlyCost({ dropletSize: "s-1vcpu-1gb", storedGb: 10, pulledGbPerMonth: 50, redirect: true, healthCheckIntervalSeconds: 10 });
+        near(line(every10s, "S3 requests"), 1.314, "health checks every 10 s");
+    });
+
+    it("defaults the health-check interval to the one the rendered config uses", () => {
+        const explicit = estimateMonthlyCost({ dropletSize: "s-1vcpu-1gb", storedGb: 1, pulledGbPerMonth: 1, redirect: true, healthCheckIntervalSeconds: STORAGE_HEALTH_INTERVAL_SECONDS });
+        const defaulted = estimateMonthlyCost({ dropletSize: "s-1vcpu-1gb", storedGb: 1, pulledGbPerMonth: 1, redirect: true });
+        near(defaulted.totalUsd, explicit.totalUsd, "default interval");
     });
 
     it("counts pushes, multipart parts, pulls and billable egress", () => {
@@ -91,9 +101,9 @@ describe("estimateMonthlyCost (droplet + S3)", () => {
         near(line(e, "S3 egress"), 13.5, "(250 - 100) x 0.09");
         near(line(e, "droplet transfer"), 0, "250 GB is inside 1000 GB included");
         // PUT class: 100 x 41 + ceil(5120/10) + ceil(5120/32) = 4100 + 512 + 160 = 4772 -> $0.02386
-        // GET class: 100 x 18 + 1000 x 4 = 5800 -> $0.00232
-        near(line(e, "S3 requests"), 0.02618, "requests");
-        near(e.totalUsd, 6 + 4.6 + 13.5 + 0.02618, "total");
+        // GET class (redirect off: 10 per pull): 100 x 18 + 1000 x 10 = 11800 -> $0.00472
+        near(line(e, "S3 requests"), 0.02858, "requests");
+        near(e.totalUsd, 6 + 4.6 + 13.5 + 0.02858, "total");
     });
 
     it("bills droplet transfer over the allowance only without redirect", () => {
@@ -164,9 +174,9 @@ describe("estimateEcrMonthlyCost", () => {
 
 describe("compareMonthlyCosts", () => {
     it("returns the three options for one profile", () => {
-        const c = compareMonthlyCosts({ dropletSize: "s-1vcpu-1gb", storedGb: 50, pulledGbPerMonth: 50, redirect: true });
-        // project: 6 + 50 x 0.023 + 1.314 = 8.464; DOCR basic: 5 + 0.90 + 0.45; ECR: 5
-        near(c.project.totalUsd, 8.464, "project");
+        const c = compareMonthlyCosts({ dropletSize: "s-1vcpu-1gb", storedGb: 50, pulledGbPerMonth: 50, redirect: true, healthCheckIntervalSeconds: 30 });
+        // project: 6 + 50 x 0.023 + 0.438 = 7.588; DOCR basic: 5 + 0.90 + 0.45; ECR: 5
+        near(c.project.totalUsd, 7.588, "project");
         near(c.docr.totalUsd, 6.35, "docr");
         near(c.ecr.totalUsd, 5, "ecr");
     });

@@ -62,7 +62,7 @@ describe("the cost output", () => {
     it("prices the default droplet at the documented usage", async () => {
         const { estimateMonthlyCost } = await import("../../components/cost.js");
         const { COST_OUTPUT_USAGE } = await import("../../components/outputs.js");
-        const expected = estimateMonthlyCost({ dropletSize: "s-1vcpu-1gb", ...COST_OUTPUT_USAGE, redirect: true, chunkSizeMb: 10 }).totalUsd;
+        const expected = estimateMonthlyCost({ dropletSize: "s-1vcpu-1gb", ...COST_OUTPUT_USAGE, redirect: true, chunkSizeMb: 5 }).totalUsd;
         const value = program.estimatedMonthlyCostUsd as unknown as number;
         assert.equal(typeof value, "number");
         assert.ok(value >= 6, "at least the droplet's own price");
