@@ -17,8 +17,8 @@ import { cachedBinary, type LocalRegistry } from "../test/harness";
 import { loadConfig, type BenchConfig } from "./lib/config";
 import { buildImagesSharingBase, buildSingleLayerImage, blobFile } from "./lib/images";
 import { pprofTop, summarizeProfile, type ProfileSummary } from "./lib/pprof";
-import { renderCharts, renderMarkdown, renderTable, evaluateGoals, chooseChunk } from "./lib/report";
-import { HTPASSWD_BCRYPT_COST, renderHtpasswd } from "../components/render/htpasswd";
+import { renderCharts, renderMarkdown, renderTable, evaluateGoals, chooseChunk, PROGRAM_SETTINGS, programOf } from "./lib/report";
+import { renderHtpasswd } from "../components/render/htpasswd";
 import type { ConcurrencyLevel, RequestCounts, Results, SweepEntry, TuningVariant } from "./lib/results";
 import { MiB, Rig, type Sample } from "./lib/rig";
 import { median } from "./lib/stats";
@@ -86,6 +86,8 @@ function countOps(rig: Rig, since: number): Record<string, number> {
 
 async function measure(cfg: BenchConfig): Promise<Results> {
     const startedAt = new Date();
+    const program = PROGRAM_SETTINGS;
+    log(`program settings: ${JSON.stringify(program)}`);
     const loadBefore = os.loadavg();
     fs.rmSync(cfg.workDir, { recursive: true, force: true });
     if (!cfg.keepWorkDir) {
@@ -168,7 +170,7 @@ async function measure(cfg: BenchConfig): Promise<Results> {
             await rig.stopRegistry(registry);
             sweep.push(entry);
         }
-        const chosen = chooseChunk(sweep, cfg.rssBudgetMb, cfg.sweepConcurrency);
+        const chosen = chooseChunk(sweep, cfg.rssBudgetMb, cfg.sweepConcurrency, program);
         log(`chosen chunk size: ${chosen.chunkMb} MB (${chosen.reason})`);
 
         // ---- S3 requests per operation (at the chosen chunk size) -------------------------------
@@ -177,7 +179,7 @@ async function measure(cfg: BenchConfig): Promise<Results> {
         const offRegistry = await rig.startRegistry({ name: "pull-stream", storage: "s3", chunkMb: chosen.chunkMb, redirect: false });
         {
             await rig.resetStorage(onRegistry, "s3");
-            await offRegistry.restart();
+            await rig.restart(offRegistry);
             let since = rig.s3.operationCount();
             await rig.push(onRegistry, [single], () => "bench/pull");
             const push = countOps(rig, since);
@@ -247,33 +249,59 @@ async function measure(cfg: BenchConfig): Promise<Results> {
         await rig.stopRegistry(concRegistry);
 
         // ---- tuning: the same concurrent push with one setting changed at a time -----------------
+        // The baseline is the program's configuration; each variant changes one setting, so the
+        // rows show what each of the program's choices buys (or costs).
         const n = cfg.sweepConcurrency;
         const salt = "benchmarkbenchmarkbenc";
         const nextChunk = [...cfg.chunksMb].sort((a, b) => a - b).find((c) => c > chosen.chunkMb);
-        const variantSpecs: { name: string; change: string; chunkMb?: number; env?: Record<string, string>; htpasswd?: string }[] = [
-            { name: "program config", change: `as deployed (GOGC default, bcrypt cost ${HTPASSWD_BCRYPT_COST})` },
-            { name: `GOMEMLIMIT=${cfg.goMemLimit}`, change: `environment GOMEMLIMIT=${cfg.goMemLimit} (Go's soft memory limit: the GC runs harder near it)`, env: { GOMEMLIMIT: cfg.goMemLimit } },
+        const limit = program.env.GOMEMLIMIT ?? "unset";
+        const deployedChunk = chosen.chunkMb === program.chunkMb;
+        const variantSpecs: { name: string; kind: NonNullable<TuningVariant["kind"]>; change: string; chunkMb?: number; env?: Record<string, string>; htpasswd?: string }[] = [
+            {
+                name: "program config",
+                kind: "program",
+                change: deployedChunk
+                    ? `as deployed (GOMEMLIMIT=${limit}, bcrypt cost ${program.bcryptCost}, ${chosen.chunkMb} MB chunks)`
+                    : `as deployed (GOMEMLIMIT=${limit}, bcrypt cost ${program.bcryptCost}) but with ${chosen.chunkMb} MB chunks (the program's default is ${program.chunkMb} MB)`,
+            },
+            ...(cfg.tuningGoMemLimit === program.env.GOMEMLIMIT
+                ? []
+                : [
+                      {
+                          name: `GOMEMLIMIT=${cfg.tuningGoMemLimit}`,
+                          kind: "memlimit" as const,
+                          change: cfg.tuningGoMemLimit === "off"
+                              ? `no soft memory limit (GOMEMLIMIT=off instead of ${limit}): Go's GC paces by GOGC alone`
+                              : `GOMEMLIMIT=${cfg.tuningGoMemLimit} instead of ${limit}`,
+                          env: { GOMEMLIMIT: cfg.tuningGoMemLimit },
+                      },
+                  ]),
             ...(nextChunk === undefined
                 ? []
                 : [
                       {
-                          name: `GOMEMLIMIT=${cfg.goMemLimit}, ${nextChunk} MB chunks`,
-                          change: `the same limit with the next larger chunk size (${nextChunk} MB instead of ${chosen.chunkMb} MB)`,
+                          name: `${nextChunk} MB chunks`,
+                          kind: "chunk" as const,
+                          change: `the next larger chunk size (${nextChunk} MB instead of ${chosen.chunkMb} MB), GOMEMLIMIT=${limit} as deployed`,
                           chunkMb: nextChunk,
-                          env: { GOMEMLIMIT: cfg.goMemLimit },
                       },
                   ]),
-            {
-                name: `bcrypt cost ${cfg.tuningBcryptCost}`,
-                change: `htpasswd hashed with bcrypt cost ${cfg.tuningBcryptCost} instead of ${HTPASSWD_BCRYPT_COST} (same random password)`,
-                htpasswd: renderHtpasswd({ username: rig.login.username, password: rig.login.password, salt, cost: cfg.tuningBcryptCost }),
-            },
+            ...cfg.tuningBcryptCosts
+                .filter((cost) => cost !== program.bcryptCost)
+                .map((cost) => ({
+                    name: `bcrypt cost ${cost}`,
+                    kind: "bcrypt" as const,
+                    change: `htpasswd hashed with bcrypt cost ${cost} instead of ${program.bcryptCost} (same random password)`,
+                    htpasswd: renderHtpasswd({ username: rig.login.username, password: rig.login.password, salt, cost }),
+                })),
         ];
         const variants: TuningVariant[] = [];
         const variantRegistries: LocalRegistry[] = [];
         for (const [i, v] of variantSpecs.entries()) {
-            variants.push({ name: v.name, change: v.change, push: [] });
-            variantRegistries.push(await rig.startRegistry({ name: `tuning-${i}`, storage: "s3", chunkMb: v.chunkMb ?? chosen.chunkMb, redirect: true, env: v.env, htpasswd: v.htpasswd }));
+            const registry = await rig.startRegistry({ name: `tuning-${i}`, storage: "s3", chunkMb: v.chunkMb ?? chosen.chunkMb, redirect: true, env: v.env, htpasswd: v.htpasswd });
+            variantRegistries.push(registry);
+            variants.push({ name: v.name, kind: v.kind, change: v.change, goMemLimit: rig.registryEnv(registry, "GOMEMLIMIT"), push: [] });
+            log(`tuning "${v.name}": registry runs with GOMEMLIMIT=${variants[i].goMemLimit ?? "(unset)"}`);
         }
         for (let r = 0; r < repeats; r++) {
             for (let k = 0; k < variants.length; k++) {
@@ -369,6 +397,7 @@ async function measure(cfg: BenchConfig): Promise<Results> {
                 versions,
                 workDirFs: filesystemOf(cfg.workDir),
                 config: cfg,
+                program,
             },
             sweep,
             chosen,
@@ -397,7 +426,7 @@ async function main(): Promise<void> {
     let results: Results;
     if (cfg.fromJson) {
         results = JSON.parse(fs.readFileSync(cfg.fromJson, "utf8")) as Results;
-        results.chosen = chooseChunk(results.sweep, results.meta.config.rssBudgetMb, results.meta.config.sweepConcurrency);
+        results.chosen = chooseChunk(results.sweep, results.meta.config.rssBudgetMb, results.meta.config.sweepConcurrency, programOf(results));
         results.goals = evaluateGoals(results);
         log(`rendering ${cfg.fromJson}`);
     } else {

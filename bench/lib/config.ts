@@ -25,10 +25,13 @@ export interface BenchConfig {
     rssBudgetMb: number;
     /** Repeats of the pull measurements (cheap and noisy, so more of them). */
     pullRepeats: number;
-    /** GOMEMLIMIT tried in the tuning runs (Go's soft memory limit for the registry process). */
-    goMemLimit: string;
-    /** bcrypt cost tried in the tuning runs (the program uses HTPASSWD_BCRYPT_COST). */
-    tuningBcryptCost: number;
+    /**
+     * GOMEMLIMIT of the tuning variant that replaces the program's (REGISTRY_CONTAINER_ENV, which
+     * every other registry of the run gets); "off" (the default) shows what the limit buys.
+     */
+    tuningGoMemLimit: string;
+    /** bcrypt costs tried in the tuning runs, one variant each (the program uses HTPASSWD_BCRYPT_COST). */
+    tuningBcryptCosts: number[];
     /** Take a Go CPU profile of the registry (needs `go` for `go tool pprof`). */
     profile: boolean;
     /** Scratch directory (tmpfs by default, so the disk does not add noise). */
@@ -82,6 +85,11 @@ export function loadConfig(repoRoot: string): BenchConfig {
         throw new Error("BENCH_CHUNKS_MB: the S3 driver's minimum chunk size is 5 MB");
     }
     const concurrency = list("BENCH_CONCURRENCY", quick ? [1, 2] : [1, 4, 8]).map(Math.round);
+    // The cost the program used before it lowered HTPASSWD_BCRYPT_COST, so the run shows what that bought.
+    const tuningBcryptCosts = list("BENCH_TUNING_BCRYPT_COSTS", [8]);
+    if (tuningBcryptCosts.some((c) => !Number.isInteger(c) || c < 4 || c > 31)) {
+        throw new Error("BENCH_TUNING_BCRYPT_COSTS: bcrypt costs are integers from 4 to 31");
+    }
     const outDir = process.env.BENCH_OUT ? path.resolve(process.env.BENCH_OUT) : quick ? path.join(repoRoot, ".bench", "quick") : path.join(repoRoot, "docs");
     return {
         quick,
@@ -95,8 +103,8 @@ export function loadConfig(repoRoot: string): BenchConfig {
         ownMb: num("BENCH_OWN_MB", quick ? 12 : 64),
         rssBudgetMb: num("BENCH_RSS_BUDGET_MB", 200),
         pullRepeats: Math.round(num("BENCH_PULL_REPEATS", quick ? 1 : 5)),
-        goMemLimit: process.env.BENCH_GOMEMLIMIT ?? "150MiB",
-        tuningBcryptCost: Math.round(num("BENCH_TUNING_BCRYPT_COST", 4)),
+        tuningGoMemLimit: process.env.BENCH_GOMEMLIMIT === undefined || process.env.BENCH_GOMEMLIMIT === "" ? "off" : process.env.BENCH_GOMEMLIMIT,
+        tuningBcryptCosts,
         profile: (process.env.BENCH_PROFILE ?? (quick ? "0" : "1")) === "1",
         workDir: process.env.BENCH_DIR ? path.resolve(process.env.BENCH_DIR) : defaultWorkDir(repoRoot),
         keepWorkDir: process.env.BENCH_KEEP === "1",

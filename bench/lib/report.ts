@@ -3,14 +3,49 @@
  * Pure: results in, text out (the numbers are never typed by hand).
  */
 import { REGISTRY_S3_REQUESTS } from "../../components/cost";
-import { HTPASSWD_BCRYPT_COST as HTPASSWD_COST } from "../../components/render/htpasswd";
+import { HTPASSWD_BCRYPT_COST } from "../../components/render/htpasswd";
 import { STORAGE_HEALTH_INTERVAL_SECONDS } from "../../components/render/registryConfig";
-import type { Goal, Results, SweepEntry } from "./results";
+import { REGISTRY_CONTAINER_ENV } from "../../components/render/scripts";
+import { DEFAULTS } from "../../components/settings";
+import type { Goal, ProgramSettings, Results, SweepEntry, TuningVariant } from "./results";
 import type { CpuSplit, Sample } from "./rig";
 import { fmt, fmtSummary, median, ratio, summarize, type Ratio } from "./stats";
 import { renderBarChart } from "./svg";
 
 const GiB = 1024 ** 3;
+
+/** What the program deploys today: the settings a new run measures as "the program's". */
+export const PROGRAM_SETTINGS: ProgramSettings = { chunkMb: DEFAULTS.s3ChunkSizeMb, bcryptCost: HTPASSWD_BCRYPT_COST, env: { ...REGISTRY_CONTAINER_ENV } };
+
+/** The program settings a run measured (recorded in its results). */
+export function programOf(results: Results): ProgramSettings {
+    if (!results.meta.program) {
+        throw new Error("these results predate the recorded program settings (meta.program): rerun the benchmark instead of re-rendering them");
+    }
+    return results.meta.program;
+}
+
+/** "GOMEMLIMIT=150MiB", or "no GOMEMLIMIT". */
+function limitText(p: ProgramSettings): string {
+    return p.env.GOMEMLIMIT ? `GOMEMLIMIT=${p.env.GOMEMLIMIT}` : "no GOMEMLIMIT";
+}
+
+function variantOf(results: Results, kind: NonNullable<TuningVariant["kind"]>): TuningVariant[] {
+    return results.tuning?.variants.filter((v) => v.kind === kind) ?? [];
+}
+
+/** How to name the GOMEMLIMIT variant in a sentence: "without the limit (`GOMEMLIMIT=off`)". */
+function memVariantText(mem: TuningVariant): string {
+    return mem.goMemLimit === "off" ? "without the limit (`GOMEMLIMIT=off`)" : `with \`${mem.name}\` instead`;
+}
+
+/** Whether the chunk size the run chose is the program's default, in words. */
+export function chunkDefaultNote(results: Results): string {
+    const p = programOf(results);
+    return results.chosen.chunkMb === p.chunkMb
+        ? `the program's default (\`DEFAULTS.s3ChunkSizeMb\` = ${p.chunkMb})`
+        : `**not** the program's default (\`DEFAULTS.s3ChunkSizeMb\` = ${p.chunkMb}); the sections below measure ${results.chosen.chunkMb} MB`;
+}
 
 const mbps = (samples: Sample[]) => samples.map((s) => s.mbps);
 const rss = (samples: Sample[]) => samples.map((s) => s.peakRssMb ?? Number.NaN);
@@ -46,7 +81,8 @@ export function chunkEntry(results: Results, chunkMb: number): SweepEntry {
 }
 
 /** Best median single-push throughput among the chunk sizes whose peak RSS at N concurrent pushes is under the budget. */
-export function chooseChunk(sweep: SweepEntry[], budgetMb: number, concurrency: number): { chunkMb: number; reason: string } {
+export function chooseChunk(sweep: SweepEntry[], budgetMb: number, concurrency: number, program: ProgramSettings): { chunkMb: number; reason: string } {
+    const settings = `the program's settings (${limitText(program)}, bcrypt cost ${program.bcryptCost})`;
     const rows = sweep.map((e) => ({
         chunkMb: e.chunkMb,
         push: median(mbps(e.push)),
@@ -62,7 +98,7 @@ export function chooseChunk(sweep: SweepEntry[], budgetMb: number, concurrency: 
         return {
             chunkMb: lowest.chunkMb,
             reason:
-                `no chunk size kept the registry under ${budgetMb} MB at ${concurrency} concurrent pushes with the program's settings; ${lowest.chunkMb} MB had the lowest peak (${fmt(lowest.rssMax, 0)} MB)` +
+                `no chunk size kept the registry under ${budgetMb} MB at ${concurrency} concurrent pushes with ${settings}; ${lowest.chunkMb} MB had the lowest peak (${fmt(lowest.rssMax, 0)} MB)` +
                 (fastest === lowest
                     ? ` and also the highest median single-push throughput (${fmt(lowest.push)} MB/s; ${rows.filter((r) => r !== lowest).map((r) => `${r.chunkMb} MB ${fmt(r.push)}`).join(", ")})`
                     : `; ${fastest.chunkMb} MB pushed fastest (${fmt(fastest.push)} MB/s against ${fmt(lowest.push)}` +
@@ -76,7 +112,7 @@ export function chooseChunk(sweep: SweepEntry[], budgetMb: number, concurrency: 
     return {
         chunkMb: best.chunkMb,
         reason:
-            `highest median single-push throughput (${fmt(best.push)} MB/s) of the chunk sizes that keep peak RSS under ${budgetMb} MB at ${concurrency} concurrent pushes ` +
+            `highest median single-push throughput (${fmt(best.push)} MB/s) of the chunk sizes that keep peak RSS under ${budgetMb} MB at ${concurrency} concurrent pushes with ${settings} ` +
             `(${best.chunkMb} MB peaked at ${fmt(best.rssMax, 0)} MB` +
             (others.length ? `; other eligible: ${others.join(", ")}` : "") +
             (excluded.length ? `; over budget: ${excluded.join(", ")}` : "") +
@@ -84,25 +120,32 @@ export function chooseChunk(sweep: SweepEntry[], budgetMb: number, concurrency: 
     };
 }
 
-/** What the GOMEMLIMIT tuning run says about the chosen chunk size and the budget. */
+/** What the tuning runs say about the memory limit and the next larger chunk size. */
 export function memoryLimitNote(results: Results): string {
     const t = results.tuning;
-    const mem = t?.variants.find((v) => v.name.startsWith("GOMEMLIMIT") && !v.name.includes("chunks"));
-    const larger = t?.variants.find((v) => v.name.startsWith("GOMEMLIMIT") && v.name.includes("chunks"));
-    if (!t || !mem || t.chunkMb !== results.chosen.chunkMb) {
+    const base = variantOf(results, "program")[0];
+    const mem = variantOf(results, "memlimit")[0];
+    const larger = variantOf(results, "chunk")[0];
+    if (!t || !base || t.chunkMb !== results.chosen.chunkMb) {
         return "";
     }
-    const largerPeak = larger ? Math.max(...rss(larger.push)) : Number.NaN;
-    const largerNote = !larger
-        ? ""
-        : largerPeak >= results.meta.config.rssBudgetMb
-          ? ` The next larger size does not fit even with the limit: ${larger.name.replace(/^.*, /, "")} peaked at ${fmt(largerPeak, 0)} MB.`
-          : ` The next larger size fits too with the limit: ${larger.name.replace(/^.*, /, "")} peaked at ${fmt(largerPeak, 0)} MB at ${fmtRatio(ratio(mbps(larger.push), mbps(t!.variants[0].push)))} the throughput.`;
-    const peak = Math.max(...rss(mem.push));
-    const base = t.variants[0];
-    return ` With \`${mem.name}\` in the registry's environment, the same ${t.n} concurrent pushes at ${t.chunkMb} MB peaked at ${fmt(peak, 0)} MB `
-        + `(${peak < results.meta.config.rssBudgetMb ? "under" : "still over"} the ${results.meta.config.rssBudgetMb} MB budget; program config ${fmt(Math.max(...rss(base.push)), 0)} MB) `
-        + `at ${fmtRatio(ratio(mbps(mem.push), mbps(base.push)))} the throughput.${largerNote}`;
+    const budget = results.meta.config.rssBudgetMb;
+    const limit = limitText(programOf(results));
+    const basePeak = Math.max(...rss(base.push));
+    let note = "";
+    if (mem) {
+        const peak = Math.max(...rss(mem.push));
+        note += ` Every registry of the sweep runs with ${limit}, as deployed; ${memVariantText(mem)} the same ${t.n} concurrent pushes at ${t.chunkMb} MB peaked at ${fmt(peak, 0)} MB `
+            + `(${peak < budget ? "under" : "over"} the ${budget} MB budget) against ${fmt(basePeak, 0)} MB with it, `
+            + `and pushed at ${fmtRatio(ratio(mbps(mem.push), mbps(base.push)))} the deployed configuration's throughput.`;
+    }
+    if (larger) {
+        const peak = Math.max(...rss(larger.push));
+        note += peak >= budget
+            ? ` The next larger size does not fit even with the limit: ${larger.name} peaked at ${fmt(peak, 0)} MB.`
+            : ` The next larger size fits too with the limit: ${larger.name} peaked at ${fmt(peak, 0)} MB at ${fmtRatio(ratio(mbps(larger.push), mbps(base.push)))} the deployed throughput.`;
+    }
+    return note;
 }
 
 export function evaluateGoals(results: Results): Goal[] {
@@ -128,12 +171,12 @@ export function evaluateGoals(results: Results): Goal[] {
         const agg = ratio(mbps(top.push), mbps(top.put));
         goals.push({ name: `${top.n} concurrent: aggregate vs raw PUT at the same concurrency`, goal: ">= 0.80x", measured: fmtRatio(agg), met: agg.pairedMedian >= 0.8 });
         const peak = Math.max(...rss(top.push));
-        const mem = results.tuning?.variants.find((v) => v.name.startsWith("GOMEMLIMIT") && !v.name.includes("chunks"));
+        const mem = variantOf(results, "memlimit")[0];
         goals.push({
-            name: `${top.n} concurrent: registry peak RSS (${results.concurrency.chunkMb} MB chunks)`,
+            name: `${top.n} concurrent: registry peak RSS (${results.concurrency.chunkMb} MB chunks, ${limitText(programOf(results))})`,
             goal: `< ${results.meta.config.rssBudgetMb} MB`,
             measured: `${fmt(peak, 0)} MB (max of ${top.push.length}; median ${fmt(median(rss(top.push)), 0)})`
-                + (mem ? `; with ${mem.name}: ${fmt(Math.max(...rss(mem.push)), 0)} MB (max of ${mem.push.length})` : ""),
+                + (mem ? `; ${memVariantText(mem).replace(/`/g, "")}: ${fmt(Math.max(...rss(mem.push)), 0)} MB (max of ${mem.push.length})` : ""),
             met: peak < results.meta.config.rssBudgetMb,
         });
     }
@@ -158,7 +201,7 @@ export function renderCharts(results: Results): Record<string, string> {
     });
     charts["bench-chunk-rss.svg"] = renderBarChart({
         title: `Registry peak RSS by chunk size`,
-        subtitle: `VmHWM of a freshly started registry; ${cfg.sweepConcurrency} concurrent pushes: ${cfg.sweepConcurrencyRepeats} run(s), 1 push: ${cfg.repeats}`,
+        subtitle: `VmHWM of a freshly started registry (${limitText(programOf(results))}, as deployed); ${cfg.sweepConcurrency} concurrent pushes: ${cfg.sweepConcurrencyRepeats} run(s), 1 push: ${cfg.repeats}`,
         yLabel: "MB (MiB)",
         series: { "1 push": "#a3cb38", [`${cfg.sweepConcurrency} concurrent pushes`]: "#e67e22" },
         reference: { value: cfg.rssBudgetMb, label: `budget ${cfg.rssBudgetMb} MB` },
@@ -249,7 +292,7 @@ export function renderTable(results: Results): string {
     add("filesystem driver push", results.filesystem.push, results.filesystem.put);
     add("filesystem driver pull", results.filesystem.pull, results.filesystem.get);
     lines.push("");
-    lines.push(`chosen chunk size: ${results.chosen.chunkMb} MB — ${results.chosen.reason}.${memoryLimitNote(results).replace(/`/g, "")}`);
+    lines.push(`chosen chunk size: ${results.chosen.chunkMb} MB, ${chunkDefaultNote(results)} — ${results.chosen.reason}.${memoryLimitNote(results)}`.replace(/`|\*\*/g, ""));
     lines.push(`single push at chosen size: ${sumMb(chosen.push)} MB/s`);
     lines.push("");
     lines.push("goals:");
@@ -426,7 +469,9 @@ export function renderMarkdown(results: Results, chartFiles: string[]): string {
     L.push("");
     L.push(`- **Stack** (test/harness): the \`registry\` binary built from the pinned version, serving config.yml rendered by \`renderRegistryConfig\` `
         + "(TLS from a throwaway CA, htpasswd bcrypt auth, S3 driver with `encrypt`, `forcepathstyle` and the loopback `regionendpoint` swapped in) "
-        + `in front of versitygw ${m.versions.versitygw} (posix backend), all on 127.0.0.1; data on ${m.workDirFs} so the disk adds no noise.`);
+        + `in front of versitygw ${m.versions.versitygw} (posix backend), all on 127.0.0.1; data on ${m.workDirFs} so the disk adds no noise. `
+        + `Every registry runs with the container's environment (\`REGISTRY_CONTAINER_ENV\`: ${Object.entries(programOf(results).env).map(([k, v]) => `\`${k}=${v}\``).join(", ")}) and bcrypt cost ${programOf(results).bcryptCost} for htpasswd, `
+        + "as deployed, except the variants under [One setting at a time](#one-setting-at-a-time) that change one of them; each registry's environment is read back from `/proc/<pid>/environ`.");
     L.push("- **Client**: skopeo (`copy --preserve-digests`, OCI layout <-> `docker://`), as a CI job would push. Timing is the wall time of the skopeo process(es): TLS handshake, auth, blob upload, commit, manifest.");
     L.push("- **Baseline**: the same bytes straight to versitygw with `@aws-sdk/lib-storage` (multipart, part size = the registry's chunk size, one part in flight per object as the S3 driver does) "
         + "and `GetObject` streamed to a file and hashed (what any client does to store and verify a blob). Plain HTTP, no registry.");
@@ -482,7 +527,7 @@ export function renderMarkdown(results: Results, chartFiles: string[]): string {
     L.push("");
     L.push(`The concurrent runs here are ${cfg.sweepConcurrencyRepeats} per chunk size (median (min–max) of those); the budget check uses the highest peak.`);
     L.push("");
-    L.push(`**Default: ${results.chosen.chunkMb} MB** — ${results.chosen.reason}.${memoryLimitNote(results)}`);
+    L.push(`**Chosen: ${results.chosen.chunkMb} MB**, ${chunkDefaultNote(results)} — ${results.chosen.reason}.${memoryLimitNote(results)}`);
     L.push("");
     L.push(`Memory grows with chunk size × concurrent uploads (${cfg.sweepConcurrency} images are ${cfg.sweepConcurrency * 2} uploads at once: base and own layer): the S3 driver buffers a whole part per upload before it sends it; `
         + "see **Memory** under [Where the time goes](#where-the-time-goes).");
@@ -535,18 +580,20 @@ export function renderMarkdown(results: Results, chartFiles: string[]): string {
     if (results.tuning) {
         const t = results.tuning;
         const base = t.variants[0];
-        L.push(`## One setting at a time: ${t.n} concurrent pushes, ${t.chunkMb} MB chunks`);
+        L.push(`## One setting at a time`);
         L.push("");
-        L.push(`The same concurrent push as above against registries that differ from the program's configuration (with ${t.chunkMb} MB chunks) in one setting each, run interleaved. `
-            + "Each is deployable without touching the registry's code: an environment variable of the container, the cost the program hashes htpasswd with, the chunk size.");
+        L.push(`${t.n} concurrent pushes, ${t.chunkMb} MB chunks. The first row is the program's configuration, ${base.change}; each other row changes one setting of it, `
+            + "all run interleaved. Each is a setting of the program, not of the registry's code: an environment variable of the container (`REGISTRY_CONTAINER_ENV`), "
+            + "the cost the program hashes htpasswd with (`HTPASSWD_BCRYPT_COST`), the chunk size (`s3ChunkSizeMb`). The GOMEMLIMIT column is read back from each registry process's environment.");
         L.push("");
-        L.push(row(["variant", "what differs", "aggregate MB/s", "ratio to program config", "peak RSS", `under ${cfg.rssBudgetMb} MB?`, "registry CPU-s/GiB", "registry request time: other requests s"]));
-        L.push(row(["---", "---", "---:", "---:", "---:", "---:", "---:", "---:"]));
+        L.push(row(["variant", "what differs", "GOMEMLIMIT", "aggregate MB/s", "ratio to program config", "peak RSS", `under ${cfg.rssBudgetMb} MB?`, "registry CPU-s/GiB", "registry request time: other requests s"]));
+        L.push(row(["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:"]));
         for (const v of t.variants) {
             const peak = Math.max(...rss(v.push));
             L.push(row([
                 v.name,
                 v.change,
+                v.goMemLimit ?? "(unset)",
                 sumMb(v.push),
                 v === base ? "1" : fmtRatio(ratio(mbps(v.push), mbps(base.push))),
                 `${fmtSummary(summarize(rss(v.push)), 0)} MB`,
@@ -682,6 +729,7 @@ export function renderMarkdown(results: Results, chartFiles: string[]): string {
     L.push("");
     L.push("Settings (environment): `BENCH_REPEATS` (3), `BENCH_LAYER_MB` (256), `BENCH_CHUNKS_MB` (5,10,32,64), `BENCH_CONCURRENCY` (1,4,8), "
         + "`BENCH_SWEEP_CONCURRENCY` (the highest level), `BENCH_SWEEP_CONC_REPEATS` (3), `BENCH_BASE_MB` (16), `BENCH_OWN_MB` (64), `BENCH_RSS_BUDGET_MB` (200), "
+        + "`BENCH_GOMEMLIMIT` (off: the tuning variant's GOMEMLIMIT), `BENCH_TUNING_BCRYPT_COSTS` (8: one tuning variant per cost), "
         + "`BENCH_PROFILE` (1; needs `go` for `go tool pprof`), `BENCH_DIR` (scratch, default under /dev/shm), `BENCH_KEEP=1`, `BENCH_OUT` (output directory), "
         + "`BENCH_RESULTS_JSON` (raw results, default .bench/results.json) and `BENCH_FROM_JSON=.bench/results.json` to re-render this file without measuring.");
     L.push("");
@@ -694,21 +742,30 @@ export function renderMarkdown(results: Results, chartFiles: string[]): string {
 function recommendations(results: Results): string[] {
     const cfg = results.meta.config;
     const out = ["## Recommendations from this run", ""];
-    out.push(`1. **S3 chunk size ${results.chosen.chunkMb} MB** (\`chunksize: ${results.chosen.chunkMb * 1024 * 1024}\`): ${results.chosen.reason}.${memoryLimitNote(results)}`);
+    const p = programOf(results);
+    out.push(`1. **S3 chunk size ${results.chosen.chunkMb} MB** (\`chunksize: ${results.chosen.chunkMb * 1024 * 1024}\`), ${chunkDefaultNote(results)}: ${results.chosen.reason}.${memoryLimitNote(results)}`);
     const t = results.tuning;
-    const base = t?.variants[0];
-    const mem = t?.variants.find((v) => v.name.startsWith("GOMEMLIMIT") && !v.name.includes("chunks"));
-    const bc = t?.variants.find((v) => v.name.startsWith("bcrypt"));
-    if (t && base && mem) {
-        const peak = Math.max(...rss(mem.push));
-        out.push(`2. **\`${mem.name}\` in the registry container's environment**: peak RSS at ${t.n} concurrent pushes ${fmt(Math.max(...rss(base.push)), 0)} → ${fmt(peak, 0)} MB `
-            + `(${peak < cfg.rssBudgetMb ? "inside" : "still outside"} the ${cfg.rssBudgetMb} MB budget) at ${fmtRatio(ratio(mbps(mem.push), mbps(base.push)))} the throughput. `
+    const base = variantOf(results, "program")[0];
+    const mem = variantOf(results, "memlimit")[0];
+    const bcs = variantOf(results, "bcrypt");
+    if (t && base && mem && p.env.GOMEMLIMIT) {
+        const withPeak = Math.max(...rss(base.push));
+        const withoutPeak = Math.max(...rss(mem.push));
+        const verdict = withPeak < cfg.rssBudgetMb && withoutPeak >= cfg.rssBudgetMb
+            ? "the limit is what keeps the registry inside the budget"
+            : withPeak < cfg.rssBudgetMb
+              ? "inside the budget either way in this run"
+              : withPeak < withoutPeak
+                ? "lower, but still outside the budget"
+                : "the limit did not lower the peak in this run";
+        out.push(`2. **\`GOMEMLIMIT=${p.env.GOMEMLIMIT}\` in the registry container's environment** (as deployed, \`REGISTRY_CONTAINER_ENV\`): peak RSS at ${t.n} concurrent pushes `
+            + `${fmt(withoutPeak, 0)} MB ${memVariantText(mem)} → ${fmt(withPeak, 0)} MB with it (${verdict}); ${mem.goMemLimit === "off" ? "without it" : `with \`${mem.name}\``} the registry pushed at ${fmtRatio(ratio(mbps(mem.push), mbps(base.push)))} the deployed throughput. `
             + "A soft limit: if more uploads run at once than fit under it, the GC works harder instead of failing.");
     }
-    if (t && base && bc) {
-        const r = ratio(mbps(bc.push), mbps(base.push));
-        out.push(`3. **htpasswd with ${bc.name}** (HTPASSWD_BCRYPT_COST is ${HTPASSWD_COST}): the registry verifies bcrypt on every request; at ${t.n} concurrent pushes this gave ${fmtRatio(r)} the throughput `
-            + `and ${fmt(cpuPerGiB(bc.push).registry, 2)} instead of ${fmt(cpuPerGiB(base.push).registry, 2)} registry CPU-s/GiB. The password is 32 random characters (~190 bits), so the cost factor protects nothing that needs it.`);
+    if (t && base && bcs.length > 0) {
+        const parts = bcs.map((bc) => `\`${bc.name}\` pushed at ${fmtRatio(ratio(mbps(bc.push), mbps(base.push)))} the throughput of cost ${p.bcryptCost} and used ${fmt(cpuPerGiB(bc.push).registry, 2)} registry CPU-s/GiB against ${fmt(cpuPerGiB(base.push).registry, 2)}`);
+        out.push(`3. **htpasswd bcrypt cost ${p.bcryptCost}** (as deployed, \`HTPASSWD_BCRYPT_COST\`): the registry verifies bcrypt on every request; at ${t.n} concurrent pushes ${parts.join("; ")}. `
+            + "The password is 32 random characters (~190 bits), so the cost factor protects nothing that needs it.");
     }
     const on = cpuPerGiB(results.pull.redirectOn);
     const off = cpuPerGiB(results.pull.redirectOff);
@@ -768,24 +825,28 @@ function bottleneckNotes(results: Results): string[] {
     // Memory.
     const rssRows = results.sweep.map((e) => ({ chunk: e.chunkMb, one: median(rss(e.push)), many: Math.max(...rss(e.conc)) }));
     const uploads = cfg.sweepConcurrency * 2;
-    out.push(`- **Memory.** Peak RSS at ${cfg.sweepConcurrency} concurrent pushes (${uploads} blob uploads at once: each image's base and own layer) by chunk size: `
+    out.push(`- **Memory.** Peak RSS with ${limitText(programOf(results))} at ${cfg.sweepConcurrency} concurrent pushes (${uploads} blob uploads at once: each image's base and own layer) by chunk size: `
         + rssRows.map((r) => `${r.chunk} MB → ${fmt(r.many, 0)} MB`).join(", ")
         + `: ${rssRows.map((r) => `${fmt(r.many / uploads, 0)} MB`).join(" / ")} per upload. Each upload holds a \`bytes.Buffer\` for its current part that grows by doubling `
         + `past the chunk size (5 MB → 8 MB capacity, 10 MB → 16 MB; with chunks as large as the layers, ${cfg.baseMb} and ${cfg.ownMb} MB here, the layer size bounds it), `
-        + "and Go's default GC lets the heap grow to twice the live data before it collects.");
+        + `and Go's GC (GOGC=100) lets the heap grow to twice the live data before it collects, unless GOMEMLIMIT makes it collect sooner (these runs: ${limitText(programOf(results))}, as deployed).`);
     if (results.tuning) {
-        const base = results.tuning.variants[0];
-        const mem = results.tuning.variants.find((v) => v.name.startsWith("GOMEMLIMIT") && !v.name.includes("chunks"));
-        const bc = results.tuning.variants.find((v) => v.name.startsWith("bcrypt"));
-        if (mem) {
-            out.push(`- With \`${mem.name}\` the same ${results.tuning.n} concurrent pushes peaked at ${fmt(Math.max(...rss(mem.push)), 0)} MB (program config: ${fmt(Math.max(...rss(base.push)), 0)} MB) `
-                + `at ${fmtRatio(ratio(mbps(mem.push), mbps(base.push)))} the throughput: the limit removes the GC headroom, not the buffers, so it helps only where the live buffers fit under it.`);
+        const p = programOf(results);
+        const base = variantOf(results, "program")[0];
+        const mem = variantOf(results, "memlimit")[0];
+        const bcs = variantOf(results, "bcrypt");
+        const tn = results.tuning.n;
+        if (base && mem) {
+            out.push(`- With ${limitText(p)} (as deployed) the ${tn} concurrent pushes of the tuning runs peaked at ${fmt(Math.max(...rss(base.push)), 0)} MB; `
+                + `${memVariantText(mem)} at ${fmt(Math.max(...rss(mem.push)), 0)} MB, pushing at ${fmtRatio(ratio(mbps(mem.push), mbps(base.push)))} the deployed throughput: `
+                + "the limit removes the GC headroom, not the buffers, so it helps only where the live buffers fit under it.");
         }
-        if (bc) {
-            out.push(`- **Auth.** The registry checks the htpasswd bcrypt hash on every request (no cache). At cost ${HTPASSWD_COST} a request that moves no data took ~${fmt(reg.otherMeanMs, 0)} ms in a single push `
-                + `(~${fmt(registryTimeSplit(base.push).otherMeanMs, 0)} ms with ${results.tuning.n} pushes competing for the CPU); `
-                + `with \`${bc.name}\` the ${results.tuning.n} concurrent pushes ran at ${fmtRatio(ratio(mbps(bc.push), mbps(base.push)))} the throughput using ${fmt(cpuPerGiB(bc.push).registry, 2)} instead of ${fmt(cpuPerGiB(base.push).registry, 2)} registry CPU-s/GiB. `
-                + "The password is 32 random characters, so the cost factor adds no protection worth that CPU.");
+        if (base && bcs.length > 0) {
+            out.push(`- **Auth.** The registry checks the htpasswd bcrypt hash on every request (no cache). At cost ${p.bcryptCost} (as deployed) a request that moves no data took ~${fmt(reg.otherMeanMs, 0)} ms in a single push `
+                + `(~${fmt(registryTimeSplit(base.push).otherMeanMs, 0)} ms with ${tn} pushes competing for the CPU); `
+                + bcs.map((bc) => `with \`${bc.name}\` such a request took ~${fmt(registryTimeSplit(bc.push).otherMeanMs, 0)} ms with ${tn} pushes competing, and the pushes ran at ${fmtRatio(ratio(mbps(bc.push), mbps(base.push)))} the deployed throughput `
+                    + `using ${fmt(cpuPerGiB(bc.push).registry, 2)} instead of ${fmt(cpuPerGiB(base.push).registry, 2)} registry CPU-s/GiB`).join("; ")
+                + ". The password is 32 random characters, so a higher cost factor adds no protection worth that CPU.");
         }
     }
 

@@ -31,9 +31,23 @@ export interface RequestCounts {
 
 export interface TuningVariant {
     name: string;
+    /** Which setting differs from the program's configuration ("program": none, the baseline). */
+    kind?: "program" | "memlimit" | "chunk" | "bcrypt";
     /** What differs from the program's configuration. */
     change: string;
+    /** GOMEMLIMIT the registry process ran with, read back from /proc/<pid>/environ. */
+    goMemLimit?: string;
     push: Sample[];
+}
+
+/** The program's settings the run measured as "the program's" (what `pulumi up` deploys). */
+export interface ProgramSettings {
+    /** DEFAULTS.s3ChunkSizeMb */
+    chunkMb: number;
+    /** HTPASSWD_BCRYPT_COST */
+    bcryptCost: number;
+    /** REGISTRY_CONTAINER_ENV, which every registry of the run gets unless a variant overrides it. */
+    env: Record<string, string>;
 }
 
 export interface Goal {
@@ -51,6 +65,8 @@ export interface Results {
         versions: Record<string, string>;
         workDirFs: string;
         config: BenchConfig;
+        /** Absent in results written before it was recorded. */
+        program?: ProgramSettings;
     };
     sweep: SweepEntry[];
     chosen: { chunkMb: number; reason: string };

@@ -23,9 +23,12 @@ import {
     type OciImage,
     type RegistryLogin,
     type S3Operation,
+    type StartOptions,
+    type TrackedProcess,
     type TestCertificates,
 } from "../../test/harness";
 import type { RegistryConfigInput } from "../../components/render/registryConfig";
+import { REGISTRY_CONTAINER_ENV } from "../../components/render/scripts";
 import { RssSampler, cpuSeconds, machineBusySeconds, peakRssMb, reapedChildrenCpuSeconds, resetPeakRss, selfCpuSeconds } from "./proc";
 import { getBlobThroughRegistry } from "./httpget";
 import { deletePrefix, ensureBucket, rawGet, rawPut, s3Client } from "./s3baseline";
@@ -77,7 +80,10 @@ export interface RegistrySpec {
     storage: StorageKind;
     chunkMb: number;
     redirect: boolean;
-    /** Extra environment for the registry process (e.g. GOMEMLIMIT), applied from the first restart on. */
+    /**
+     * Environment for the registry process on top of the harness's (which includes the
+     * container's REGISTRY_CONTAINER_ENV), e.g. `{ GOMEMLIMIT: "off" }`; applied on every start.
+     */
     env?: Record<string, string>;
     /** An htpasswd line for the rig's login other than the program's (e.g. another bcrypt cost). */
     htpasswd?: string;
@@ -93,8 +99,30 @@ interface CpuSnapshot {
     s3Ops: number;
 }
 
+/**
+ * The harness's tracker, except that a registry whose directory has an entry in `registryEnv`
+ * starts with those variables on top of the environment the harness gives it. The harness sets
+ * REGISTRY_CONTAINER_ENV after this process's environment, so that is the only place a variant
+ * can override one of the container's variables.
+ */
+class BenchTracker extends ProcessTracker {
+    readonly registryEnv = new Map<string, Record<string, string>>();
+
+    override start(name: string, command: string, args: readonly string[], options: StartOptions): TrackedProcess {
+        const extra = name === "registry" ? this.registryEnv.get(path.dirname(options.logFile)) : undefined;
+        return super.start(name, command, args, extra ? { ...options, env: { ...(options.env ?? process.env), ...extra } } : options);
+    }
+}
+
+/** One variable of a running process's environment (undefined when unset). */
+export function processEnv(pid: number, name: string): string | undefined {
+    const entries = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    const entry = entries.find((e) => e.startsWith(`${name}=`));
+    return entry === undefined ? undefined : entry.slice(name.length + 1);
+}
+
 export class Rig {
-    readonly tracker = new ProcessTracker();
+    readonly tracker = new BenchTracker();
     readonly login: RegistryLogin & { htpasswd: string } = generateLogin("bench");
     readonly bucket = "registry";
     readonly baselineBucket = "baseline";
@@ -103,7 +131,8 @@ export class Rig {
     skopeo!: Skopeo;
     client!: S3Client;
     private registries: LocalRegistry[] = [];
-    private readonly envs = new Map<LocalRegistry, Record<string, string>>();
+    /** What each registry's environment must hold, checked after every start. */
+    private readonly expectedEnv = new Map<LocalRegistry, Record<string, string>>();
 
     constructor(readonly dir: string) {}
 
@@ -139,8 +168,12 @@ export class Rig {
             }
             return { ...input, redirect: spec.redirect, storage: { ...input.storage, chunkSizeBytes: spec.chunkMb * MiB } };
         };
+        const dir = path.join(this.dir, "registries", spec.name);
+        if (spec.env) {
+            this.tracker.registryEnv.set(dir, spec.env);
+        }
         const registry = await LocalRegistry.start(this.tracker, {
-            dir: path.join(this.dir, "registries", spec.name),
+            dir,
             s3: { endpoint: this.s3.endpoint, region: this.s3.region, bucket: this.bucket, accessKey: this.s3.accessKey, secretKey: this.s3.secretKey },
             certs: this.certs,
             login: spec.htpasswd ? { ...this.login, htpasswd: spec.htpasswd } : this.login,
@@ -148,36 +181,35 @@ export class Rig {
             configure,
         });
         this.registries.push(registry);
-        if (spec.env) {
-            this.envs.set(registry, spec.env);
-            await this.restart(registry);
-        }
+        this.expectedEnv.set(registry, { ...REGISTRY_CONTAINER_ENV, ...spec.env });
+        this.checkEnvironment(registry);
         return registry;
     }
 
-    /**
-     * Restarts the registry with its extra environment. The harness builds the child's
-     * environment from process.env when it spawns, synchronously within restart() once the
-     * process is stopped, so the variables are set only around that call.
-     */
-    async restart(registry: LocalRegistry): Promise<void> {
-        await registry.stop();
-        const env = this.envs.get(registry) ?? {};
-        const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-        Object.assign(process.env, env);
-        let started: Promise<void>;
-        try {
-            started = registry.restart();
-        } finally {
-            for (const [k, v] of Object.entries(saved)) {
-                if (v === undefined) {
-                    delete process.env[k];
-                } else {
-                    process.env[k] = v;
-                }
+    /** Throws unless the running registry has the environment its spec asked for. */
+    checkEnvironment(registry: LocalRegistry): void {
+        const pid = registry.process?.pid;
+        if (pid === undefined || !registry.running) {
+            throw new Error(`registry ${registry.dir} is not running`);
+        }
+        for (const [name, want] of Object.entries(this.expectedEnv.get(registry) ?? {})) {
+            const got = processEnv(pid, name);
+            if (got !== want) {
+                throw new Error(`registry ${registry.dir} runs with ${name}=${got ?? "(unset)"}, expected ${want}`);
             }
         }
-        await started;
+    }
+
+    /** A variable of the running registry's environment, as the process sees it. */
+    registryEnv(registry: LocalRegistry, name: string): string | undefined {
+        return processEnv(registry.process!.pid, name);
+    }
+
+    /** Restarts the registry (with its spec's environment) and checks that environment. */
+    async restart(registry: LocalRegistry): Promise<void> {
+        await registry.stop();
+        await registry.restart();
+        this.checkEnvironment(registry);
     }
 
     async stopRegistry(registry: LocalRegistry): Promise<void> {
