@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-import { buildOciImage, MEDIA_TYPES, type Descriptor, type LayerInfo, type OciImage } from "../../test/harness";
+import { buildOciImage, imageRecord, MEDIA_TYPES, type Descriptor, type LayerInfo, type OciImage } from "../../test/harness";
 
 function writeJsonBlob(layoutDir: string, mediaType: string, doc: unknown): Descriptor {
     const bytes = Buffer.from(JSON.stringify(doc));
@@ -42,15 +42,7 @@ function composeImage(layoutDir: string, tag: string, layers: LayerInfo[]): OciI
         layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
     });
     tagManifest(layoutDir, tag, manifest);
-    return {
-        layoutDir,
-        tag,
-        manifest,
-        config,
-        layers,
-        totalLayerBytes: layers.reduce((sum, l) => sum + l.size, 0),
-        allDigests: () => [manifest.digest, config.digest, ...layers.map((l) => l.digest)],
-    };
+    return imageRecord(layoutDir, tag, manifest, config, layers);
 }
 
 /** Path of a blob inside a layout. */

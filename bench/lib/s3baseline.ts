@@ -12,14 +12,9 @@ import { pipeline } from "node:stream/promises";
 
 import { CreateBucketCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import type { S3Target } from "../../test/harness/registry";
 
-export interface S3Target {
-    endpoint: string;
-    region: string;
-    bucket: string;
-    accessKey: string;
-    secretKey: string;
-}
+export type { S3Target };
 
 export function s3Client(t: S3Target): S3Client {
     return new S3Client({

@@ -165,7 +165,7 @@ export async function buildOciImage(layoutDir: string, options: BuildImageOption
     return imageRecord(layoutDir, tag, manifest, config, layers);
 }
 
-function imageRecord(layoutDir: string, tag: string, manifest: Descriptor, config: Descriptor, layers: LayerInfo[]): OciImage {
+export function imageRecord(layoutDir: string, tag: string, manifest: Descriptor, config: Descriptor, layers: LayerInfo[]): OciImage {
     return {
         layoutDir,
         tag,
