@@ -123,14 +123,16 @@ echo "Docker is ready: $(docker version --format '{{.Server.Version}}' 2>/dev/nu
  */
 export function renderStartScript(input: StartScriptInput): string {
     const q = shellQuote;
-    const mounts = [
-        `-v "$config_dir/config.yml:${REGISTRY_CONFIG_PATH}:ro"`,
-        `-v "$config_dir/htpasswd:${REGISTRY_HTPASSWD_PATH}:ro"`,
+    const requiredFiles: BundleFileName[] = [
+        "config.yml",
+        "htpasswd",
+        ...(input.mountTlsFiles ? (["tls.crt", "tls.key"] as const) : []),
+        ...(input.health.useBundledCa ? (["ca.crt"] as const) : []),
     ];
-    if (input.mountTlsFiles) {
-        mounts.push(`-v "$config_dir/tls.crt:${REGISTRY_TLS_CERT_PATH}:ro"`);
-        mounts.push(`-v "$config_dir/tls.key:${REGISTRY_TLS_KEY_PATH}:ro"`);
-    }
+    const mounts = requiredFiles.flatMap((file) => {
+        const containerPath = BUNDLE_FILES[file];
+        return containerPath === undefined ? [] : [`-v "$config_dir/${file}:${containerPath}:ro"`];
+    });
     mounts.push(`-v "$data_dir:${input.dataMountPath}"`);
     const publish = input.publish.map((p) => `-p ${q(p)}`).join(" ");
     const curlTls = [
@@ -139,7 +141,6 @@ export function renderStartScript(input: StartScriptInput): string {
     ]
         .filter((s) => s !== "")
         .join(" ");
-    const requiredFiles = ["config.yml", "htpasswd", ...(input.mountTlsFiles ? ["tls.crt", "tls.key"] : []), ...(input.health.useBundledCa ? ["ca.crt"] : [])];
 
     return `${header("Installs the registry's files from stdin and (re)starts its container, then proves it serves.")}
 name=${q(input.containerName)}
@@ -163,7 +164,7 @@ while IFS=' ' read -r kind field payload; do
   case "$kind" in
     file)
       case "$field" in
-        config.yml|htpasswd|tls.crt|tls.key|ca.crt) ;;
+        ${Object.keys(BUNDLE_FILES).join("|")}) ;;
         *) echo "refusing unknown file in bundle: $field" >&2; exit 1 ;;
       esac
       printf '%s' "$payload" | base64 -d > "$staging/$field"
