@@ -38,6 +38,7 @@ import type { RunResult, TempDir, TestCertificates } from "../harness";
 import { CONTAINER_HOST_LOOPBACK, ensureRegistryImage, removeContainer, removeContainerSync, writeDockerShim, type DockerShim } from "../harness/podman";
 import { SshServer } from "../harness/sshd";
 import { assertSucceeded, MB } from "./support";
+import { decodeBundleFiles } from "../support/bundle";
 
 /** The name clients use; the health check reaches it with curl --connect-to, as on a droplet behind DNS. */
 const PUBLIC_NAME = "registry.rehearsal.test";
@@ -78,22 +79,10 @@ describe("the rendered start/stop scripts over real SSH, with podman as the engi
      * reaches through slirp4netns at 10.0.2.2 (its own 127.0.0.1 is itself).
      */
     function bundle(secretKey = s3.secretKey): string {
-        const files = decodeBundle(deployment(secretKey).stdin);
+        const files = decodeBundleFiles(deployment(secretKey).stdin);
         const program = programConfigInput({ s3: { endpoint: "", region: s3.region, bucket: BUCKET, accessKey: s3.accessKey, secretKey }, httpSecret, certs });
         files["config.yml"] = renderRegistryConfig(rehearsalConfigInput(program, { s3Endpoint: `http://${CONTAINER_HOST_LOOPBACK}:${s3.port}` }));
         return renderStdinBundle({ files, healthCheckUser: { username: login.username, password: login.password } });
-    }
-
-    /** The files of a stdin bundle (`file NAME BASE64` lines). */
-    function decodeBundle(text: string): Record<string, string> {
-        const files: Record<string, string> = {};
-        for (const line of text.split("\n")) {
-            const [kind, name, payload] = line.split(" ");
-            if (kind === "file") {
-                files[name] = Buffer.from(payload, "base64").toString("utf8");
-            }
-        }
-        return files;
     }
 
     function assertNoSecrets(text: string, where: string): void {
@@ -177,8 +166,8 @@ describe("the rendered start/stop scripts over real SSH, with podman as the engi
         };
         assert.equal(renderStartScript(programValues), program.startScript, "the rehearsal's start-script input drifted from components/render/deployment.ts");
         // ...and the bundle is the program's but for config.yml's S3 endpoint.
-        const ours = decodeBundle(bundle());
-        const theirs = decodeBundle(program.stdin);
+        const ours = decodeBundleFiles(bundle());
+        const theirs = decodeBundleFiles(program.stdin);
         assert.deepEqual(Object.keys(ours).sort(), Object.keys(theirs).sort(), "bundle file names");
         for (const name of Object.keys(theirs).filter((n) => n !== "config.yml")) {
             assert.equal(ours[name], theirs[name], `bundle file ${name} differs from the program's`);

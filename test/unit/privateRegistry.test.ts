@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { installMocks, isSecretValue, ofType, optionsRecorder, RecordedOptions, RecordedResource, settle, single, valueOf } from "../support/mocks";
 import { loadSettings, Settings } from "../../components/settings";
+import { decodeBundleFiles } from "../support/bundle";
 import type { PrivateRegistry as PrivateRegistryType } from "../../components/privateRegistry";
 
 const recorded: RecordedResource[] = installMocks();
@@ -26,15 +27,6 @@ async function deploy(prefix: string, values: Record<string, string>): Promise<D
     const registry = new PrivateRegistry(prefix, settingsFor(values), { transformations: [optionsRecorder(options)] });
     await settle(recorded);
     return { registry, resources: recorded.slice(before), options };
-}
-
-function decodeBundle(stdin: string): Record<string, string> {
-    return Object.fromEntries(
-        stdin
-            .split("\n")
-            .filter((l) => l.startsWith("file "))
-            .map((l) => [l.split(" ")[1], Buffer.from(l.split(" ")[2], "base64").toString("utf8")]),
-    );
 }
 
 before(async () => {
@@ -129,7 +121,7 @@ describe("default stack (public, private CA)", () => {
         assert.match(start.inputs.create, /image='docker.io\/library\/registry:3.1.1'/);
         assert.equal(start.inputs.delete, undefined, "removal is the teardown's job");
         assert.equal(start.inputs.environment, undefined, "sshd refuses Setenv and it would leak secrets");
-        const files = decodeBundle(start.inputs.stdin);
+        const files = decodeBundleFiles(start.inputs.stdin);
         const config = parse(files["config.yml"]);
         assert.equal(config.storage.s3.accesskey, "pub-storage-access-key-id");
         assert.equal(config.storage.s3.secretkey, "MOCKSECRETwJalrXUtnFEMIK7MDENGbPxRfiCY");
@@ -212,7 +204,7 @@ describe("tunnel stack", () => {
         assert.ok(start);
         assert.match(start.inputs.create, /-p '127.0.0.1:5000:5000'/);
         assert.doesNotMatch(start.inputs.create, /443/);
-        assert.equal(parse(decodeBundle(start.inputs.stdin)["config.yml"]).http.tls, undefined);
+        assert.equal(parse(decodeBundleFiles(start.inputs.stdin)["config.yml"]).http.tls, undefined);
         assert.equal(ofType(d.resources, "tls:index/selfSignedCert:SelfSignedCert").length, 0);
         assert.equal(ofType(d.resources, "tls:index/locallySignedCert:LocallySignedCert").length, 0);
     });
@@ -246,7 +238,7 @@ describe("Let's Encrypt stack with a managed DNS record", () => {
     it("requests the certificate for the domain and creates no private CA", () => {
         const start = ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("service-container"));
         assert.ok(start);
-        const config = parse(decodeBundle(start.inputs.stdin)["config.yml"]);
+        const config = parse(decodeBundleFiles(start.inputs.stdin)["config.yml"]);
         assert.deepEqual(config.http.tls.letsencrypt.hosts, ["registry.example.com"]);
         assert.equal(config.http.tls.letsencrypt.email, "ops@example.com");
         assert.equal(ofType(d.resources, "tls:index/selfSignedCert:SelfSignedCert").length, 0);

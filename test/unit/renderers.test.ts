@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import * as bcrypt from "bcryptjs";
 import { parse } from "yaml";
 import { renderCloudInit } from "../../components/render/cloudInit";
+import { decodeBundleFiles } from "../support/bundle";
 import { renderDeployment, DeploymentInput } from "../../components/render/deployment";
 import { BCRYPT_SALT_ALPHABET, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig, RegistryConfigInput } from "../../components/render/registryConfig";
@@ -202,7 +203,7 @@ describe("stdin bundle", () => {
         const stdin = renderStdinBundle({ files: { "config.yml": "c: 1\n", htpasswd: "ci:$2y$08$x\n", "ca.crt": "CA" }, healthCheckUser: { username: "ci", password: 'p"w\\' } });
         const lines = stdin.trimEnd().split("\n");
         assert.equal(lines.at(-1), "end");
-        const decoded = Object.fromEntries(lines.filter((l) => l.startsWith("file ")).map((l) => [l.split(" ")[1], Buffer.from(l.split(" ")[2], "base64").toString()]));
+        const decoded = decodeBundleFiles(stdin);
         assert.deepEqual(decoded, { "config.yml": "c: 1\n", htpasswd: "ci:$2y$08$x\n", "ca.crt": "CA" });
         const login = Buffer.from(lines.find((l) => l.startsWith("login "))!.split(" ")[1], "base64").toString();
         assert.equal(login, 'user = "ci:p\\"w\\\\"\n');
