@@ -1,5 +1,6 @@
 import * as net from "node:net";
-import { REGISTRY_VERSION } from "./versions";
+import { AwsPartition, awsPartitionOf } from "./render/awsRegion";
+import { REGISTRY_IMAGE_DIGESTS, REGISTRY_VERSION } from "./versions";
 
 /**
  * Every setting the program reads, parsed, defaulted and validated in one pure step, before any
@@ -22,6 +23,8 @@ export type ResolvedTls = "letsencrypt" | "private-ca" | "none";
 export interface Settings {
     /** AWS region of the bucket (from `aws:region`, else AWS_REGION / AWS_DEFAULT_REGION). */
     awsRegion: string;
+    /** The ARN partition of that region (`aws`, `aws-cn` or `aws-us-gov`). */
+    awsPartition: AwsPartition;
     /** Exact bucket name; undefined lets Pulumi generate a unique one. */
     bucketName?: string;
     /** Delete the bucket with its images on destroy. */
@@ -52,6 +55,7 @@ export interface Settings {
 
     registryUsername: string;
     registryVersion: string;
+    /** Pins the image beyond its tag; defaults to the known digest of the pinned release. */
     registryImageDigest?: string;
     /** Seconds the start command waits for the registry to answer. */
     healthCheckTimeoutSeconds: number;
@@ -85,6 +89,19 @@ export const DEFAULTS = {
     healthCheckTimeoutSeconds: 300,
 } as const;
 
+/**
+ * The Docker 1-click's minimum disk: the image is built on s-1vcpu-1gb, a 25 GB disk
+ * (digitalocean/droplet-1-clicks `docker-22-04/template.json`), and DigitalOcean refuses to
+ * create a droplet from an image on a smaller disk.
+ */
+export const DOCKER_IMAGE_MIN_DISK_GB = 25;
+
+/** The disk size a DigitalOcean size slug spells out (`s-1vcpu-512mb-10gb` → 10), if it does. */
+export function diskGbInSizeSlug(slug: string): number | undefined {
+    const match = /^s-[0-9]+vcpu-[0-9]+(?:mb|gb)-([0-9]+)gb(?:-|$)/.exec(slug);
+    return match === null ? undefined : Number(match[1]);
+}
+
 /** Raised with every problem found, each naming its key, what is allowed and what was given. */
 export class SettingsError extends Error {
     constructor(public readonly problems: string[]) {
@@ -92,6 +109,9 @@ export class SettingsError extends Error {
         this.name = "SettingsError";
     }
 }
+
+/** Let's Encrypt's validation must reach 443 from anywhere; the A record it checks is IPv4. */
+const OPEN_TO_ALL_IPV4 = "0.0.0.0/0";
 
 const EXPOSURE_MODES: readonly ExposureMode[] = ["public", "tunnel"];
 const TLS_MODES: readonly TlsMode[] = ["auto", "letsencrypt", "private-ca"];
@@ -252,6 +272,8 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
         problems.push("aws:region must be set to the bucket's AWS region, e.g. `pulumi config set aws:region us-east-1`; got nothing (nor AWS_REGION)");
     } else if (!AWS_REGION.test(awsRegion)) {
         problems.push(`aws:region must be an AWS region name such as us-east-1; got ${shown(awsRegion)}`);
+    } else if (awsPartitionOf(awsRegion) === undefined) {
+        problems.push(`aws:region must be in the aws, aws-cn or aws-us-gov partition; got ${shown(awsRegion)}, an isolated region that a DigitalOcean droplet cannot reach`);
     }
 
     const exposure = oneOf("exposure", DEFAULTS.exposure, EXPOSURE_MODES);
@@ -262,6 +284,7 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
 
     const settings: Settings = {
         awsRegion: awsRegion ?? "",
+        awsPartition: awsPartitionOf(awsRegion ?? "") ?? "aws",
         bucketName: optionalMatching("bucketName", validateBucketName),
         forceDestroy: bool("forceDestroy", DEFAULTS.forceDestroy),
         versioning: bool("versioning", DEFAULTS.versioning),
@@ -285,6 +308,14 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
         healthCheckTimeoutSeconds: int("healthCheckTimeoutSeconds", DEFAULTS.healthCheckTimeoutSeconds, 30, 1800),
     };
 
+    const diskGb = diskGbInSizeSlug(settings.dropletSize);
+    if (diskGb !== undefined && diskGb < DOCKER_IMAGE_MIN_DISK_GB) {
+        problems.push(
+            `${key("dropletSize")} must have a disk of at least ${DOCKER_IMAGE_MIN_DISK_GB} GB, the Docker 1-click image's minimum, such as s-1vcpu-1gb; got ${shown(settings.dropletSize)}, whose disk is ${diskGb} GB`,
+        );
+    }
+    // The pinned release's digest is known; another version's is the user's to give.
+    settings.registryImageDigest ??= REGISTRY_IMAGE_DIGESTS[settings.registryVersion];
     if (SEMVER.test(settings.registryVersion) && !settings.registryVersion.startsWith("3.")) {
         problems.push(`${key("registryVersion")} must be a 3.x release (2.x reads its config elsewhere and its Let's Encrypt support is broken); got ${shown(settings.registryVersion)}`);
     }
@@ -312,6 +343,13 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
         settings.tls = tlsMode === "auto" ? (domain !== undefined ? "letsencrypt" : "private-ca") : tlsMode;
         if (settings.tls === "private-ca" && letsencryptEmail !== undefined) {
             problems.push(`${key("tls")}="private-ca" and ${key("letsencryptEmail")} are mutually exclusive: the e-mail is only for a Let's Encrypt account`);
+        }
+        if (settings.tls === "letsencrypt" && !settings.httpsAllowedCidrs.includes(OPEN_TO_ALL_IPV4)) {
+            problems.push(
+                `${key("httpsAllowedCidrs")} must include "${OPEN_TO_ALL_IPV4}" when the certificate comes from Let's Encrypt (tls="letsencrypt", or "auto" with a domain): ` +
+                    `Let's Encrypt validates over port 443 from unpublished, changing addresses, so a narrowed list makes issuance fail. ` +
+                    `Use ${key("tls")}="private-ca" to serve only your CIDRs, or leave 443 open (every request still needs a login); got ${shown(JSON.stringify(settings.httpsAllowedCidrs))}`,
+            );
         }
     }
     if (manageDns && domain === undefined) {

@@ -3,11 +3,31 @@
  * program deploys, so a bump here is exercised end to end before it reaches a droplet.
  */
 
-/** CNCF Distribution release the registry container runs (3.1.1 fixes the S3 upload-purge panic). */
-export const REGISTRY_VERSION = "3.1.1";
+/**
+ * CNCF Distribution release the registry container runs. 3.1.2 (release notes:
+ * releases/v3.1.2.toml in the module) fixes S3 tag listing and `_catalog` when one name is a
+ * prefix of another (#4898, #4904), stops the upload purger on shutdown (#4956), checks the
+ * backend instead of a stale descriptor cache when writing blobs (#4868), answers malformed
+ * digests and out-of-order final chunks with 4xx instead of 500 (#4945), and takes security
+ * updates of gRPC, OpenTelemetry and golang.org/x/crypto. The S3 driver's parameters are
+ * unchanged apart from a new optional `redirectendpoint`; it still uses aws-sdk-go v1.55.5.
+ */
+export const REGISTRY_VERSION = "3.1.2";
 
 /** The official image repository; the tag is the pinned version, never `latest`. */
 export const REGISTRY_IMAGE_REPOSITORY = "docker.io/library/registry";
+
+/**
+ * Multi-arch index digest of the official image, per version, for pinning beyond the tag.
+ * 3.1.2: docker-library/repo-info repos/registry/remote/3.1.md and 3.md at commit
+ * c42e9ed57ff61167658ffa7a9782fdd5bf78eba5 (index of the build with `version='3.1.2'`), and
+ * docker-library/official-images library/registry at commit
+ * 003e0d73548f8d6a8ae97a6e4c7e2eb8d9fef297, where 3.1.2, 3.1, 3 and latest are one entry and
+ * so one index. The tag is rebuilt when its Alpine base changes and then moves; the digest does not.
+ */
+export const REGISTRY_IMAGE_DIGESTS: Readonly<Record<string, string>> = {
+    "3.1.2": "sha256:852b3e4d378c426dda6b318fe9d9bfe8e92a0eccb9926671ec3d3ea17a196696",
+};
 
 /** Go module that provides the same registry as a binary, for the local rehearsal. */
 export const REGISTRY_GO_MODULE = "github.com/distribution/distribution/v3/cmd/registry";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DEFAULTS, deploymentNotices, dnsRecordName, isCidr, loadSettings, Settings, SettingsError, validateBucketName } from "../../components/settings";
+import { DEFAULTS, deploymentNotices, diskGbInSizeSlug, DOCKER_IMAGE_MIN_DISK_GB, dnsRecordName, isCidr, loadSettings, Settings, SettingsError, validateBucketName } from "../../components/settings";
+import { REGISTRY_IMAGE_DIGESTS } from "../../components/versions";
 
 const AWS = new Map([["region", "us-east-1"]]);
 
@@ -35,7 +36,8 @@ describe("settings defaults", () => {
         assert.equal(s.versioning, false);
         assert.equal(s.dropletImage, DEFAULTS.dropletImage);
         assert.equal(s.dropletSize, "s-1vcpu-1gb");
-        assert.equal(s.registryVersion, "3.1.1");
+        assert.equal(s.registryVersion, "3.1.2");
+        assert.equal(s.registryImageDigest, REGISTRY_IMAGE_DIGESTS["3.1.2"], "pinned by digest where the digest is known");
         assert.equal(s.registryUsername, "ci");
         assert.deepEqual(s.sshAllowedCidrs, ["0.0.0.0/0", "::/0"]);
         assert.equal(s.bucketName, undefined);
@@ -260,5 +262,46 @@ describe("deployment notices", () => {
         assert.ok(notices.some((n) => /private CA/.test(n.text)));
         assert.ok(notices.some((n) => /forceDestroy is off/.test(n.text)));
         assert.ok(!deploymentNotices(load({ forceDestroy: "true", exposure: "tunnel" })).some((n) => /forceDestroy/.test(n.text)));
+    });
+});
+
+describe("what a real cloud refuses, refused first", () => {
+    const awsRegion = (region: string) => new Map([["region", region]]);
+
+    it("Let's Encrypt with a narrowed HTTPS list: refused, saying why and what to do instead", () => {
+        const e = rejects({ domain: "registry.example.com", httpsAllowedCidrs: '["198.51.100.0/24"]' }, "private-registry:httpsAllowedCidrs", "198.51.100.0/24");
+        const problem = e.problems.find((p) => p.includes("httpsAllowedCidrs"))!;
+        assert.match(problem, /must include "0.0.0.0\/0"/);
+        assert.match(problem, /Let's Encrypt validates over port 443 from unpublished, changing addresses/);
+        assert.match(problem, /tls"?="private-ca"/);
+        rejects({ tls: "letsencrypt", httpsAllowedCidrs: '["::/0"]' }, "private-registry:httpsAllowedCidrs");
+    });
+
+    it("a narrowed HTTPS list stays allowed with the private CA, and an open one with Let's Encrypt", () => {
+        assert.deepEqual(load({ httpsAllowedCidrs: '["198.51.100.0/24"]' }).httpsAllowedCidrs, ["198.51.100.0/24"]);
+        assert.equal(load({ domain: "registry.example.com", tls: "private-ca", httpsAllowedCidrs: '["198.51.100.0/24"]' }).tls, "private-ca");
+        assert.equal(load({ domain: "registry.example.com", httpsAllowedCidrs: '["0.0.0.0/0"]' }).tls, "letsencrypt");
+    });
+
+    it("reads the disk a size slug names, and refuses one under the Docker image's minimum", () => {
+        assert.equal(DOCKER_IMAGE_MIN_DISK_GB, 25);
+        assert.equal(diskGbInSizeSlug("s-1vcpu-512mb-10gb"), 10);
+        assert.equal(diskGbInSizeSlug("s-2vcpu-4gb-120gb-intel"), 120);
+        assert.equal(diskGbInSizeSlug("s-1vcpu-1gb"), undefined, "no disk in the slug: 25 GB and up");
+        assert.equal(diskGbInSizeSlug("s-1vcpu-1gb-amd"), undefined);
+        const e = rejects({ dropletSize: "s-1vcpu-512mb-10gb" }, "private-registry:dropletSize", '"s-1vcpu-512mb-10gb"');
+        assert.match(e.problems[0], /at least 25 GB.*whose disk is 10 GB/);
+        assert.equal(load({ dropletSize: "s-1vcpu-1gb-25gb-intel" }).dropletSize, "s-1vcpu-1gb-25gb-intel");
+        assert.equal(load({ dropletSize: "s-2vcpu-2gb" }).dropletSize, "s-2vcpu-2gb");
+    });
+
+    it("derives the ARN partition from the region, and refuses the isolated partitions", () => {
+        assert.equal(load({}).awsPartition, "aws");
+        assert.equal(load({}, awsRegion("cn-northwest-1")).awsPartition, "aws-cn");
+        assert.equal(load({}, awsRegion("us-gov-east-1")).awsPartition, "aws-us-gov");
+        assert.equal(load({}, awsRegion("mx-central-1")).awsPartition, "aws", "a region newer than the driver's SDK is fine");
+        for (const isolated of ["us-iso-east-1", "us-isob-east-1", "eu-isoe-west-1", "us-isof-south-1"]) {
+            assert.throws(() => load({}, awsRegion(isolated)), (e: unknown) => e instanceof SettingsError && /aws:region must be in the aws, aws-cn or aws-us-gov partition/.test(e.problems[0]) && e.problems[0].includes(isolated));
+        }
     });
 });
