@@ -7,9 +7,13 @@ export interface RegistryBucketArgs {
     bucketName?: pulumi.Input<string>;
     /**
      * Delete the bucket together with every image in it on `pulumi destroy`. Off by default: a
-     * destroy then stops at a non-empty bucket instead of losing the images.
+     * destroy then stops at a non-empty bucket instead of losing the images, and the bucket's
+     * protections are kept with it. A plain boolean, because it also decides a resource option
+     * (`retainOnDelete`), which must be known when the resources are declared.
      */
-    forceDestroy?: pulumi.Input<boolean>;
+    forceDestroy?: boolean;
+    /** ARN partition of the bucket's region (`aws`, `aws-cn`, `aws-us-gov`). Default `aws`. */
+    partition?: pulumi.Input<string>;
     /** Keep previous object versions; noncurrent versions expire after 30 days. Default false. */
     versioning?: pulumi.Input<boolean>;
     /** Days after which S3 aborts unfinished multipart uploads, which are otherwise billed. Default 3. */
@@ -34,12 +38,18 @@ export class RegistryBucket extends pulumi.ComponentResource {
     constructor(name: string, args: RegistryBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:storage:RegistryBucket", name, {}, opts);
         const versioning = pulumi.output(args.versioning ?? false);
+        const forceDestroy = args.forceDestroy ?? false;
+        // Pulumi deletes dependents before the bucket. Were the protections deleted while the
+        // bucket then refuses to go (it still holds images), the images would be left in a bucket
+        // without its public-access block, TLS-only policy, encryption default and lifecycle rule.
+        // Kept, they leave the stack with the bucket; a destroy after emptying it removes them.
+        const protection: pulumi.CustomResourceOptions = { parent: this, retainOnDelete: !forceDestroy };
 
         this.bucket = new aws.s3.Bucket(
             `${name}-bucket`,
             {
                 bucket: args.bucketName,
-                forceDestroy: args.forceDestroy ?? false,
+                forceDestroy,
                 tags: { "managed-by": "pulumi", purpose: "docker-registry" },
             },
             { parent: this },
@@ -55,13 +65,13 @@ export class RegistryBucket extends pulumi.ComponentResource {
                 ignorePublicAcls: true,
                 restrictPublicBuckets: true,
             },
-            { parent: this },
+            protection,
         );
 
         const ownership = new aws.s3.BucketOwnershipControls(
             `${name}-ownership`,
             { bucket: bucketId, rule: { objectOwnership: "BucketOwnerEnforced" } },
-            { parent: this },
+            protection,
         );
 
         const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(
@@ -70,7 +80,7 @@ export class RegistryBucket extends pulumi.ComponentResource {
                 bucket: bucketId,
                 rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
             },
-            { parent: this },
+            protection,
         );
 
         const versioningConfig = new aws.s3.BucketVersioning(
@@ -80,7 +90,7 @@ export class RegistryBucket extends pulumi.ComponentResource {
                 // "Suspended" rather than no resource: turning versioning off later must reach AWS.
                 versioningConfiguration: { status: versioning.apply((on) => (on ? "Enabled" : "Suspended")) },
             },
-            { parent: this },
+            protection,
         );
 
         const lifecycle = new aws.s3.BucketLifecycleConfiguration(
@@ -98,17 +108,17 @@ export class RegistryBucket extends pulumi.ComponentResource {
                 ]),
             },
             // S3 rejects lifecycle changes that race a versioning change on the same bucket.
-            { parent: this, dependsOn: [versioningConfig] },
+            { ...protection, dependsOn: [versioningConfig] },
         );
 
         const policy = new aws.s3.BucketPolicy(
             `${name}-tls-only-policy`,
             {
                 bucket: bucketId,
-                policy: this.bucket.bucket.apply((bucketName) => JSON.stringify(renderTlsOnlyBucketPolicy(bucketName))),
+                policy: pulumi.all([this.bucket.bucket, args.partition ?? "aws"]).apply(([bucketName, partition]) => JSON.stringify(renderTlsOnlyBucketPolicy(bucketName, partition))),
             },
             // The public-access block must exist first or S3 may evaluate the policy without it.
-            { parent: this, dependsOn: [publicAccessBlock] },
+            { ...protection, dependsOn: [publicAccessBlock] },
         );
 
         this.bucketName = this.bucket.bucket;

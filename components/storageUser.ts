@@ -5,6 +5,8 @@ import { renderStoragePolicy } from "./render/iamPolicy";
 export interface StorageUserArgs {
     /** The bucket the registry stores into; the policy grants nothing outside it. */
     bucketName: pulumi.Input<string>;
+    /** ARN partition of the bucket's region (`aws`, `aws-cn`, `aws-us-gov`). Default `aws`. */
+    partition?: pulumi.Input<string>;
 }
 
 /**
@@ -32,7 +34,7 @@ export class StorageUser extends pulumi.ComponentResource {
             `${name}-policy`,
             {
                 user: this.user.name,
-                policy: pulumi.output(args.bucketName).apply((bucket) => JSON.stringify(renderStoragePolicy(bucket))),
+                policy: pulumi.all([args.bucketName, args.partition ?? "aws"]).apply(([bucket, partition]) => JSON.stringify(renderStoragePolicy(bucket, partition))),
             },
             { parent: this },
         );

@@ -30,7 +30,10 @@ export type S3StorageConfig = {
     bucket: string;
     accessKey: string;
     secretKey: string;
-    /** Only for S3-compatible servers; leave unset for AWS itself. */
+    /**
+     * The S3 endpoint. Set for AWS too (see awsRegion.ts): without it the driver refuses regions
+     * newer than its bundled SDK.
+     */
     regionEndpoint?: string;
     /** Path-style addressing, needed by most S3-compatible servers. */
     forcePathStyle?: boolean;
@@ -39,6 +42,14 @@ export type S3StorageConfig = {
     /** Prefix inside the bucket; unset stores at the bucket root. */
     rootDirectory?: string;
 };
+
+/**
+ * The only object ACL a bucket with ObjectOwnership=BucketOwnerEnforced accepts besides none:
+ * any other `x-amz-acl` is refused with AccessControlListNotSupported (AWS S3 User Guide,
+ * "Controlling ownership of objects and disabling ACLs"). The driver otherwise sends its
+ * default, `private` (distribution `s3-aws/s3.go`, `objectacl` parameter).
+ */
+export const S3_OBJECT_ACL = "bucket-owner-full-control";
 
 export type FilesystemStorageConfig = {
     kind: "filesystem";
@@ -86,6 +97,7 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
             encrypt: true,
             secure: true,
             chunksize: s3.chunkSizeBytes,
+            objectacl: S3_OBJECT_ACL,
         };
         if (s3.regionEndpoint !== undefined) {
             driver.regionendpoint = s3.regionEndpoint;
