@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { renderAuthorizedKeysScript } from "./render/authorizedKeys";
 import { renderCloudInit } from "./render/cloudInit";
 import { renderWaitForHostScript } from "./render/scripts";
 
@@ -46,6 +47,8 @@ export class DockerHost extends pulumi.ComponentResource {
     public readonly connection: command.types.input.remote.ConnectionArgs;
     /** The first-boot wait: depend on it before running anything on the host. */
     public readonly ready: command.remote.Command;
+    /** Installs extraSshPublicKeys over SSH, so changing them does not replace the droplet. */
+    public readonly operatorKeys: command.remote.Command;
 
     constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:host:DockerHost", name, {}, opts);
@@ -61,11 +64,10 @@ export class DockerHost extends pulumi.ComponentResource {
 
         this.reservedIp = new digitalocean.ReservedIp(`${name}-ip`, { region: args.region }, { parent: this });
 
+        // Only inputs fixed for the droplet's life: any change to user data replaces the droplet.
         const userData = pulumi
-            .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, pulumi.output(args.extraSshPublicKeys ?? [])])
-            .apply(([privateOpenssh, publicOpenssh, authorizedKeys]) =>
-                renderCloudInit({ hostKey: { privateOpenssh, publicOpenssh }, authorizedKeys }),
-            );
+            .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh])
+            .apply(([privateOpenssh, publicOpenssh]) => renderCloudInit({ hostKey: { privateOpenssh, publicOpenssh } }));
 
         this.droplet = new digitalocean.Droplet(
             `${name}-droplet`,
@@ -133,6 +135,17 @@ export class DockerHost extends pulumi.ComponentResource {
                 triggers: [this.droplet.id, this.sshHostPublicKey],
             },
             { parent: this, dependsOn: [assignment, this.firewall] },
+        );
+
+        this.operatorKeys = new command.remote.Command(
+            `${name}-operator-keys`,
+            {
+                connection: this.connection,
+                create: pulumi.output(args.extraSshPublicKeys ?? []).apply((keys) => renderAuthorizedKeysScript(keys)),
+                // A new droplet starts with only the deploy key.
+                triggers: [this.droplet.id],
+            },
+            { parent: this, dependsOn: [this.ready] },
         );
 
         this.registerOutputs({ ipAddress: this.ipAddress, dropletId: this.droplet.id });

@@ -7,12 +7,28 @@ import { stringify } from "yaml";
  * pin that key instead of trusting whatever answers first: the start command ships S3
  * credentials over that connection. Only the pinned key type is kept on the host, so a client
  * cannot be offered a different one.
+ *
+ * DigitalOcean builds a new droplet whenever user data changes (`user_data` is ForceNew in
+ * digitalocean/terraform-provider-digitalocean `digitalocean/droplet/resource_droplet.go`), so
+ * only what must exist before the first SSH connection lives here. Everything that may change
+ * later (operator keys, the registry's files) is installed over SSH.
  */
 export interface CloudInitInput {
     hostKey: { privateOpenssh: string; publicOpenssh: string };
-    /** Extra operator keys for root, besides the deploy key DigitalOcean installs. */
-    authorizedKeys: string[];
 }
+
+/**
+ * Replaces the Docker 1-click's `ufw limit ssh` (digitalocean/droplet-1-clicks
+ * `common/scripts/014-ufw-docker.sh`: 6 new connections in 30 s per source, refused ones
+ * counted) with a plain allow. The deploy's first-boot wait redials every few seconds and would
+ * lock itself out; the cloud firewall already admits port 22 only from sshAllowedCidrs. The
+ * allow rule goes in before the limit comes out, so SSH is never left without a rule.
+ */
+export const UFW_SSH_SCRIPT = `if command -v ufw >/dev/null 2>&1; then
+  ufw allow ssh
+  ufw delete limit ssh || true
+fi
+`;
 
 export function renderCloudInit(input: CloudInitInput): string {
     const config = {
@@ -22,7 +38,9 @@ export function renderCloudInit(input: CloudInitInput): string {
             ed25519_private: input.hostKey.privateOpenssh.trimEnd() + "\n",
             ed25519_public: input.hostKey.publicOpenssh.trim(),
         },
-        ...(input.authorizedKeys.length > 0 ? { ssh_authorized_keys: input.authorizedKeys } : {}),
+        // bootcmd runs early on every boot, before sshd accepts connections (cloud-init docs,
+        // module "Bootcmd"); an argv list, so no YAML-to-shell quoting is involved.
+        bootcmd: [["sh", "-c", UFW_SSH_SCRIPT]],
     };
     return `#cloud-config\n${stringify(config, { lineWidth: 0 })}`;
 }

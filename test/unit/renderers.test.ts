@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import * as bcrypt from "bcryptjs";
 import { parse } from "yaml";
 import { renderCloudInit } from "../../components/render/cloudInit";
 import { decodeBundleFiles } from "../support/bundle";
+import { shellcheck } from "../support/shell";
 import { renderDeployment, DeploymentInput } from "../../components/render/deployment";
 import { BCRYPT_SALT_ALPHABET, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig, RegistryConfigInput } from "../../components/render/registryConfig";
@@ -23,7 +21,7 @@ const baseConfig: RegistryConfigInput = {
 };
 
 describe("config.yml", () => {
-    it("parses back to the S3 driver settings, with no endpoint for AWS itself", () => {
+    it("parses back to the S3 driver settings, with the only object ACL an owner-enforced bucket accepts", () => {
         const config = parse(renderRegistryConfig(baseConfig));
         assert.equal(config.version, 0.1);
         assert.deepEqual(config.storage.s3, {
@@ -34,6 +32,7 @@ describe("config.yml", () => {
             encrypt: true,
             secure: true,
             chunksize: 10485760,
+            objectacl: "bucket-owner-full-control",
         });
         assert.equal(config.storage.redirect.disable, false);
         assert.equal(config.storage.maintenance.uploadpurging.enabled, true);
@@ -114,17 +113,6 @@ const startInput: StartScriptInput = {
     mountTlsFiles: true,
 };
 
-function shellcheck(script: string): { status: number | null; output: string } {
-    const dir = mkdtempSync(join(tmpdir(), "shellcheck-"));
-    const file = join(dir, "script.sh");
-    writeFileSync(file, script);
-    const result = spawnSync("shellcheck", ["--shell=sh", "--severity=style", file], { encoding: "utf8" });
-    if (result.error) {
-        throw new Error(`shellcheck could not run (install it: apt-get install shellcheck): ${result.error.message}`);
-    }
-    return { status: result.status, output: result.stdout + result.stderr };
-}
-
 describe("host scripts", () => {
     const scripts: Record<string, string> = {
         "wait-for-host": renderWaitForHostScript(600),
@@ -178,7 +166,7 @@ describe("host scripts", () => {
     });
 
     it("the stop script tolerates an already-removed container", () => {
-        assert.match(renderStopScript(startInput), /docker rm -f "\$name" >\/dev\/null 2>&1 \|\| true/);
+        assert.match(renderStopScript(startInput), /docker rm -f -v "\$name" >\/dev\/null 2>&1 \|\| true/);
     });
 });
 
@@ -250,10 +238,9 @@ describe("deployment plan", () => {
 });
 
 describe("cloud-init", () => {
-    it("installs the pinned host key only and adds operator keys", () => {
+    it("installs the pinned host key only, and no operator keys (those change without replacing the droplet)", () => {
         const text = renderCloudInit({
             hostKey: { privateOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n", publicOpenssh: "ssh-ed25519 AAAAhost\n" },
-            authorizedKeys: ["ssh-ed25519 AAAAoperator alice"],
         });
         assert.ok(text.startsWith("#cloud-config\n"));
         const config = parse(text);
@@ -261,7 +248,7 @@ describe("cloud-init", () => {
         assert.deepEqual(config.ssh_genkeytypes, []);
         assert.equal(config.ssh_keys.ed25519_public, "ssh-ed25519 AAAAhost");
         assert.match(config.ssh_keys.ed25519_private, /BEGIN OPENSSH PRIVATE KEY/);
-        assert.deepEqual(config.ssh_authorized_keys, ["ssh-ed25519 AAAAoperator alice"]);
+        assert.equal(config.ssh_authorized_keys, undefined);
     });
 });
 

@@ -1,0 +1,188 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { parse } from "yaml";
+import { renderAuthorizedKeysScript } from "../../components/render/authorizedKeys";
+import { renderCloudInit } from "../../components/render/cloudInit";
+import { deploymentParts, DeploymentInput } from "../../components/render/deployment";
+import { renderRegistryConfig } from "../../components/render/registryConfig";
+import { renderStartScript, renderStdinBundle, renderStopScript } from "../../components/render/scripts";
+import { shellcheck, StubPath } from "../support/shell";
+
+/**
+ * The scripts the droplet runs, run here against stand-ins for ufw, docker and curl that record
+ * what they were asked to do.
+ */
+
+const hostKey = { privateOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n", publicOpenssh: "ssh-ed25519 AAAAhost\n" };
+
+/** The first-boot command exactly as cloud-init would run it: an argv list from the user data. */
+function bootcmdArgv(): string[] {
+    const bootcmd = parse(renderCloudInit({ hostKey }).replace(/^#cloud-config\n/, "")).bootcmd;
+    assert.equal(bootcmd.length, 1);
+    return bootcmd[0];
+}
+
+/** A ufw that keeps its rules in a file, starting from the Docker 1-click's `limit ssh`. */
+function fakeUfw(): StubPath {
+    const stubs = new StubPath({
+        ufw: `rules="$(dirname "$0")/rules"
+case "$*" in
+  "allow ssh") grep -qx 'allow ssh' "$rules" || echo 'allow ssh' >> "$rules" ;;
+  "delete limit ssh")
+    if grep -qx 'limit ssh' "$rules"; then grep -vx 'limit ssh' "$rules" > "$rules.new" || true; mv "$rules.new" "$rules"
+    else echo "Could not delete non-existent rule" >&2; exit 1; fi ;;
+  *) echo "unexpected ufw call: $*" >&2; exit 2 ;;
+esac`,
+    });
+    writeFileSync(join(stubs.dir, "rules"), "limit ssh\n");
+    return stubs;
+}
+
+describe("first boot: the image's SSH rate limit", () => {
+    it("is an argv list that cloud-init runs with sh, and passes shellcheck", () => {
+        const [shell, flag, script] = bootcmdArgv();
+        assert.deepEqual([shell, flag], ["sh", "-c"]);
+        const { status, output } = shellcheck(`#!/bin/sh\n${script}`);
+        assert.equal(status, 0, output);
+    });
+
+    it("ends with ssh allowed and no limit rule, adding the allow before removing the limit", () => {
+        const ufw = fakeUfw();
+        const result = ufw.run(bootcmdArgv()[2]);
+        assert.equal(result.status, 0, result.stderr);
+        assert.equal(readFileSync(join(ufw.dir, "rules"), "utf8"), "allow ssh\n");
+        assert.deepEqual(ufw.calls(), ["ufw allow ssh", "ufw delete limit ssh"], "SSH is never left without a rule");
+    });
+
+    it("runs again on every boot without failing", () => {
+        const ufw = fakeUfw();
+        ufw.run(bootcmdArgv()[2]);
+        const again = ufw.run(bootcmdArgv()[2]);
+        assert.equal(again.status, 0, again.stderr);
+        assert.equal(readFileSync(join(ufw.dir, "rules"), "utf8"), "allow ssh\n");
+    });
+
+    it("does nothing on an image without ufw", () => {
+        const bare = new StubPath({});
+        assert.equal(bare.run(bootcmdArgv()[2]).status, 0);
+    });
+});
+
+describe("operator keys over SSH", () => {
+    const deployKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIdeployKeyFromDigitalOcean deploy";
+    const handAdded = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIaddedByHand bob";
+    const alice = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIaliceKey0123456789 alice";
+    const carol = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCcarol carol";
+
+    function freshFile(): string {
+        const file = join(mkdtempSync(join(tmpdir(), "authkeys-")), ".ssh", "authorized_keys");
+        return file;
+    }
+    function install(file: string, keys: string[]): void {
+        const result = new StubPath({}).run(renderAuthorizedKeysScript(keys, file));
+        assert.equal(result.status, 0, result.stderr);
+    }
+    const lines = (file: string) => readFileSync(file, "utf8").trimEnd().split("\n");
+
+    it("passes shellcheck", () => {
+        const { status, output } = shellcheck(renderAuthorizedKeysScript([alice, carol]));
+        assert.equal(status, 0, output);
+    });
+
+    it("adds, replaces and removes only its own block, keeping the deploy key and hand-added lines", () => {
+        const file = freshFile();
+        install(file, []);
+        writeFileSync(file, `${deployKey}\n${readFileSync(file, "utf8")}${handAdded}\n`);
+
+        install(file, [alice, carol]);
+        assert.deepEqual(lines(file).filter((l) => !l.startsWith("#")), [deployKey, handAdded, alice, carol]);
+        assert.equal(statSync(file).mode & 0o777, 0o600);
+
+        install(file, [carol]);
+        assert.deepEqual(lines(file).filter((l) => !l.startsWith("#")), [deployKey, handAdded, carol]);
+
+        install(file, []);
+        assert.deepEqual(lines(file).filter((l) => !l.startsWith("#")), [deployKey, handAdded]);
+        assert.equal(lines(file).filter((l) => l.startsWith("# BEGIN")).length, 1, "one block, however often it runs");
+    });
+
+    it("writes a hostile value as one literal line and runs nothing from it", () => {
+        const file = freshFile();
+        const marker = join(tmpdir(), `pwned-${process.pid}`);
+        const hostile = `ssh-ed25519 AAAA x'; touch ${marker}; echo '$(touch ${marker})`;
+        install(file, [hostile]);
+        assert.ok(!existsSync(marker));
+        assert.ok(lines(file).includes(hostile));
+    });
+});
+
+describe("the stop script", () => {
+    it("removes the container together with its anonymous volume", () => {
+        const stubs = new StubPath({ docker: "exit 0" });
+        const configDir = join(stubs.dir, "config");
+        const result = stubs.run(renderStopScript({ containerName: "registry", configDir }));
+        assert.equal(result.status, 0, result.stderr);
+        assert.deepEqual(stubs.calls(), ["docker rm -f -v registry"]);
+    });
+});
+
+describe("the start script while DNS does not point at the droplet yet", () => {
+    const input: DeploymentInput = {
+        image: "docker.io/library/registry:3.1.2",
+        bucket: "team-registry",
+        region: "us-east-1",
+        accessKeyId: "AKIAEXAMPLE",
+        secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        chunkSizeMb: 5,
+        redirect: true,
+        username: "ci",
+        password: "Zq8rT2pLw9XnV4bK7mC1sD6fG3hJ5kQa",
+        passwordSalt: "abcdefghijklmnopqrstuv",
+        httpSecret: "h77p5ecr37h77p5ecr37h77p5ecr37h77p5ecr37",
+        tls: { kind: "letsencrypt", hostname: "registry.example.com", awaitingDnsFor: "203.0.113.10" },
+        healthTimeoutSeconds: 30,
+    };
+
+    /** Renders the start script and its stdin as the droplet gets them, with host paths in a temp dir. */
+    function rendered(stubs: StubPath, tls: DeploymentInput["tls"]) {
+        const parts = deploymentParts({ ...input, tls });
+        const script = renderStartScript({ ...parts.start, configDir: join(stubs.dir, "etc"), dataDir: join(stubs.dir, "data") });
+        const stdin = renderStdinBundle({ files: { ...parts.files, "config.yml": renderRegistryConfig(parts.config) }, healthCheckUser: parts.healthCheckUser });
+        return { script, stdin };
+    }
+
+    /** docker that reports a running container; curl that answers only the debug server. */
+    function hostStubs(): StubPath {
+        return new StubPath({
+            docker: `case "$1" in inspect) echo true ;; run) echo 0123456789ab ;; esac`,
+            curl: `for last; do :; done
+case "$last" in http://127.0.0.1:5001/debug/health) printf 200 ;; *) printf 000 ;; esac`,
+        });
+    }
+
+    it("starts the container, never makes a TLS request for the name, and names the record to create", () => {
+        const stubs = hostStubs();
+        const { script, stdin } = rendered(stubs, input.tls);
+        assert.equal(shellcheck(script).status, 0, shellcheck(script).output);
+        const result = stubs.run(script, { stdin });
+        assert.equal(result.status, 0, result.stderr);
+        assert.match(result.stdout, /waiting for DNS: create an A record registry.example.com -> 203.0.113.10/);
+        const calls = stubs.calls();
+        assert.ok(calls.some((c) => c.startsWith("docker run -d --name registry")), calls.join("\n"));
+        const curls = calls.filter((c) => c.startsWith("curl "));
+        assert.ok(curls.length > 0);
+        assert.ok(curls.every((c) => c.endsWith("http://127.0.0.1:5001/debug/health")), `a request other than the debug server's: ${curls.join("\n")}`);
+    });
+
+    it("once DNS is in place, the same stubs see the TLS check (which these stubs fail)", () => {
+        const stubs = hostStubs();
+        const { tls } = input;
+        const { script, stdin } = rendered(stubs, { ...tls, awaitingDnsFor: undefined } as DeploymentInput["tls"]);
+        const result = stubs.run(script.replace(/health_timeout=[0-9]+/, "health_timeout=1"), { stdin });
+        assert.notEqual(result.status, 0);
+        assert.ok(stubs.calls().some((c) => c.startsWith("curl ") && c.endsWith("https://registry.example.com/v2/")));
+    });
+});
