@@ -1,5 +1,6 @@
 import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
+import { addressAwaitingDns, ResolveIpv4, resolveIpv4 } from "./dnsCheck";
 import { DockerHost } from "./dockerHost";
 import { RegistryBucket } from "./registryBucket";
 import { RegistryCertificate } from "./registryCertificate";
@@ -15,10 +16,12 @@ export function sslipHostname(ip: string): string {
 }
 
 /** One line that says how clients reach the registry and what they must trust. */
-export function describeServing(settings: Pick<Settings, "exposure" | "tls">, host: string): string {
+export function describeServing(settings: Pick<Settings, "exposure" | "tls">, host: string, awaitingDnsFor?: string): string {
     switch (settings.tls) {
         case "letsencrypt":
-            return `public HTTPS at https://${host} with a Let's Encrypt certificate (obtained by the registry on first request)`;
+            return awaitingDnsFor === undefined
+                ? `public HTTPS at https://${host} with a Let's Encrypt certificate (obtained by the registry on first request)`
+                : `waiting for DNS: create an A record ${host} -> ${awaitingDnsFor}, then run \`pulumi up\` again to finish; the registry then serves public HTTPS at https://${host} with a Let's Encrypt certificate`;
         case "private-ca":
             return `public HTTPS at https://${host} with a certificate from this stack's private CA: put the caCertificate output into /etc/docker/certs.d/${host}/ca.crt on every client`;
         case "none":
@@ -43,7 +46,11 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     public readonly registryUrl: pulumi.Output<string>;
     public readonly serving: pulumi.Output<string>;
 
-    constructor(name: string, settings: Settings, opts?: pulumi.ComponentResourceOptions) {
+    /**
+     * @param resolve how the DNS name is checked before a certificate is asked for (tests pass a
+     *   fake; the default asks the system's resolvers)
+     */
+    constructor(name: string, settings: Settings, opts?: pulumi.ComponentResourceOptions, resolve: ResolveIpv4 = resolveIpv4) {
         super("private-registry:index:PrivateRegistry", name, {}, opts);
 
         this.bucket = new RegistryBucket(
@@ -53,11 +60,12 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 forceDestroy: settings.forceDestroy,
                 versioning: settings.versioning,
                 abortIncompleteUploadDays: settings.abortIncompleteUploadDays,
+                partition: settings.awsPartition,
             },
             { parent: this },
         );
 
-        this.storageUser = new StorageUser(`${name}-storage`, { bucketName: this.bucket.bucketName }, { parent: this });
+        this.storageUser = new StorageUser(`${name}-storage`, { bucketName: this.bucket.bucketName, partition: settings.awsPartition }, { parent: this });
 
         const isPublic = settings.exposure === "public";
         this.host = new DockerHost(
@@ -75,6 +83,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         const ip = this.host.ipAddress;
 
         let tls: RegistryServiceTls;
+        let awaitingDnsFor: pulumi.Output<string | undefined> = pulumi.output(undefined);
         const dependsOn: pulumi.Resource[] = [this.host.ready, this.host.firewall, this.storageUser.accessKey];
         switch (settings.tls) {
             case "letsencrypt": {
@@ -88,8 +97,12 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     );
                     // Let's Encrypt validates the name as soon as the registry asks for a certificate.
                     dependsOn.push(this.dnsRecord);
+                } else if (domain !== undefined) {
+                    // The reserved IP is new on the first `up`, so a record made by hand cannot
+                    // point at it yet: the first `up` then ends by saying which record to create.
+                    awaitingDnsFor = ip.apply((address) => addressAwaitingDns(domain, address, resolve));
                 }
-                tls = { kind: "letsencrypt", hostname: this.registryHost, email: settings.letsencryptEmail };
+                tls = { kind: "letsencrypt", hostname: this.registryHost, email: settings.letsencryptEmail, awaitingDnsFor };
                 break;
             }
             case "private-ca": {
@@ -135,7 +148,13 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             { parent: this, dependsOn: [...dependsOn, this.bucket, this.storageUser] },
         );
 
-        this.serving = this.registryHost.apply((host) => describeServing(settings, host));
+        this.serving = pulumi.all([this.registryHost, awaitingDnsFor]).apply(([host, pending]) => {
+            const line = describeServing(settings, host, pending);
+            if (pending !== undefined) {
+                void pulumi.log.warn(line, this);
+            }
+            return line;
+        });
 
         this.registerOutputs({ registryHost: this.registryHost, registryUrl: this.registryUrl });
     }

@@ -6,7 +6,13 @@ import { Deployment, DeploymentTls, renderDeployment, renderHostStopScript } fro
 
 /** How the registry is served; mirrors {@link DeploymentTls} with Pulumi inputs. */
 export type RegistryServiceTls =
-    | { kind: "letsencrypt"; hostname: pulumi.Input<string>; email?: string }
+    | {
+          kind: "letsencrypt";
+          hostname: pulumi.Input<string>;
+          email?: string;
+          /** The address the hostname must resolve to before a certificate is asked for, while it does not. */
+          awaitingDnsFor?: pulumi.Input<string | undefined>;
+      }
     | {
           kind: "private-ca";
           hostname: pulumi.Input<string>;
@@ -68,7 +74,9 @@ export class RegistryService extends pulumi.ComponentResource {
         const tlsInput = args.tls;
         const resolvedTls: pulumi.Output<DeploymentTls> =
             tlsInput.kind === "letsencrypt"
-                ? pulumi.output(tlsInput.hostname).apply((hostname): DeploymentTls => ({ kind: "letsencrypt", hostname, email: tlsInput.email }))
+                ? pulumi
+                    .all([tlsInput.hostname, tlsInput.awaitingDnsFor])
+                    .apply(([hostname, awaitingDnsFor]): DeploymentTls => ({ kind: "letsencrypt", hostname, email: tlsInput.email, awaitingDnsFor }))
                 : tlsInput.kind === "private-ca"
                   ? pulumi
                         .all([tlsInput.hostname, tlsInput.certificate, tlsInput.privateKey, tlsInput.caCertificate])

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { s3RegionalEndpoint } from "./awsRegion";
 import { renderHtpasswd } from "./htpasswd";
 import {
     REGISTRY_HTPASSWD_PATH,
@@ -26,7 +27,8 @@ export const HOST_DATA_DIR = "/var/lib/private-registry";
 export const CONTAINER_NAME = "registry";
 
 export type DeploymentTls =
-    | { kind: "letsencrypt"; hostname: string; email?: string }
+    /** `awaitingDnsFor`: the address the hostname must resolve to and does not yet. */
+    | { kind: "letsencrypt"; hostname: string; email?: string; awaitingDnsFor?: string }
     | { kind: "private-ca"; hostname: string; certificate: string; privateKey: string; caCertificate: string }
     | { kind: "none" };
 
@@ -84,6 +86,13 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
             tls = { kind: "letsencrypt", hosts: [input.tls.hostname], email: input.tls.email, cacheFile: REGISTRY_LETSENCRYPT_CACHE_PATH };
             // The first TLS handshake for the name makes the registry obtain its certificate.
             health = { url: `https://${input.tls.hostname}/v2/`, connectTo: "127.0.0.1:443", useBundledCa: false, timeoutSeconds: input.healthTimeoutSeconds };
+            if (input.tls.awaitingDnsFor !== undefined) {
+                health.awaitingDns = {
+                    hostname: input.tls.hostname,
+                    address: input.tls.awaitingDnsFor,
+                    debugUrl: `http://127.0.0.1:${CONTAINER_DEBUG_PORT}/debug/health`,
+                };
+            }
             break;
         case "private-ca":
             tls = { kind: "files", certificate: REGISTRY_TLS_CERT_PATH, key: REGISTRY_TLS_KEY_PATH };
@@ -102,6 +111,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         storage: {
             kind: "s3",
             region: input.region,
+            regionEndpoint: s3RegionalEndpoint(input.region),
             bucket: input.bucket,
             accessKey: input.accessKeyId,
             secretKey: input.secretAccessKey,

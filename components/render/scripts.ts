@@ -69,6 +69,14 @@ export type HealthCheck = {
     /** Verify the certificate against the bundled ca.crt instead of the system store. */
     useBundledCa: boolean;
     timeoutSeconds: number;
+    /**
+     * Set while the registry's DNS name does not yet point at the droplet. Any TLS handshake for
+     * the name would then make the registry ask Let's Encrypt for a certificate that cannot be
+     * validated, and failed validations count against Let's Encrypt's limits. The script checks
+     * only that the container stays up and its debug server answers, and says which DNS record
+     * to create; the next `pulumi up` after that runs the full check.
+     */
+    awaitingDns?: { hostname: string; address: string; debugUrl: string };
 };
 
 export interface StartScriptInput {
@@ -204,7 +212,8 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
 fi
 
 echo "replacing container $name"
-docker rm -f "$name" >/dev/null 2>&1 || true
+# -v: the image declares VOLUME /var/lib/registry, so each container would leave one behind.
+docker rm -f -v "$name" >/dev/null 2>&1 || true
 docker run -d --name "$name" --restart=always \\
   --log-driver json-file --log-opt max-size=10m --log-opt max-file=5 \\
   --cap-drop ALL --security-opt no-new-privileges \\
@@ -220,7 +229,12 @@ fail() {
   exit 1
 }
 
-echo "waiting up to \${health_timeout}s for $health_url to answer"
+${input.health.awaitingDns === undefined ? renderServingCheck(curlTls) : renderAwaitingDnsCheck(input.health.awaitingDns)}`;
+}
+
+/** The start script's ending: 401 without credentials, 200 with them, and a storage listing. */
+function renderServingCheck(curlTls: string): string {
+    return `echo "waiting up to \${health_timeout}s for $health_url to answer"
 deadline=$(( $(date +%s) + health_timeout ))
 anonymous=000
 authenticated=000
@@ -250,13 +264,35 @@ echo "registry is serving: HTTP 401 without credentials, 200 with them, and its 
 `;
 }
 
+/**
+ * The start script's ending while DNS does not point at the droplet yet: no TLS handshake for
+ * the name (see {@link HealthCheck.awaitingDns}), only proof that the container runs.
+ */
+function renderAwaitingDnsCheck(pending: NonNullable<HealthCheck["awaitingDns"]>): string {
+    const q = shellQuote;
+    return `debug_url=${q(pending.debugUrl)}
+deadline=$(( $(date +%s) + health_timeout ))
+until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$debug_url" || true)" = 200 ]; do
+  if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || echo false)" != true ]; then
+    fail "the registry container is not running"
+  fi
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    fail "the registry's debug server did not answer in \${health_timeout}s"
+  fi
+  sleep 2
+done
+echo "registry container is running; its login and storage at $health_url are checked once DNS is in place"
+echo ${q(`waiting for DNS: create an A record ${pending.hostname} -> ${pending.address}, then run pulumi up again; the registry gets its Let's Encrypt certificate on the first request after that`)}
+`;
+}
+
 /** Removes the container and its secrets. Tolerant: succeeds when there is nothing to remove. */
 export function renderStopScript(input: Pick<StartScriptInput, "containerName" | "configDir">): string {
     return `${header("Removes the registry container and its secret files; succeeds if they are already gone.")}
 name=${shellQuote(input.containerName)}
 config_dir=${shellQuote(input.configDir)}
 if command -v docker >/dev/null 2>&1; then
-  docker rm -f "$name" >/dev/null 2>&1 || true
+  docker rm -f -v "$name" >/dev/null 2>&1 || true
 fi
 rm -rf "$config_dir"
 echo "registry container $name and its files removed"

@@ -6,12 +6,25 @@ import { installMocks, isSecretValue, ofType, optionsRecorder, RecordedOptions, 
 import { loadSettings, Settings } from "../../components/settings";
 import { decodeBundleFiles } from "../support/bundle";
 import type { PrivateRegistry as PrivateRegistryType } from "../../components/privateRegistry";
+import type { ResolveIpv4 } from "../../components/dnsCheck";
+import { REGISTRY_IMAGE_DIGESTS, registryImageReference, REGISTRY_VERSION } from "../../components/versions";
 
 const recorded: RecordedResource[] = installMocks();
 let PrivateRegistry: typeof PrivateRegistryType;
 
-function settingsFor(values: Record<string, string>): Settings {
-    return loadSettings(new Map(Object.entries(values)), new Map([["region", "eu-central-1"]]));
+function settingsFor(values: Record<string, string>, awsRegion = "eu-central-1"): Settings {
+    return loadSettings(new Map(Object.entries(values)), new Map([["region", awsRegion]]));
+}
+
+/** A resolver that never reaches real DNS: unknown names fail like NXDOMAIN. */
+function fakeDns(records: Record<string, string[]>): ResolveIpv4 {
+    return async (hostname) => {
+        const found = records[hostname];
+        if (found === undefined) {
+            throw Object.assign(new Error(`queryA ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
+        }
+        return found;
+    };
 }
 
 interface Deployed {
@@ -21,10 +34,10 @@ interface Deployed {
 }
 
 /** Builds one stack's worth of resources under its own name prefix and returns just those. */
-async function deploy(prefix: string, values: Record<string, string>): Promise<Deployed> {
+async function deploy(prefix: string, values: Record<string, string>, env: { awsRegion?: string; dns?: ResolveIpv4 } = {}): Promise<Deployed> {
     const options: RecordedOptions[] = [];
     const before = recorded.length;
-    const registry = new PrivateRegistry(prefix, settingsFor(values), { transformations: [optionsRecorder(options)] });
+    const registry = new PrivateRegistry(prefix, settingsFor(values, env.awsRegion), { transformations: [optionsRecorder(options)] }, env.dns ?? fakeDns({}));
     await settle(recorded);
     return { registry, resources: recorded.slice(before), options };
 }
@@ -118,7 +131,7 @@ describe("default stack (public, private CA)", () => {
     it("starts the pinned registry with its files on stdin, never in the command", async () => {
         const start = ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("service-container"));
         assert.ok(start);
-        assert.match(start.inputs.create, /image='docker.io\/library\/registry:3.1.1'/);
+        assert.ok(start.inputs.create.includes(`image='${registryImageReference(REGISTRY_VERSION, REGISTRY_IMAGE_DIGESTS[REGISTRY_VERSION])}'`), "pinned by tag and digest");
         assert.equal(start.inputs.delete, undefined, "removal is the teardown's job");
         assert.equal(start.inputs.environment, undefined, "sshd refuses Setenv and it would leak secrets");
         const files = decodeBundleFiles(start.inputs.stdin);
@@ -127,7 +140,8 @@ describe("default stack (public, private CA)", () => {
         assert.equal(config.storage.s3.secretkey, "MOCKSECRETwJalrXUtnFEMIK7MDENGbPxRfiCY");
         assert.equal(config.storage.s3.bucket, "pub-storage-bucket-4f2a9c1");
         assert.equal(config.storage.s3.region, "eu-central-1");
-        assert.equal(config.storage.s3.regionendpoint, undefined);
+        assert.equal(config.storage.s3.regionendpoint, "https://s3.eu-central-1.amazonaws.com", "set, so regions newer than the driver's SDK work");
+        assert.equal(config.storage.s3.objectacl, "bucket-owner-full-control", "the only ACL an owner-enforced bucket accepts");
         assert.equal(config.http.tls.certificate, "/etc/distribution/tls.crt");
         assert.match(files.htpasswd, /^ci:\$2y\$05\$/);
         assert.match(files["tls.key"], /mock-pub-tls-server-key/);
@@ -147,7 +161,7 @@ describe("default stack (public, private CA)", () => {
         const env = teardown.inputs.environment;
         assert.equal(env.REGISTRY_SSH_HOST, "203.0.113.10");
         assert.match(env.REGISTRY_SSH_HOST_KEY, /^ssh-ed25519 /);
-        assert.match(env.REGISTRY_STOP_SCRIPT, /docker rm -f "\$name"/);
+        assert.match(env.REGISTRY_STOP_SCRIPT, /docker rm -f -v "\$name"/);
         assert.ok(isSecretValue(teardown.rawInputs.environment) || isSecretValue(teardown.rawInputs.environment.REGISTRY_SSH_PRIVATE_KEY), "the deploy key stays secret");
         const options = d.options.find((o) => o.name.endsWith("service-teardown"));
         assert.ok((options?.opts.dependsOn as pulumi.Resource[]).includes(d.registry.service.startCommand), "torn down before the start command");
@@ -225,7 +239,6 @@ describe("Let's Encrypt stack with a managed DNS record", () => {
             bucketName: "team-registry-layers",
             forceDestroy: "true",
             versioning: "true",
-            httpsAllowedCidrs: '["198.51.100.0/24"]',
             sshAllowedCidrs: '["203.0.113.5/32"]',
         });
     });
@@ -257,7 +270,7 @@ describe("Let's Encrypt stack with a managed DNS record", () => {
         const lifecycle = single(d.resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs;
         assert.equal(lifecycle.rules[0].noncurrentVersionExpiration.noncurrentDays, 30);
         const firewall = single(d.resources, "digitalocean:index/firewall:Firewall").inputs;
-        assert.deepEqual(firewall.inboundRules.map((r: { sourceAddresses: string[] }) => r.sourceAddresses), [["203.0.113.5/32"], ["198.51.100.0/24"]]);
+        assert.deepEqual(firewall.inboundRules.map((r: { sourceAddresses: string[] }) => r.sourceAddresses), [["203.0.113.5/32"], ["0.0.0.0/0", "::/0"]]);
     });
 
     it("names the registry by its domain", async () => {
@@ -271,5 +284,132 @@ describe("Let's Encrypt without a domain", () => {
         const d = await deploy("sslip", { tls: "letsencrypt" });
         assert.equal(await valueOf(d.registry.registryHost), "203-0-113-10.sslip.io");
         assert.equal(ofType(d.resources, "digitalocean:index/dnsRecord:DnsRecord").length, 0);
+    });
+});
+
+describe("Let's Encrypt with a domain whose DNS is managed by hand", () => {
+    const values = { domain: "registry.example.com", letsencryptEmail: "ops@example.com" };
+    const startOf = (d: Deployed) => ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("service-container"))!;
+
+    it("before the A record exists: starts without asking for a certificate and says which record to create", async () => {
+        const d = await deploy("dnswait", values, { dns: fakeDns({}) });
+        const script = startOf(d).inputs.create as string;
+        assert.match(script, /waiting for DNS: create an A record registry.example.com -> 203.0.113.10/);
+        assert.match(script, /debug_url='http:\/\/127.0.0.1:5001\/debug\/health'/);
+        // The TLS check that would make the registry ask Let's Encrypt is never reached.
+        assert.doesNotMatch(script, /curl[^\n]*"\$health_url"/, "no TLS request for the name: it would ask Let's Encrypt");
+        assert.match(await valueOf(d.registry.serving), /^waiting for DNS: create an A record registry.example.com -> 203.0.113.10, then run `pulumi up` again/);
+        assert.equal(ofType(d.resources, "digitalocean:index/dnsRecord:DnsRecord").length, 0);
+    });
+
+    it("a record pointing elsewhere counts as not yet", async () => {
+        const d = await deploy("dnselse", values, { dns: fakeDns({ "registry.example.com": ["192.0.2.99"] }) });
+        assert.match(startOf(d).inputs.create, /waiting for DNS/);
+    });
+
+    it("once the name points at the reserved IP: the full check, and a changed start command so the next up runs it", async () => {
+        const waiting = await deploy("dnsnext", values, { dns: fakeDns({}) });
+        const ready = await deploy("dnsnext", values, { dns: fakeDns({ "registry.example.com": ["203.0.113.10"] }) });
+        const script = startOf(ready).inputs.create as string;
+        assert.doesNotMatch(script, /waiting for DNS/);
+        assert.match(script, /health_url='https:\/\/registry.example.com\/v2\/'/);
+        assert.notEqual(startOf(ready).inputs.triggers[0], startOf(waiting).inputs.triggers[0]);
+        assert.match(await valueOf(ready.registry.serving), /^public HTTPS at https:\/\/registry.example.com with a Let's Encrypt certificate/);
+    });
+});
+
+describe("the bucket on destroy", () => {
+    const protections = [
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketPolicy:BucketPolicy",
+    ];
+    const retained = (d: Deployed, type: string) => (d.options.find((o) => o.type === type)?.opts as pulumi.CustomResourceOptions).retainOnDelete;
+
+    it("with forceDestroy off, keeps every protection with a bucket that still holds images", async () => {
+        const d = await deploy("keep", {});
+        for (const type of protections) {
+            assert.equal(retained(d, type), true, `${type} is retained`);
+        }
+        assert.notEqual(retained(d, "aws:s3/bucket:Bucket"), true, "the bucket itself is deleted when empty");
+    });
+
+    it("with forceDestroy on, deletes them with the bucket", async () => {
+        const d = await deploy("force", { forceDestroy: "true" });
+        for (const type of protections) {
+            assert.equal(retained(d, type), false, `${type} is deleted`);
+        }
+    });
+});
+
+describe("AWS partitions", () => {
+    it("names the China partition in both policies and points the driver at the .cn endpoint", async () => {
+        const d = await deploy("china", {}, { awsRegion: "cn-north-1" });
+        const userPolicy = JSON.parse(single(d.resources, "aws:iam/userPolicy:UserPolicy").inputs.policy);
+        assert.deepEqual(userPolicy.Statement[0].Resource, ["arn:aws-cn:s3:::china-storage-bucket-4f2a9c1"]);
+        const bucketPolicy = JSON.parse(single(d.resources, "aws:s3/bucketPolicy:BucketPolicy").inputs.policy);
+        assert.match(bucketPolicy.Statement[0].Resource[0], /^arn:aws-cn:s3:::/);
+        const start = ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("service-container"))!;
+        assert.equal(parse(decodeBundleFiles(start.inputs.stdin)["config.yml"]).storage.s3.regionendpoint, "https://s3.cn-north-1.amazonaws.com.cn");
+    });
+
+    it("names the GovCloud partition", async () => {
+        const d = await deploy("gov", {}, { awsRegion: "us-gov-west-1" });
+        const userPolicy = JSON.parse(single(d.resources, "aws:iam/userPolicy:UserPolicy").inputs.policy);
+        assert.match(userPolicy.Statement[1].Resource[0], /^arn:aws-us-gov:s3:::gov-storage-bucket-4f2a9c1\/\*$/);
+    });
+});
+
+describe("what replaces the droplet", () => {
+    // The droplet inputs DigitalOcean cannot change in place (ForceNew in
+    // terraform-provider-digitalocean `digitalocean/droplet/resource_droplet.go`).
+    const FORCE_NEW = ["image", "region", "sshKeys", "userData", "monitoring", "vpcUuid", "dropletAgent"];
+    async function replacingInputs(prefix: string, values: Record<string, string>): Promise<string> {
+        const d = await deploy(prefix, values);
+        const droplet = single(d.resources, "digitalocean:index/droplet:Droplet").inputs;
+        // Mock values carry the resource name (the mock host key encodes it); a real stack keeps
+        // one name across updates.
+        const mockHostKey = Buffer.from(`${prefix}-host-host-key`).toString("base64").replace(/=/g, "");
+        return JSON.stringify(FORCE_NEW.map((k) => droplet[k])).replaceAll(mockHostKey, "HOSTKEY").replaceAll(prefix, "STACK");
+    }
+
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorKeyForTestsOnly0123456789 alice";
+    const unchanged: Record<string, Record<string, string>> = {
+        "adding an operator key": { extraSshPublicKeys: JSON.stringify([key]) },
+        "narrowing SSH": { sshAllowedCidrs: '["203.0.113.5/32"]' },
+        "narrowing HTTPS": { httpsAllowedCidrs: '["198.51.100.0/24"]' },
+        "a new registry version": { registryVersion: "3.1.0" },
+        "another login name": { registryUsername: "deploy" },
+        "a domain and Let's Encrypt": { domain: "registry.example.com" },
+        "a bigger droplet (a resize)": { dropletSize: "s-2vcpu-2gb" },
+    };
+    let baseline: string;
+    before(async () => {
+        baseline = await replacingInputs("rbase", {});
+    });
+
+    for (const [change, values] of Object.entries(unchanged)) {
+        it(`keeps the droplet on ${change}`, async () => {
+            assert.equal(await replacingInputs(`r${Object.keys(unchanged).indexOf(change)}`, values), baseline);
+        });
+    }
+
+    it("replaces it on a new image or region, which the README says", async () => {
+        assert.notEqual(await replacingInputs("rimage", { dropletImage: "docker-24-04" }), baseline);
+        assert.notEqual(await replacingInputs("rregion", { dropletRegion: "fra1" }), baseline);
+    });
+
+    it("installs operator keys over SSH, after first boot, on every new droplet", async () => {
+        const d = await deploy("keys", { extraSshPublicKeys: JSON.stringify([key]) });
+        const command = ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("operator-keys"));
+        assert.ok(command);
+        assert.ok(command.inputs.create.includes(`'${key}'`));
+        assert.deepEqual(command.inputs.triggers, [await valueOf(d.registry.host.droplet.id)]);
+        const options = d.options.find((o) => o.name.endsWith("operator-keys"));
+        assert.ok((options?.opts.dependsOn as pulumi.Resource[]).includes(d.registry.host.ready));
+        assert.ok(!single(d.resources, "digitalocean:index/droplet:Droplet").inputs.userData.includes("AAAAC3NzaC1lZDI1NTE5AAAAIOperatorKey"));
     });
 });

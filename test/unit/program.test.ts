@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, RecordedResource, settle, valueOf } from "../support/mocks";
+import { REGISTRY_IMAGE_DIGESTS } from "../../components/versions";
 
 const recorded: RecordedResource[] = installMocks();
 pulumi.runtime.setAllConfig({ "aws:region": "us-east-1", "private-registry:registryUsername": "deploy-bot" });
@@ -22,7 +23,7 @@ describe("the program's stack outputs", () => {
         assert.equal(await valueOf(program.bucketRegion), "us-east-1");
         assert.equal(await valueOf(program.dropletIp), "203.0.113.10");
         assert.match(String(await valueOf(program.bucketName)), /^registry-storage-bucket-/);
-        assert.equal(await valueOf(program.registryImage), "docker.io/library/registry:3.1.1");
+        assert.equal(await valueOf(program.registryImage), `docker.io/library/registry:3.1.2@${REGISTRY_IMAGE_DIGESTS["3.1.2"]}`, "the pinned release, pinned by digest too");
         assert.match(String(await valueOf(program.caCertificate)), /BEGIN CERTIFICATE/);
         assert.match(String(await valueOf(program.sshHostPublicKey)), /^ssh-ed25519 /);
         assert.equal(program.sshTunnelCommand, undefined, "no tunnel command in public mode");
@@ -53,7 +54,7 @@ describe("the program's stack outputs", () => {
         assert.equal(count("aws:iam/accessKey:AccessKey"), 1);
         assert.equal(count("digitalocean:index/droplet:Droplet"), 1);
         assert.equal(count("digitalocean:index/firewall:Firewall"), 1);
-        assert.equal(count("command:remote:Command"), 2);
+        assert.equal(count("command:remote:Command"), 3, "first-boot wait, operator keys, registry container");
         assert.equal(count("command:local:Command"), 1);
     });
 });
