@@ -16,7 +16,7 @@ import {
     estimateMonthlyCost,
 } from "../components/cost";
 import { STORAGE_HEALTH_INTERVAL_SECONDS } from "../components/render/registryConfig";
-import { DEFAULTS } from "../components/settings";
+import { DEFAULTS, DOCKER_IMAGE_MIN_DISK_GB } from "../components/settings";
 
 /** The program's defaults that the cost depends on. */
 const DEFAULT_DROPLET = DEFAULTS.dropletSize;
@@ -111,8 +111,8 @@ export function renderCostsMarkdown(): string {
     const heavy = compareMonthlyCosts({ dropletSize: DEFAULT_DROPLET, storedGb: 50, pulledGbPerMonth: 500, redirect: true, repositories: 1 });
     lines.push("## Reading the table");
     lines.push("");
-    lines.push(`- The droplet is the fixed cost of this project; the \`s-1vcpu-512mb-10gb\` size ($${dropletPrice("s-1vcpu-512mb-10gb").usd}) `
-        + "takes $2 off every column where it exists and the image fits its 10 GB disk.");
+    lines.push(`- The droplet is the fixed cost of this project. \`${DEFAULT_DROPLET}\` ($${dropletPrice(DEFAULT_DROPLET).usd}) is the smallest size `
+        + `the Docker 1-click image runs on: it needs a disk of ${DOCKER_IMAGE_MIN_DISK_GB} GB or more, so the $4 \`s-1vcpu-512mb-10gb\` (10 GB) is refused at deploy time.`);
     lines.push(`- The registry's storage health check lists the bucket once per interval all month: at ${DEFAULT_HEALTH_INTERVAL_S} s that is `
         + `${Math.round((PRICES.hoursPerMonth * 3600) / DEFAULT_HEALTH_INTERVAL_S).toLocaleString("en-US")} LIST requests, ${usd(healthOnly(DEFAULT_HEALTH_INTERVAL_S))}/month `
         + `(as much as storing ${Math.round(healthOnly(DEFAULT_HEALTH_INTERVAL_S) / PRICES.aws.s3StandardStorage.usd)} GB in S3); every 10 s it would be ${usd(healthOnly(10))}, every 60 s ${usd(healthOnly(60))}.`);

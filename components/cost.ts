@@ -59,7 +59,6 @@ export const PRICES = {
     hoursPerMonth: 730,
     digitalocean: {
         droplets: {
-            "s-1vcpu-512mb-10gb": { usd: 4, per: "month", vcpus: 1, memoryMb: 512, includedTransferGb: 500, source: DO_DROPLET_PRICING, note: "only in some regions; 10 GB disk" },
             "s-1vcpu-1gb": { usd: 6, per: "month", vcpus: 1, memoryMb: 1024, includedTransferGb: 1000, source: DO_DROPLET_PRICING },
             "s-1vcpu-2gb": { usd: 12, per: "month", vcpus: 1, memoryMb: 2048, includedTransferGb: 2000, source: DO_DROPLET_PRICING },
             "s-2vcpu-2gb": { usd: 18, per: "month", vcpus: 2, memoryMb: 2048, includedTransferGb: 3000, source: DO_DROPLET_PRICING },

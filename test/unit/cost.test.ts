@@ -50,7 +50,6 @@ describe("price table", () => {
         assert.deepEqual(
             KNOWN_DROPLET_SIZES.map((s) => [s, dropletPrice(s).usd]),
             [
-                ["s-1vcpu-512mb-10gb", 4],
                 ["s-1vcpu-1gb", 6],
                 ["s-1vcpu-2gb", 12],
                 ["s-2vcpu-2gb", 18],
@@ -107,13 +106,13 @@ describe("estimateMonthlyCost (droplet + S3)", () => {
     });
 
     it("bills droplet transfer over the allowance only without redirect", () => {
-        const base = { dropletSize: "s-1vcpu-512mb-10gb", storedGb: 0, pulledGbPerMonth: 700, healthCheckIntervalSeconds: 0, awsFreeEgressGb: 0 };
+        const base = { dropletSize: "s-1vcpu-1gb", storedGb: 0, pulledGbPerMonth: 1200, healthCheckIntervalSeconds: 0, awsFreeEgressGb: 0 };
         const off = estimateMonthlyCost({ ...base, redirect: false });
-        near(line(off, "S3 egress"), 63, "700 x 0.09");
-        near(line(off, "droplet transfer"), 2, "(700 - 500) x 0.01");
-        near(off.totalUsd, 69, "4 + 63 + 2");
+        near(line(off, "S3 egress"), 108, "1200 x 0.09");
+        near(line(off, "droplet transfer"), 2, "(1200 - 1000) x 0.01");
+        near(off.totalUsd, 116, "6 + 108 + 2");
         const on = estimateMonthlyCost({ ...base, redirect: true });
-        near(on.totalUsd, 67, "4 + 63");
+        near(on.totalUsd, 114, "6 + 108");
     });
 
     it("a larger chunk size means fewer UploadPart requests", () => {
