@@ -379,6 +379,12 @@ export function deploymentNotices(settings: Settings): { level: "info" | "warn";
             text: "tls=letsencrypt without a domain uses <ip>.sslip.io, whose Let's Encrypt rate limit is shared by every sslip.io user; if issuance fails the deploy fails. Set a domain, or use tls=private-ca.",
         });
     }
+    if (settings.tls === "letsencrypt" && settings.domain !== undefined && settings.dnsZone === undefined) {
+        notices.push({
+            level: "info",
+            text: `${settings.domain} must resolve to the droplet's reserved IP before Let's Encrypt is asked. Until it does, pulumi up starts the registry without a certificate and names the A record to create; run pulumi up again once it resolves.`,
+        });
+    }
     const how = { letsencrypt: "HTTPS with a Let's Encrypt certificate", "private-ca": "HTTPS with a certificate from this stack's private CA (clients need the caCertificate output)", none: "loopback only, through an SSH tunnel (sshTunnelCommand output)" }[settings.tls];
     notices.push({ level: "info", text: `The registry is served ${settings.exposure === "public" ? "publicly" : "privately"}: ${how}.` });
     if (!settings.forceDestroy) {

@@ -305,3 +305,12 @@ describe("what a real cloud refuses, refused first", () => {
         }
     });
 });
+
+describe("the DNS notice", () => {
+    it("tells a user who manages DNS by hand what the first up will ask of them, and nobody else", () => {
+        const text = (values: Record<string, string>) => deploymentNotices(load(values)).map((n) => n.text).join("\n");
+        assert.match(text({ domain: "registry.example.com" }), /registry.example.com must resolve to the droplet's reserved IP.*run pulumi up again once it resolves/);
+        assert.doesNotMatch(text({ domain: "registry.example.com", dnsZone: "example.com" }), /must resolve/);
+        assert.doesNotMatch(text({ domain: "registry.example.com", tls: "private-ca" }), /must resolve/);
+    });
+});
