@@ -16,8 +16,8 @@ set -euo pipefail
 
 VERSITYGW_MODULE="github.com/versity/versitygw/cmd/versitygw"
 VERSITYGW_VERSION="v1.8.0"
-# The oldest Go the two modules build with (distribution v3.1.x needs a recent toolchain).
-MIN_GO_MINOR=23
+# The oldest Go both modules build with: distribution v3.1.2's go.mod says `go 1.26.0`.
+MIN_GO_MINOR=26
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache_bin="$repo_root/.cache/bin"
@@ -127,7 +127,7 @@ registry_version=$(read_versions_constant REGISTRY_VERSION)
 registry_module=$(read_versions_constant REGISTRY_GO_MODULE)
 case "$registry_version" in
   [0-9]*.[0-9]*.[0-9]*) ;;
-  *) die "REGISTRY_VERSION '$registry_version' is not an exact release like 3.1.1" ;;
+  *) die "REGISTRY_VERSION '$registry_version' is not an exact release like 3.1.2" ;;
 esac
 log "pinned registry: $registry_module@v$registry_version (components/versions.ts)"
 

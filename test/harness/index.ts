@@ -40,6 +40,10 @@
  *              `operations({ since, userAgent })` / `operationCount()` from its access log,
  *              `stop()`, `kill()` (kill -9), `restart()` (same port and data).
  *              `REGISTRY_S3_USER_AGENT` tells the registry's requests from others.
+ * - s3proxy:   `S3RecordingProxy.start({ upstreamPort, bucketOwnerEnforced? })` — a loopback
+ *              proxy in front of versitygw that forwards requests unchanged and records each
+ *              one's S3 operation and `x-amz-acl` (`requests(since)`, `count`); with
+ *              `bucketOwnerEnforced` it refuses other ACLs like AWS (AccessControlListNotSupported).
  * - registry:  `LocalRegistry.start(tracker, { dir, s3, certs, login?, redirect?, configure?,
  *              omitHtpasswd?, waitFor? })` — the real binary, AWS_* removed from its env;
  *              `url`, `host`, `debugUrl`, `login`, `configInput`, `get(path, { auth })`,
@@ -56,7 +60,8 @@
  *              `srcCreds`, `destCertDir`, `srcCertDir`, `--preserve-digests` by default, an
  *              empty auth file and a permissive policy of its own; `inspectRaw()`; `ociRef()`,
  *              `dockerRef()`.
- * - stack:     `startStack({ name, tracker?, bucket?, redirect?, configure?, ports? })` → `Stack`.
+ * - stack:     `startStack({ name, tracker?, bucket?, redirect?, configure?, ports?, s3Proxy? })`
+ *              → `Stack` (`s3Proxy` set when asked for: the registry then talks S3 through it).
  * - podman:    `writeDockerShim(dir)` (`docker` → podman with runc, ulimits, slirp4netns with
  *              host loopback at `CONTAINER_HOST_LOOPBACK`), `ensureRegistryImage()` (FROM-scratch
  *              image of the static binary under the pinned name), `removeContainer()`.
@@ -72,6 +77,7 @@ export * from "./tools";
 export * from "./http";
 export * from "./tls";
 export * from "./s3";
+export * from "./s3proxy";
 export * from "./registry";
 export * from "./oci";
 export * from "./skopeo";

@@ -62,7 +62,7 @@ exec '${podman}' --runtime runc "$@"
 }
 
 /**
- * Builds `image` (e.g. docker.io/library/registry:3.1.1) from the static registry binary unless
+ * Builds `image` (e.g. docker.io/library/registry:3.1.2) from the static registry binary unless
  * an image built from the same binary is already there. The image runs
  * `registry serve /etc/distribution/config.yml`, like the official one. If a different image
  * (a real pulled one) carried the name, its tag is restored by `cleanup()`.

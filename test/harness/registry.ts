@@ -77,6 +77,8 @@ export function programDeployment(p: ProgramDeploymentParams): Deployment {
 /** The program's `renderDeployment` input for a private-CA deploy with its defaults. */
 export function programDeploymentInput(p: ProgramDeploymentParams): DeploymentInput {
     return {
+        // By tag only, where the program also pins the official index digest: the rehearsal's
+        // image is built here from the same release's binary, so that digest cannot match it.
         image: registryImageReference(REGISTRY_VERSION),
         bucket: p.s3.bucket,
         region: p.s3.region,
@@ -105,7 +107,7 @@ export function programConfigInput(p: Omit<ProgramDeploymentParams, "login" | "h
 }
 
 export interface RehearsalSwaps {
-    /** The S3 server's URL (`regionendpoint`; AWS itself leaves it unset). Path-style is switched on with it. */
+    /** The S3 server's URL, in place of the program's AWS `regionendpoint`. Path-style is switched on with it. */
     s3Endpoint: string;
     /** Listen address (`http.addr`), e.g. `127.0.0.1:PORT`; omit to keep the program's. */
     addr?: string;
@@ -117,10 +119,14 @@ export interface RehearsalSwaps {
     htpasswdPath?: string;
 }
 
+/** A regional AWS S3 endpoint, as the program renders it (`https://s3.REGION.amazonaws.com[.cn]`). */
+const AWS_S3_ENDPOINT = /^https:\/\/s3\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
+
 /** The program's config input with only the rehearsal's swaps applied. */
 export function rehearsalConfigInput(program: RegistryConfigInput, swaps: RehearsalSwaps): RegistryConfigInput {
-    if (program.storage.kind !== "s3" || program.storage.regionEndpoint !== undefined) {
-        throw new Error("expected the program's S3 storage with AWS defaults (no regionEndpoint)");
+    // Only an AWS endpoint (or none, the driver's own AWS default) may be swapped for the stand-in's.
+    if (program.storage.kind !== "s3" || !(program.storage.regionEndpoint === undefined || AWS_S3_ENDPOINT.test(program.storage.regionEndpoint))) {
+        throw new Error(`expected the program's S3 storage on AWS; got ${JSON.stringify(program.storage.kind === "s3" ? program.storage.regionEndpoint : program.storage.kind)}`);
     }
     const tls = program.http.tls;
     return {

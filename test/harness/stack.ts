@@ -3,6 +3,7 @@ import type { RegistryConfigInput } from "../../components/render/registryConfig
 import { ProcessTracker } from "./processes";
 import { LocalRegistry, generateLogin, type S3Target } from "./registry";
 import { S3Server } from "./s3";
+import { S3RecordingProxy } from "./s3proxy";
 import { Skopeo } from "./skopeo";
 import { generateTestCertificates, type TestCertificates } from "./tls";
 import { makeTempDir, type TempDir } from "./tools";
@@ -25,12 +26,19 @@ export interface StackOptions {
     configure?: (input: RegistryConfigInput) => RegistryConfigInput;
     /** Fixed ports (e.g. for rehearse.ts); free ones by default. */
     ports?: { registry?: number; debug?: number; s3?: number };
+    /**
+     * Put a {@link S3RecordingProxy} between the registry and versitygw (to see each request's
+     * `x-amz-acl`), optionally refusing ACLs like a BucketOwnerEnforced bucket.
+     */
+    s3Proxy?: { bucketOwnerEnforced?: boolean };
 }
 
 export interface Stack {
     tracker: ProcessTracker;
     tmp: TempDir;
     s3: S3Server;
+    /** Present when `s3Proxy` was asked for: the registry's S3 endpoint is then the proxy's. */
+    s3Proxy: S3RecordingProxy | undefined;
     /** The bucket the registry stores in, with the credentials it signs with. */
     s3Target: S3Target;
     certs: TestCertificates;
@@ -61,7 +69,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         const s3 = await S3Server.start(tracker, { dir: tmp.join("s3"), port: options.ports?.s3 });
         const bucket = options.bucket ?? `rehearsal-${randomBytes(4).toString("hex")}`;
         await s3.createBucket(bucket);
-        const s3Target: S3Target = { endpoint: s3.endpoint, region: s3.region, bucket, accessKey: s3.accessKey, secretKey: s3.secretKey };
+        let s3Proxy: S3RecordingProxy | undefined;
+        if (options.s3Proxy !== undefined) {
+            const proxy = await S3RecordingProxy.start({ upstreamPort: s3.port, bucketOwnerEnforced: options.s3Proxy.bucketOwnerEnforced });
+            tracker.addCleanup("S3 recording proxy", () => proxy.close());
+            s3Proxy = proxy;
+        }
+        const endpoint = s3Proxy?.endpoint ?? s3.endpoint;
+        const s3Target: S3Target = { endpoint, region: s3.region, bucket, accessKey: s3.accessKey, secretKey: s3.secretKey };
         const certs = await generateTestCertificates(tracker, tmp.join("tls"));
         const registry = await LocalRegistry.start(tracker, {
             dir: tmp.join("registry"),
@@ -74,7 +89,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             debugPort: options.ports?.debug,
         });
         const skopeo = new Skopeo(tracker, tmp.join("skopeo"));
-        return { tracker, tmp, s3, s3Target, certs, registry, skopeo, stop };
+        return { tracker, tmp, s3, s3Proxy, s3Target, certs, registry, skopeo, stop };
     } catch (error) {
         await stop();
         throw error;

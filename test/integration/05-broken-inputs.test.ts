@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { renderStartScript, renderStdinBundle } from "../../components/render/scripts";
 import { STORAGE_HEALTH_INTERVAL_SECONDS } from "../../components/render/registryConfig";
+import { registryImageReference, REGISTRY_VERSION } from "../../components/versions";
 import { buildOciImage, dockerRef, generateLogin, LocalRegistry, programDeployment, makeTempDir, ociRef, startStack, waitUntil } from "../harness";
 import type { OciImage, Stack, TempDir } from "../harness";
 import { assertFailedWith, MB } from "./support";
@@ -98,7 +99,7 @@ describe("broken inputs", () => {
         const configDir = path.join(dir, "etc-registry");
         const script = renderStartScript({
             containerName: "registry",
-            image: "docker.io/library/registry:3.1.1",
+            image: registryImageReference(REGISTRY_VERSION),
             configDir,
             dataDir: path.join(dir, "data"),
             dataMountPath: "/var/lib/registry-acme",

@@ -61,7 +61,8 @@ describe("7) teardown on destroy", () => {
         const lines: string[] = [];
         const outcome = await teardown({ host: "127.0.0.1", port: ssh.port, username: ssh.user, privateKey, hostKey: pinnedHostKey, script, log: (l) => lines.push(l) });
         assert.equal(outcome, "removed");
-        assert.match(fs.readFileSync(dockerLog, "utf8"), /^rm -f registry$/m, "docker rm -f registry ran on the host");
+        // `-v` also drops the container's anonymous volumes; either form removes the container.
+        assert.match(fs.readFileSync(dockerLog, "utf8"), /^rm -f (-v )?registry$/m, "docker rm -f registry ran on the host");
         assert.equal(fs.existsSync(configDir), false, "the secret files were removed");
     });
 
