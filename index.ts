@@ -1,10 +1,26 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PrivateRegistry } from "./components/privateRegistry";
-import { deploymentNotices, loadSettings } from "./components/settings";
+import { deploymentNotices, unknownKeyWarnings } from "./components/notices";
+import { loadSettings, Settings, SettingsError } from "./components/settings";
 import { stackOutputs } from "./components/outputs";
 
-// Validation runs first and throws before any resource is declared.
-const settings = loadSettings(new pulumi.Config(), new pulumi.Config("aws"), process.env);
+// Keys are read from the project's own namespace, whatever the project is called.
+const namespace = pulumi.getProject();
+for (const warning of unknownKeyWarnings(Object.keys(pulumi.runtime.allConfig()), namespace)) {
+    void pulumi.log.warn(warning);
+}
+
+/** Validation runs first and throws before any resource is declared. */
+function settingsOrExplain(): Settings {
+    try {
+        return loadSettings(new pulumi.Config(), new pulumi.Config("aws"), process.env, namespace);
+    } catch (e) {
+        // A RunError prints its message once, without the stack trace of an unhandled exception.
+        throw e instanceof SettingsError ? new pulumi.RunError(e.message) : e;
+    }
+}
+
+const settings = settingsOrExplain();
 const registry = new PrivateRegistry("registry", settings);
 for (const notice of deploymentNotices(settings)) {
     void (notice.level === "warn" ? pulumi.log.warn(notice.text) : pulumi.log.info(notice.text));

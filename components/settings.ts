@@ -61,7 +61,11 @@ export interface Settings {
     healthCheckTimeoutSeconds: number;
 }
 
-/** Pulumi's config namespace for this project (the `name:` in Pulumi.yaml). */
+/**
+ * The `name:` in this repository's Pulumi.yaml, and so the default config namespace. The program
+ * passes its actual project name instead, so a project created from this one under another name
+ * (`pulumi new`) reads and names its own keys.
+ */
 export const CONFIG_NAMESPACE = "private-registry";
 
 /** Anything that can look up a config value by key: `pulumi.Config` fits, and so does a Map. */
@@ -151,6 +155,26 @@ export function validateBucketName(name: string): string | undefined {
     return undefined;
 }
 
+/** A nudge for the common slips; empty when none applies. */
+function hintFor(value: string): string {
+    if (net.isIPv4(value)) {
+        return ` (a single address is written ${value}/32)`;
+    }
+    if (net.isIPv6(value)) {
+        return ` (a single address is written ${value}/128)`;
+    }
+    if (/^[a-z]{2}(?:-[a-z]+)+-[0-9][a-z]$/.test(value)) {
+        return ` (that is an availability zone; its region is ${value.slice(0, -1)})`;
+    }
+    if (/^(yes|no|on|off|1|0|True|False|TRUE|FALSE)$/.test(value)) {
+        return " (write true or false)";
+    }
+    if (value !== value.toLowerCase() && value.toLowerCase() !== value.toUpperCase()) {
+        return ` (slugs and names are lowercase: ${shown(value.toLowerCase())})`;
+    }
+    return "";
+}
+
 /** True for an IPv4 or IPv6 CIDR whose prefix length fits the address family. */
 export function isCidr(value: string): boolean {
     const match = /^([^/]+)\/([0-9]{1,3})$/.exec(value);
@@ -175,10 +199,11 @@ export function isCidr(value: string): boolean {
  * @param config the project's config (`new pulumi.Config()` in the program)
  * @param awsConfig the `aws:` namespace (for `aws:region`)
  * @param env process environment, for the region fallback the AWS provider also honours
+ * @param namespace the config namespace the keys are named with in messages (the project name)
  */
-export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env: Record<string, string | undefined> = {}): Settings {
+export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env: Record<string, string | undefined> = {}, namespace: string = CONFIG_NAMESPACE): Settings {
     const problems: string[] = [];
-    const key = (k: string) => `${CONFIG_NAMESPACE}:${k}`;
+    const key = (k: string) => `${namespace}:${k}`;
 
     function str(k: string): string | undefined {
         const value = config.get(k);
@@ -193,7 +218,7 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
         if (value === "true" || value === "false") {
             return value === "true";
         }
-        problems.push(`${key(k)} must be true or false; got ${shown(value)}`);
+        problems.push(`${key(k)} must be true or false; got ${shown(value)}${hintFor(value)}`);
         return fallback;
     }
 
@@ -212,7 +237,7 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
     function matching(k: string, fallback: string, pattern: RegExp, allowed: string): string {
         const value = str(k) ?? fallback;
         if (!pattern.test(value)) {
-            problems.push(`${key(k)} must be ${allowed}; got ${shown(value)}`);
+            problems.push(`${key(k)} must be ${allowed}; got ${shown(value)}${hintFor(value)}`);
         }
         return value;
     }
@@ -224,7 +249,7 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
         }
         const allowed = check(value);
         if (allowed !== undefined) {
-            problems.push(`${key(k)} must be ${allowed}; got ${shown(value)}`);
+            problems.push(`${key(k)} must be ${allowed}; got ${shown(value)}${hintFor(value)}`);
         }
         return value;
     }
@@ -251,7 +276,7 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
         }
         for (const item of items) {
             if (!check(item)) {
-                problems.push(`${key(k)} must contain only ${allowed}; got ${shown(item)}`);
+                problems.push(`${key(k)} must contain only ${allowed}; got ${shown(item)}${hintFor(item)}`);
             }
         }
         return items;
@@ -271,7 +296,7 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
     if (awsRegion === undefined || awsRegion === "") {
         problems.push("aws:region must be set to the bucket's AWS region, e.g. `pulumi config set aws:region us-east-1`; got nothing (nor AWS_REGION)");
     } else if (!AWS_REGION.test(awsRegion)) {
-        problems.push(`aws:region must be an AWS region name such as us-east-1; got ${shown(awsRegion)}`);
+        problems.push(`aws:region must be an AWS region name such as us-east-1; got ${shown(awsRegion)}${hintFor(awsRegion)}`);
     } else if (awsPartitionOf(awsRegion) === undefined) {
         problems.push(`aws:region must be in the aws, aws-cn or aws-us-gov partition; got ${shown(awsRegion)}, an isolated region that a DigitalOcean droplet cannot reach`);
     }
@@ -368,27 +393,4 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
 /** The A record's name inside its zone: "@" for the apex, else the labels before the zone. */
 export function dnsRecordName(domain: string, zone: string): string {
     return domain === zone ? "@" : domain.slice(0, domain.length - zone.length - 1);
-}
-
-/** What a user should hear before the deploy starts: how the registry is served, and the risks. */
-export function deploymentNotices(settings: Settings): { level: "info" | "warn"; text: string }[] {
-    const notices: { level: "info" | "warn"; text: string }[] = [];
-    if (settings.tls === "letsencrypt" && settings.domain === undefined) {
-        notices.push({
-            level: "warn",
-            text: "tls=letsencrypt without a domain uses <ip>.sslip.io, whose Let's Encrypt rate limit is shared by every sslip.io user; if issuance fails the deploy fails. Set a domain, or use tls=private-ca.",
-        });
-    }
-    if (settings.tls === "letsencrypt" && settings.domain !== undefined && settings.dnsZone === undefined) {
-        notices.push({
-            level: "info",
-            text: `${settings.domain} must resolve to the droplet's reserved IP before Let's Encrypt is asked. Until it does, pulumi up starts the registry without a certificate and names the A record to create; run pulumi up again once it resolves.`,
-        });
-    }
-    const how = { letsencrypt: "HTTPS with a Let's Encrypt certificate", "private-ca": "HTTPS with a certificate from this stack's private CA (clients need the caCertificate output)", none: "loopback only, through an SSH tunnel (sshTunnelCommand output)" }[settings.tls];
-    notices.push({ level: "info", text: `The registry is served ${settings.exposure === "public" ? "publicly" : "privately"}: ${how}.` });
-    if (!settings.forceDestroy) {
-        notices.push({ level: "info", text: "forceDestroy is off: `pulumi destroy` keeps going until the bucket, and stops there while it holds images. Empty it first, or set forceDestroy=true to delete the images too." });
-    }
-    return notices;
 }

@@ -82,7 +82,7 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
  * Installs in-process mocks that record every resource. An unexpected provider function call
  * throws with its token: the program is meant to make none.
  */
-export function installMocks(): RecordedResource[] {
+export function installMocks(project = "private-registry"): RecordedResource[] {
     const recorded: RecordedResource[] = [];
     let nextId = 1000;
     pulumi.runtime.setMocks(
@@ -97,7 +97,7 @@ export function installMocks(): RecordedResource[] {
                 throw new Error(`unexpected provider call ${args.token}`);
             },
         },
-        "private-registry",
+        project,
         "test",
         false,
     );

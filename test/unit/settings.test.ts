@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DEFAULTS, deploymentNotices, diskGbInSizeSlug, DOCKER_IMAGE_MIN_DISK_GB, dnsRecordName, isCidr, loadSettings, Settings, SettingsError, validateBucketName } from "../../components/settings";
+import { deploymentNotices } from "../../components/notices";
+import { DEFAULTS, diskGbInSizeSlug, DOCKER_IMAGE_MIN_DISK_GB, dnsRecordName, isCidr, loadSettings, Settings, SettingsError, validateBucketName } from "../../components/settings";
 import { REGISTRY_IMAGE_DIGESTS } from "../../components/versions";
 
 const AWS = new Map([["region", "us-east-1"]]);

@@ -1,0 +1,75 @@
+import { CONFIG_NAMESPACE, loadSettings, Settings } from "./settings";
+
+/**
+ * What the program tells a user beyond hard errors: settings it does not know (likely misspelt)
+ * and what the chosen settings imply. Pure.
+ */
+
+/** Every key the program reads from its namespace, found by loading through a recording source. */
+export function configKeys(): string[] {
+    const read = new Set<string>();
+    loadSettings({ get: (k) => (read.add(k), undefined) }, new Map([["region", "us-east-1"]]));
+    return [...read].sort();
+}
+
+/** Edit distance, for "did you mean" on a misspelt key. */
+function editDistance(a: string, b: string): number {
+    let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        const current = [i];
+        for (let j = 1; j <= b.length; j++) {
+            current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        }
+        previous = current;
+    }
+    return previous[b.length];
+}
+
+/**
+ * Warnings for keys in the project's namespace that the program does not read: the CLI lets them
+ * through, and a misspelt `dropletSise` would otherwise be ignored without a word.
+ *
+ * @param presentKeys every config key of the stack, namespaced (`pulumi.runtime.allConfig()`)
+ */
+export function unknownKeyWarnings(presentKeys: readonly string[], namespace: string = CONFIG_NAMESPACE): string[] {
+    const known = configKeys();
+    const prefix = `${namespace}:`;
+    // A project made from this one under another name still has stack files in the old namespace.
+    const renamed =
+        namespace === CONFIG_NAMESPACE
+            ? []
+            : presentKeys
+                  .filter((k) => k.startsWith(`${CONFIG_NAMESPACE}:`) && known.includes(k.slice(CONFIG_NAMESPACE.length + 1)))
+                  .map((k) => `${k} is ignored: this project is named ${namespace}, so the setting is ${prefix}${k.slice(CONFIG_NAMESPACE.length + 1)}`);
+    return renamed.concat(presentKeys
+        .filter((k) => k.startsWith(prefix) && !known.includes(k.slice(prefix.length)))
+        .map((k) => {
+            const name = k.slice(prefix.length);
+            const [closest] = [...known].sort((a, b) => editDistance(name.toLowerCase(), a.toLowerCase()) - editDistance(name.toLowerCase(), b.toLowerCase()));
+            const near = editDistance(name.toLowerCase(), closest.toLowerCase()) <= Math.max(2, Math.floor(closest.length / 4));
+            return `${k} is not a setting of this program and is ignored${near ? `; did you mean ${prefix}${closest}?` : ""} (the settings are listed in Pulumi.yaml)`;
+        }));
+}
+
+/** What a user should hear before the deploy starts: how the registry is served, and the risks. */
+export function deploymentNotices(settings: Settings): { level: "info" | "warn"; text: string }[] {
+    const notices: { level: "info" | "warn"; text: string }[] = [];
+    if (settings.tls === "letsencrypt" && settings.domain === undefined) {
+        notices.push({
+            level: "warn",
+            text: "tls=letsencrypt without a domain uses <ip>.sslip.io, whose Let's Encrypt rate limit is shared by every sslip.io user; if issuance fails the deploy fails. Set a domain, or use tls=private-ca.",
+        });
+    }
+    if (settings.tls === "letsencrypt" && settings.domain !== undefined && settings.dnsZone === undefined) {
+        notices.push({
+            level: "info",
+            text: `${settings.domain} must resolve to the droplet's reserved IP before Let's Encrypt is asked. Until it does, pulumi up starts the registry without a certificate and names the A record to create; run pulumi up again once it resolves.`,
+        });
+    }
+    const how = { letsencrypt: "HTTPS with a Let's Encrypt certificate", "private-ca": "HTTPS with a certificate from this stack's private CA (clients need the caCertificate output)", none: "loopback only, through an SSH tunnel (sshTunnelCommand output)" }[settings.tls];
+    notices.push({ level: "info", text: `The registry is served ${settings.exposure === "public" ? "publicly" : "privately"}: ${how}.` });
+    if (!settings.forceDestroy) {
+        notices.push({ level: "info", text: "forceDestroy is off: `pulumi destroy` keeps going until the bucket, and stops there while it holds images. Empty it first, or set forceDestroy=true to delete the images too." });
+    }
+    return notices;
+}
