@@ -1,0 +1,244 @@
+import assert from "node:assert/strict";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { deploymentParts, DeploymentInput, DeploymentTls } from "../../components/render/deployment";
+import { renderRegistryConfig } from "../../components/render/registryConfig";
+import { REGISTRY_CONTAINER_ENV, renderStartScript, renderStdinBundle } from "../../components/render/scripts";
+import { decodeBundleFiles } from "../support/bundle";
+import { StubPath } from "../support/shell";
+
+/**
+ * The start script run for real against a stand-in docker and curl. The container's hardening
+ * lives only in this script's `docker run` line, so the argv docker receives is what is checked.
+ */
+
+const TLS_KEY = "-----BEGIN PRIVATE KEY-----\nUNITTESTTLSKEYc0ffee7f3a9\n-----END PRIVATE KEY-----\n";
+const IMAGE = "docker.io/library/registry:3.1.2@sha256:0000000000000000000000000000000000000000000000000000000000000000";
+const input: DeploymentInput = {
+    image: IMAGE,
+    bucket: "team-registry",
+    region: "eu-central-1",
+    accessKeyId: "AKIAEXAMPLE",
+    secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY",
+    chunkSizeMb: 5,
+    redirect: true,
+    username: "ci",
+    password: "Zq8rT2pLw9XnV4bK7mC1sD6fG3hJ5kQa",
+    passwordSalt: "abcdefghijklmnopqrstuv",
+    httpSecret: "h77p5ecr37h77p5ecr37h77p5ecr37h77p5ecr37",
+    tls: { kind: "none" },
+    healthTimeoutSeconds: 5,
+};
+const SECRETS = [input.secretAccessKey, input.password, input.httpSecret, "UNITTESTTLSKEYc0ffee7f3a9"];
+const MODES: Record<string, DeploymentTls> = {
+    "private CA": {
+        kind: "private-ca",
+        hostname: "registry.example.com",
+        certificate: "-----BEGIN CERTIFICATE-----\nserver\n-----END CERTIFICATE-----\n",
+        privateKey: TLS_KEY,
+        caCertificate: "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n",
+    },
+    tunnel: { kind: "none" },
+};
+
+/** Each call as its exact argv: NUL-separated words, then a marker word. */
+const END = "<end-of-call>";
+const RECORD = `printf '%s\\0' "$(basename "$0")" "$@" '${END}' >> "$(dirname "$0")/argv.log"`;
+
+/** A droplet stand-in: docker that records and succeeds, curl that answers like a healthy registry. */
+class Host {
+    readonly stubs = new StubPath({
+        docker: `${RECORD}
+case "$1" in
+  image) exit 1 ;;
+  inspect) echo true ;;
+  run) echo 0123456789ab ;;
+esac`,
+        // 401 without -K; 200 with -K only when the file holds the login the bundle carried.
+        curl: `${RECORD}
+login=""; prev=""; url=""
+for arg; do
+  if [ "$prev" = -K ]; then login="$arg"; fi
+  prev="$arg"; url="$arg"
+done
+if [ -z "$login" ] || ! cmp -s "$login" "$(dirname "$0")/expected-login"; then printf 401; exit 0; fi
+case "$url" in
+  */v2/|*/v2/_catalog?n=1) printf 200 ;;
+  *) printf 404 ;;
+esac`,
+    });
+    readonly configDir = join(this.stubs.dir, "etc");
+    readonly dataDir = join(this.stubs.dir, "data");
+    readonly script: string;
+    readonly stdin: string;
+    readonly files: Record<string, string>;
+
+    constructor(readonly tls: DeploymentTls, htpasswd?: string) {
+        const parts = deploymentParts({ ...input, tls });
+        this.script = renderStartScript({ ...parts.start, configDir: this.configDir, dataDir: this.dataDir });
+        this.stdin = renderStdinBundle({
+            files: { ...parts.files, "config.yml": renderRegistryConfig(parts.config), ...(htpasswd === undefined ? {} : { htpasswd }) },
+            healthCheckUser: parts.healthCheckUser,
+        });
+        this.files = decodeBundleFiles(this.stdin);
+        writeFileSync(join(this.stubs.dir, "argv.log"), "");
+        writeFileSync(join(this.stubs.dir, "expected-login"), `user = "${input.username}:${input.password}"\n`);
+    }
+
+    run(stdin = this.stdin) {
+        return this.stubs.run(this.script, { stdin });
+    }
+
+    calls(program?: string): string[][] {
+        const words = readFileSync(join(this.stubs.dir, "argv.log"), "utf8").split("\0").slice(0, -1);
+        const calls: string[][] = [[]];
+        for (const word of words) {
+            if (word === END) calls.push([]);
+            else calls[calls.length - 1].push(word);
+        }
+        return calls.slice(0, -1).filter((c) => program === undefined || c[0] === program);
+    }
+
+    dockerRuns(): string[][] {
+        return this.calls("docker").filter((c) => c[1] === "run");
+    }
+}
+
+const VALUED = new Set(["--name", "--log-driver", "--log-opt", "--cap-drop", "--security-opt", "-e", "-p", "-v"]);
+
+/** `docker run` options grouped by flag (`--a=b` and `--a b` alike), and what follows them. */
+function parseRun(argv: string[]): { flags: Map<string, string[]>; positional: string[] } {
+    assert.deepEqual(argv.slice(0, 2), ["docker", "run"]);
+    const flags = new Map<string, string[]>();
+    const add = (flag: string, value: string) => flags.set(flag, [...(flags.get(flag) ?? []), value]);
+    let i = 2;
+    for (; i < argv.length && argv[i].startsWith("-"); i++) {
+        const eq = argv[i].indexOf("=");
+        if (argv[i].startsWith("--") && eq > 0) add(argv[i].slice(0, eq), argv[i].slice(eq + 1));
+        else if (VALUED.has(argv[i])) add(argv[i], argv[++i]);
+        else add(argv[i], "");
+    }
+    return { flags, positional: argv.slice(i) };
+}
+
+for (const [mode, tls] of Object.entries(MODES)) {
+    const privateCa = tls.kind === "private-ca";
+    const mountedFiles = privateCa ? ["config.yml", "htpasswd", "tls.crt", "tls.key"] : ["config.yml", "htpasswd"];
+    const installedFiles = privateCa ? [...mountedFiles, "ca.crt"] : mountedFiles;
+
+    describe(`the start script (${mode})`, () => {
+        it("runs one hardened, self-restarting container with rotated logs and read-only config", () => {
+            const host = new Host(tls);
+            const result = host.run();
+            assert.equal(result.status, 0, result.stderr);
+            const runs = host.dockerRuns();
+            assert.equal(runs.length, 1, JSON.stringify(host.calls("docker")));
+            const { flags, positional } = parseRun(runs[0]);
+
+            // Anything else (--privileged, --network host, a second -v...) needs a look first.
+            assert.deepEqual([...flags.keys()].sort(), ["--cap-drop", "--log-driver", "--log-opt", "--name", "--restart", "--security-opt", "-d", "-e", "-p", "-v"]);
+            assert.deepEqual(flags.get("--restart"), ["always"], "comes back after a reboot or a crash");
+            assert.deepEqual(flags.get("--cap-drop"), ["ALL"]);
+            assert.deepEqual(flags.get("--security-opt"), ["no-new-privileges"]);
+            assert.deepEqual(flags.get("--log-driver"), ["json-file"]);
+            assert.deepEqual(flags.get("--log-opt")?.sort(), ["max-file=5", "max-size=10m"], "logs cannot fill the droplet's disk");
+            assert.deepEqual(flags.get("--name"), ["registry"]);
+            assert.deepEqual(flags.get("-e"), Object.entries(REGISTRY_CONTAINER_ENV).map(([k, v]) => `${k}=${v}`));
+            assert.ok(flags.get("-e")!.includes("OTEL_TRACES_EXPORTER=none"));
+            assert.deepEqual(positional, [IMAGE], "the pinned image, and no command override");
+
+            const publish = flags.get("-p")!;
+            assert.deepEqual(publish, privateCa ? ["443:5000", "127.0.0.1:5001:5001"] : ["127.0.0.1:5000:5000", "127.0.0.1:5001:5001"]);
+            // The debug server (and, in a tunnel, the registry) must never listen on the public address.
+            assert.ok(publish.slice(privateCa ? 1 : 0).every((p) => p.startsWith("127.0.0.1:")));
+
+            const mounts = flags.get("-v")!;
+            const configMounts = mounts.filter((m) => m.startsWith(`${host.configDir}/`));
+            assert.deepEqual(configMounts.sort(), mountedFiles.map((f) => `${host.configDir}/${f}:/etc/distribution/${f}:ro`).sort(), "every config file read-only");
+            assert.deepEqual(mounts.filter((m) => !configMounts.includes(m)), [`${host.dataDir}:/var/lib/registry-acme`]);
+        });
+
+        it("proves the registry serves: 401 without a login, 200 with it, then a storage listing", () => {
+            const host = new Host(tls);
+            assert.equal(host.run().status, 0);
+            const curls = host.calls("curl");
+            assert.deepEqual(
+                curls.map((c) => [c.includes("-K"), c[c.length - 1]]),
+                privateCa
+                    ? [[false, "https://registry.example.com/v2/"], [true, "https://registry.example.com/v2/"], [true, "https://registry.example.com/v2/_catalog?n=1"]]
+                    : [[false, "http://127.0.0.1:5000/v2/"], [true, "http://127.0.0.1:5000/v2/"], [true, "http://127.0.0.1:5000/v2/_catalog?n=1"]],
+            );
+            if (privateCa) {
+                for (const c of curls) {
+                    assert.equal(c[c.indexOf("--cacert") + 1], `${host.configDir}/ca.crt`, "trusts only the bundled CA");
+                    assert.equal(c[c.indexOf("--connect-to") + 1], "::127.0.0.1:443");
+                }
+            }
+        });
+
+        it("puts no secret in any program's arguments; the login reaches curl as a -K file", () => {
+            const host = new Host(tls);
+            assert.equal(host.run().status, 0);
+            const argv = [...host.calls().flat(), ...host.stubs.calls()].join("\n");
+            for (const secret of SECRETS) {
+                assert.ok(!argv.includes(secret), `a process argument contains ${secret.slice(0, 8)}...`);
+            }
+            const logins = host.calls("curl").filter((c) => c.includes("-K"));
+            assert.ok(logins.length >= 2, "the stub answers 200 only to the -K file holding the login");
+        });
+
+        it("replaces the container: rm -f -v before every run, one run per invocation", () => {
+            const host = new Host(tls);
+            assert.equal(host.run().status, 0);
+            assert.equal(host.run().status, 0);
+            const lifecycle = host.calls("docker").filter((c) => c[1] === "rm" || c[1] === "run");
+            assert.deepEqual(lifecycle.map((c) => c[1]), ["rm", "run", "rm", "run"]);
+            for (const rm of lifecycle.filter((c) => c[1] === "rm")) {
+                // -v: the image's VOLUME would otherwise leave an anonymous volume per restart.
+                assert.deepEqual(rm, ["docker", "rm", "-f", "-v", "registry"]);
+            }
+        });
+
+        it("keeps its files private: config dir 0700 (even if it existed wider), files 0600", () => {
+            const host = new Host(tls);
+            mkdirSync(host.configDir);
+            chmodSync(host.configDir, 0o755);
+            assert.equal(host.run().status, 0);
+            assert.equal(statSync(host.configDir).mode & 0o777, 0o700);
+            assert.deepEqual(readdirSync(host.configDir).sort(), [...installedFiles].sort(), "no staging leftovers");
+            for (const file of installedFiles) {
+                assert.equal(statSync(join(host.configDir, file)).mode & 0o777, 0o600, file);
+                assert.equal(readFileSync(join(host.configDir, file), "utf8"), host.files[file]);
+            }
+        });
+    });
+}
+
+describe("the start script refuses bad input without touching the container", () => {
+    const tls = MODES["private CA"];
+
+    it("exits non-zero on a bundle cut short before its end line", () => {
+        const host = new Host(tls);
+        assert.ok(host.stdin.endsWith("\nend\n"));
+        const result = host.run(host.stdin.slice(0, -"end\n".length));
+        assert.notEqual(result.status, 0);
+        assert.match(result.stderr, /cut short/);
+        assert.deepEqual(host.calls("docker"), [], "neither rm nor run");
+        assert.deepEqual(readdirSync(host.configDir), [], "nothing installed");
+    });
+
+    for (const [what, htpasswd] of [
+        ["an apr1 (MD5) htpasswd", "ci:$apr1$abcdefgh$0123456789abcdefghijkl\n"],
+        ["a plain-text htpasswd", `ci:${input.password}\n`],
+    ]) {
+        it(`refuses ${what}, which would leave the registry without working authentication`, () => {
+            const host = new Host(tls, htpasswd);
+            const result = host.run();
+            assert.notEqual(result.status, 0);
+            assert.match(result.stderr, /no bcrypt entry/);
+            assert.deepEqual(host.dockerRuns(), []);
+            assert.ok(!readdirSync(host.configDir).includes("htpasswd"));
+        });
+    }
+});
