@@ -1,8 +1,18 @@
+import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH } from "./render/htpasswd";
 import { Deployment, DeploymentTls, renderDeployment, renderHostStopScript } from "./render/deployment";
+import { shellQuote } from "./render/shell";
+
+/**
+ * The destroy-time command. The script is named by its absolute path, found from this file, so
+ * it runs whatever the working directory of `pulumi destroy` and wherever this package is
+ * installed (a consumer's node_modules too). Destroy uses the path recorded at the last `up`:
+ * after moving the project, run `pulumi up` once before destroying.
+ */
+export const TEARDOWN_COMMAND = `node ${shellQuote(path.join(__dirname, "teardown.cjs"))}`;
 
 /** How the registry is served; mirrors {@link DeploymentTls} with Pulumi inputs. */
 export type RegistryServiceTls =
@@ -126,7 +136,7 @@ export class RegistryService extends pulumi.ComponentResource {
         this.teardown = new command.local.Command(
             `${name}-teardown`,
             {
-                delete: "node components/teardown.cjs",
+                delete: TEARDOWN_COMMAND,
                 environment: {
                     REGISTRY_SSH_HOST: args.connection.host,
                     REGISTRY_SSH_PRIVATE_KEY: pulumi.secret(pulumi.output(args.connection.privateKey).apply((k) => k ?? "")),
