@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PrivateRegistry } from "./components/privateRegistry";
 import { deploymentNotices, unknownKeyWarnings } from "./components/notices";
-import { loadSettings, Settings, SettingsError } from "./components/settings";
+import { Settings, SettingsError } from "./components/settings";
+import { loadSettings } from "./components/stackConfig";
 import { stackOutputs } from "./components/outputs";
 
 // Keys are read from the project's own namespace, whatever the project is called.

@@ -1,4 +1,5 @@
-import { CONFIG_NAMESPACE, loadSettings, Settings } from "./settings";
+import { CONFIG_NAMESPACE, Settings } from "./settings";
+import { loadSettings } from "./stackConfig";
 
 /**
  * What the program tells a user beyond hard errors: settings it does not know (likely misspelt)

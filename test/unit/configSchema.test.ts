@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { DEFAULTS, loadSettings } from "../../components/settings";
+import { DEFAULTS } from "../../components/settings";
+import { loadSettings } from "../../components/stackConfig";
 import { readConfigSchema, renderConfigTable } from "../../scripts/config-table";
 
 const root = join(__dirname, "..", "..");

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { shellQuote } from "../../components/render/shell";
-import { loadSettings } from "../../components/settings";
+import { loadSettings } from "../../components/stackConfig";
 import type { PrivateRegistry as PrivateRegistryType } from "../../components/privateRegistry";
 import { installMocks, optionsRecorder, RecordedOptions, settle } from "../support/mocks";
 

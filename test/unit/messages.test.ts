@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { unknownKeyWarnings } from "../../components/notices";
-import { loadSettings, SettingsError } from "../../components/settings";
+import { SettingsError } from "../../components/settings";
+import { loadSettings } from "../../components/stackConfig";
 
 /** The problems a user is shown for these values. */
 function problemsFor(values: Record<string, string>, region = "us-east-1"): string[] {

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { CONFIG_NAMESPACE, loadSettings } from "../../components/settings";
+import { CONFIG_NAMESPACE } from "../../components/settings";
+import { loadSettings } from "../../components/stackConfig";
 import {
     DUMMY_SECRET,
     DocCommand,

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { deploymentNotices } from "../../components/notices";
-import { DEFAULTS, diskGbInSizeSlug, DOCKER_IMAGE_MIN_DISK_GB, dnsRecordName, isCidr, loadSettings, Settings, SettingsError, validateBucketName } from "../../components/settings";
+import { DEFAULTS, diskGbInSizeSlug, DOCKER_IMAGE_MIN_DISK_GB, dnsRecordName, Settings, SettingsError } from "../../components/settings";
+import { isCidr, validateBucketName } from "../../components/settingsRules";
+import { loadSettings } from "../../components/stackConfig";
 import { REGISTRY_IMAGE_DIGESTS } from "../../components/versions";
 
 const AWS = new Map([["region", "us-east-1"]]);

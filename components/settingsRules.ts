@@ -1,0 +1,307 @@
+import * as net from "node:net";
+import { awsPartitionOf } from "./render/awsRegion";
+import { DEFAULTS, DOCKER_IMAGE_MIN_DISK_GB, diskGbInSizeSlug, ExposureMode, Settings, SettingsError, TlsMode } from "./settings";
+import { REGISTRY_IMAGE_DIGESTS } from "./versions";
+
+/**
+ * The one validator of every setting, on typed values: stack config is parsed into these values
+ * first (settings.ts), and the PrivateRegistry component runs the same checks on its arguments.
+ * Pure: every problem names its setting, what is allowed and what was given.
+ */
+
+/** Every setting in its typed, unresolved form: what the component's arguments hold once known. */
+export interface SettingsInput {
+    awsRegion?: string;
+    exposure?: ExposureMode;
+    tls?: TlsMode;
+    domain?: string;
+    dnsZone?: string;
+    letsencryptEmail?: string;
+    httpsAllowedCidrs?: string[];
+    sshAllowedCidrs?: string[];
+    extraSshPublicKeys?: string[];
+    bucketName?: string;
+    forceDestroy?: boolean;
+    versioning?: boolean;
+    abortIncompleteUploadDays?: number;
+    s3ChunkSizeMb?: number;
+    redirectPullsToS3?: boolean;
+    dropletRegion?: string;
+    dropletSize?: string;
+    dropletImage?: string;
+    registryUsername?: string;
+    registryVersion?: string;
+    registryImageDigest?: string;
+    healthCheckTimeoutSeconds?: number;
+}
+
+/** The whole-number settings and their ranges, shared with the config parser's messages. */
+export const NUMBER_RANGES = {
+    abortIncompleteUploadDays: [1, 365],
+    s3ChunkSizeMb: [5, 5120],
+    healthCheckTimeoutSeconds: [30, 1800],
+} as const;
+
+/** What each list setting may hold, in words. */
+export const LIST_ITEMS = {
+    extraSshPublicKeys: 'OpenSSH public keys ("ssh-ed25519 AAAA... comment")',
+    sshAllowedCidrs: "IPv4 or IPv6 CIDRs such as 203.0.113.0/24",
+    httpsAllowedCidrs: "IPv4 or IPv6 CIDRs such as 203.0.113.0/24",
+} as const;
+
+/** Let's Encrypt's validation must reach 443 from anywhere; the A record it checks is IPv4. */
+const OPEN_TO_ALL_IPV4 = "0.0.0.0/0";
+
+const EXPOSURE_MODES: readonly ExposureMode[] = ["public", "tunnel"];
+const TLS_MODES: readonly TlsMode[] = ["auto", "letsencrypt", "private-ca"];
+
+// S3 rules: 3-63 chars, lowercase letters, digits, dots, hyphens; letter/digit at both ends;
+// no "..", no IP-address shape, none of the reserved prefixes and suffixes.
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const DNS_LABEL = "(?!-)[a-z0-9-]{1,63}(?<!-)";
+const HOSTNAME = new RegExp(`^(?=.{1,253}$)(${DNS_LABEL}\\.)+[a-z]{2,63}$`);
+const EMAIL = /^[A-Za-z0-9._%+-]{1,64}@(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const REGION_SLUG = /^[a-z]{3}[0-9]$/;
+const AWS_REGION = /^[a-z]{2}(?:-[a-z]+)+-[0-9]$/;
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const SEMVER = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]{16,}={0,3}(?: [A-Za-z0-9@._+-]{1,100})?$/;
+
+/** Shows a given value unambiguously, escaping control and non-ASCII characters. */
+export function shown(value: string): string {
+    return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+export function validateBucketName(name: string): string | undefined {
+    if (!BUCKET_NAME.test(name)) {
+        return "3-63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit";
+    }
+    if (name.includes("..") || name.includes(".-") || name.includes("-.")) {
+        return "no two adjacent periods and no period next to a hyphen";
+    }
+    if (net.isIPv4(name)) {
+        return "a name that is not shaped like an IP address";
+    }
+    if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name) || /(-s3alias|--ol-s3|--x-s3|--table-s3|\.mrap)$/.test(name)) {
+        return "a name without the reserved prefixes (xn--, sthree-, amzn-s3-demo-) and suffixes (-s3alias, --ol-s3, --x-s3, --table-s3, .mrap)";
+    }
+    return undefined;
+}
+
+/** A nudge for the common slips; empty when none applies. */
+export function hintFor(value: string): string {
+    if (net.isIPv4(value)) {
+        return ` (a single address is written ${value}/32)`;
+    }
+    if (net.isIPv6(value)) {
+        return ` (a single address is written ${value}/128)`;
+    }
+    if (/^[a-z]{2}(?:-[a-z]+)+-[0-9][a-z]$/.test(value)) {
+        return ` (that is an availability zone; its region is ${value.slice(0, -1)})`;
+    }
+    if (/^(yes|no|on|off|1|0|True|False|TRUE|FALSE)$/.test(value)) {
+        return " (write true or false)";
+    }
+    if (value !== value.toLowerCase() && value.toLowerCase() !== value.toUpperCase()) {
+        return ` (slugs and names are lowercase: ${shown(value.toLowerCase())})`;
+    }
+    return "";
+}
+
+/** True for an IPv4 or IPv6 CIDR whose prefix length fits the address family. */
+export function isCidr(value: string): boolean {
+    const match = /^([^/]+)\/([0-9]{1,3})$/.exec(value);
+    if (match === null) {
+        return false;
+    }
+    const [, address, prefixText] = match;
+    const prefix = Number(prefixText);
+    if (net.isIPv4(address)) {
+        return prefix <= 32;
+    }
+    if (net.isIPv6(address) && !address.includes("%")) {
+        return prefix <= 128;
+    }
+    return false;
+}
+
+
+const sameList = (a: readonly string[], b: readonly string[]) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * Applies defaults, checks every setting and their combinations, and resolves what follows from
+ * them (the certificate source, the ARN partition, the image digest). Throws one
+ * {@link SettingsError} listing every problem.
+ *
+ * @param keyName how a setting is named in messages (`private-registry:dropletSize` for stack
+ *   config, the argument's name for the component)
+ */
+export function resolveSettings(input: SettingsInput, keyName: (key: string) => string, header?: string): Settings {
+    const problems: string[] = [];
+    const key = keyName;
+    const bad = (k: string, allowed: string, value: string) => problems.push(`${key(k)} must be ${allowed}; got ${shown(value)}${hintFor(value)}`);
+
+    function text(k: keyof SettingsInput, fallback: string, ok: (v: string) => boolean, allowed: string): string;
+    function text(k: keyof SettingsInput, fallback: undefined, ok: (v: string) => boolean, allowed: string): string | undefined;
+    function text(k: keyof SettingsInput, fallback: string | undefined, ok: (v: string) => boolean, allowed: string): string | undefined {
+        const value = input[k] ?? fallback;
+        if (value === undefined || value === "") {
+            return fallback;
+        }
+        if (typeof value !== "string") {
+            problems.push(`${key(k)} must be ${allowed}; got ${shown(JSON.stringify(value))}`);
+            return fallback;
+        }
+        if (!ok(value)) {
+            bad(k, allowed, value);
+        }
+        return value;
+    }
+    function flag(k: "forceDestroy" | "versioning" | "redirectPullsToS3"): boolean {
+        const value = input[k] ?? DEFAULTS[k];
+        if (typeof value !== "boolean") {
+            problems.push(`${key(k)} must be true or false; got ${shown(String(value))}${hintFor(String(value))}`);
+            return DEFAULTS[k];
+        }
+        return value;
+    }
+    function whole(k: keyof typeof NUMBER_RANGES): number {
+        const [min, max] = NUMBER_RANGES[k];
+        const value = input[k] ?? DEFAULTS[k];
+        if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+            problems.push(`${key(k)} must be a whole number from ${min} to ${max}; got ${shown(String(value))}`);
+            return DEFAULTS[k];
+        }
+        return value;
+    }
+    function list(k: keyof typeof LIST_ITEMS, ok: (v: string) => boolean, allowEmpty: boolean): string[] {
+        const value: unknown = input[k] ?? DEFAULTS[k];
+        const allowed = LIST_ITEMS[k];
+        if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) {
+            problems.push(`${key(k)} must be a JSON list of ${allowed}; got ${shown(JSON.stringify(value))}`);
+            return [...DEFAULTS[k]];
+        }
+        if (!allowEmpty && value.length === 0) {
+            problems.push(`${key(k)} must list at least one of ${allowed}; got an empty list`);
+        }
+        for (const item of value as string[]) {
+            if (!ok(item)) {
+                problems.push(`${key(k)} must contain only ${allowed}; got ${shown(item)}${hintFor(item)}`);
+            }
+        }
+        return [...(value as string[])];
+    }
+    function oneOf<T extends string>(k: "exposure" | "tls", allowed: readonly T[]): T {
+        const value = (input[k] ?? DEFAULTS[k]) as string;
+        if (!(allowed as readonly string[]).includes(value)) {
+            problems.push(`${key(k)} must be one of ${allowed.map((a) => `"${a}"`).join(", ")}; got ${shown(String(value))}`);
+            return DEFAULTS[k] as T;
+        }
+        return value as T;
+    }
+
+    const awsRegion = input.awsRegion;
+    if (awsRegion === undefined || awsRegion === "") {
+        problems.push(`${key("awsRegion")} must be set to the bucket's AWS region, e.g. \`pulumi config set aws:region us-east-1\`; got nothing (nor AWS_REGION)`);
+    } else if (!AWS_REGION.test(awsRegion)) {
+        problems.push(`${key("awsRegion")} must be an AWS region name such as us-east-1; got ${shown(awsRegion)}${hintFor(awsRegion)}`);
+    } else if (awsPartitionOf(awsRegion) === undefined) {
+        problems.push(`${key("awsRegion")} must be in the aws, aws-cn or aws-us-gov partition; got ${shown(awsRegion)}, an isolated region that a DigitalOcean droplet cannot reach`);
+    }
+
+    const exposure = oneOf("exposure", EXPOSURE_MODES);
+    const tlsMode = oneOf("tls", TLS_MODES);
+    const domain = text("domain", undefined, (v) => HOSTNAME.test(v), "a lowercase DNS name such as registry.example.com");
+    const dnsZone = text("dnsZone", undefined, (v) => HOSTNAME.test(v), "a lowercase DNS zone such as example.com");
+    const letsencryptEmail = text("letsencryptEmail", undefined, (v) => EMAIL.test(v), "an e-mail address such as ops@example.com");
+    const bucketName = input.bucketName === undefined || input.bucketName === "" ? undefined : input.bucketName;
+    if (bucketName !== undefined) {
+        const allowed = validateBucketName(bucketName);
+        if (allowed !== undefined) {
+            bad("bucketName", allowed, bucketName);
+        }
+    }
+
+    const settings: Settings = {
+        awsRegion: awsRegion ?? "",
+        awsPartition: awsPartitionOf(awsRegion ?? "") ?? "aws",
+        bucketName,
+        forceDestroy: flag("forceDestroy"),
+        versioning: flag("versioning"),
+        abortIncompleteUploadDays: whole("abortIncompleteUploadDays"),
+        s3ChunkSizeMb: whole("s3ChunkSizeMb"),
+        redirectPullsToS3: flag("redirectPullsToS3"),
+        dropletRegion: text("dropletRegion", DEFAULTS.dropletRegion, (v) => REGION_SLUG.test(v), "a DigitalOcean region slug such as nyc3 or fra1"),
+        dropletSize: text("dropletSize", DEFAULTS.dropletSize, (v) => SLUG.test(v), "a DigitalOcean size slug such as s-1vcpu-1gb"),
+        dropletImage: text("dropletImage", DEFAULTS.dropletImage, (v) => SLUG.test(v), "a DigitalOcean image slug such as docker-22-04"),
+        extraSshPublicKeys: list("extraSshPublicKeys", (v) => SSH_PUBLIC_KEY.test(v), true),
+        sshAllowedCidrs: list("sshAllowedCidrs", isCidr, false),
+        httpsAllowedCidrs: list("httpsAllowedCidrs", isCidr, false),
+        exposure,
+        tls: "none",
+        domain,
+        dnsZone,
+        letsencryptEmail,
+        registryUsername: text("registryUsername", DEFAULTS.registryUsername, (v) => USERNAME.test(v), "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (no ':')"),
+        registryVersion: text("registryVersion", DEFAULTS.registryVersion, (v) => SEMVER.test(v), "an exact version such as 3.1.1 (no 'latest', no 'v')"),
+        registryImageDigest: text("registryImageDigest", undefined, (v) => DIGEST.test(v), "an image digest such as sha256:<64 hex digits>"),
+        healthCheckTimeoutSeconds: whole("healthCheckTimeoutSeconds"),
+    };
+
+    const diskGb = diskGbInSizeSlug(settings.dropletSize);
+    if (diskGb !== undefined && diskGb < DOCKER_IMAGE_MIN_DISK_GB) {
+        problems.push(
+            `${key("dropletSize")} must have a disk of at least ${DOCKER_IMAGE_MIN_DISK_GB} GB, the Docker 1-click image's minimum, such as s-1vcpu-1gb; got ${shown(settings.dropletSize)}, whose disk is ${diskGb} GB`,
+        );
+    }
+    // The pinned release's digest is known; another version's is the user's to give.
+    settings.registryImageDigest ??= REGISTRY_IMAGE_DIGESTS[settings.registryVersion];
+    if (SEMVER.test(settings.registryVersion) && !settings.registryVersion.startsWith("3.")) {
+        problems.push(`${key("registryVersion")} must be a 3.x release (2.x reads its config elsewhere and its Let's Encrypt support is broken); got ${shown(settings.registryVersion)}`);
+    }
+
+    const manageDns = dnsZone !== undefined;
+    if (exposure === "tunnel") {
+        if (tlsMode !== "auto") {
+            problems.push(`${key("exposure")}="tunnel" and ${key("tls")}="${tlsMode}" are mutually exclusive: a tunnelled registry listens on loopback only, without TLS`);
+        }
+        if (domain !== undefined) {
+            problems.push(`${key("exposure")}="tunnel" and ${key("domain")} are mutually exclusive: a tunnelled registry has no public name`);
+        }
+        if (manageDns) {
+            problems.push(`${key("exposure")}="tunnel" and ${key("dnsZone")} are mutually exclusive: a tunnelled registry has no public name`);
+        }
+        if (letsencryptEmail !== undefined) {
+            problems.push(`${key("exposure")}="tunnel" and ${key("letsencryptEmail")} are mutually exclusive: a tunnelled registry uses no certificate`);
+        }
+        // Pulumi.yaml's default arrives as if set, so only a list other than the default conflicts.
+        if (!sameList(settings.httpsAllowedCidrs, DEFAULTS.httpsAllowedCidrs)) {
+            problems.push(`${key("exposure")}="tunnel" and ${key("httpsAllowedCidrs")} are mutually exclusive: a tunnelled registry opens no HTTPS port`);
+        }
+    } else {
+        settings.tls = tlsMode === "auto" ? (domain !== undefined ? "letsencrypt" : "private-ca") : tlsMode;
+        if (settings.tls === "private-ca" && letsencryptEmail !== undefined) {
+            problems.push(`${key("tls")}="private-ca" and ${key("letsencryptEmail")} are mutually exclusive: the e-mail is only for a Let's Encrypt account`);
+        }
+        if (settings.tls === "letsencrypt" && !settings.httpsAllowedCidrs.includes(OPEN_TO_ALL_IPV4)) {
+            problems.push(
+                `${key("httpsAllowedCidrs")} must include "${OPEN_TO_ALL_IPV4}" when the certificate comes from Let's Encrypt (tls="letsencrypt", or "auto" with a domain): ` +
+                    `Let's Encrypt validates over port 443 from unpublished, changing addresses, so a narrowed list makes issuance fail. ` +
+                    `Use ${key("tls")}="private-ca" to serve only your CIDRs, or leave 443 open (every request still needs a login); got ${shown(JSON.stringify(settings.httpsAllowedCidrs))}`,
+            );
+        }
+    }
+    if (manageDns && domain === undefined) {
+        problems.push(`${key("dnsZone")} requires ${key("domain")}: the A record is created for that name`);
+    }
+    if (manageDns && domain !== undefined && domain !== dnsZone && !domain.endsWith(`.${dnsZone}`)) {
+        problems.push(`${key("domain")} must be ${shown(dnsZone)} or a name under it when ${key("dnsZone")} is set; got ${shown(domain)}`);
+    }
+
+    if (problems.length > 0) {
+        throw new SettingsError(problems, header);
+    }
+    return settings;
+}
