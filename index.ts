@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PrivateRegistry } from "./components/privateRegistry";
 import { deploymentNotices, unknownKeyWarnings } from "./components/notices";
-import { Settings, SettingsError } from "./components/settings";
-import { loadSettings } from "./components/stackConfig";
+import { PrivateRegistryArgs } from "./components/privateRegistryArgs";
+import { SettingsError } from "./components/settings";
+import { loadStackArgs } from "./components/stackConfig";
 import { stackOutputs } from "./components/outputs";
 
 // Keys are read from the project's own namespace, whatever the project is called.
@@ -12,22 +13,21 @@ for (const warning of unknownKeyWarnings(Object.keys(pulumi.runtime.allConfig())
 }
 
 /** Validation runs first and throws before any resource is declared. */
-function settingsOrExplain(): Settings {
+function argsOrExplain(): PrivateRegistryArgs {
     try {
-        return loadSettings(new pulumi.Config(), new pulumi.Config("aws"), process.env, namespace);
+        return loadStackArgs(new pulumi.Config(), new pulumi.Config("aws"), process.env, namespace);
     } catch (e) {
         // A RunError prints its message once, without the stack trace of an unhandled exception.
         throw e instanceof SettingsError ? new pulumi.RunError(e.message) : e;
     }
 }
 
-const settings = settingsOrExplain();
-const registry = new PrivateRegistry("registry", settings);
-for (const notice of deploymentNotices(settings)) {
+const registry = new PrivateRegistry("registry", argsOrExplain());
+for (const notice of deploymentNotices(registry.settings)) {
     void (notice.level === "warn" ? pulumi.log.warn(notice.text) : pulumi.log.info(notice.text));
 }
 
-const outputs = stackOutputs(registry, settings);
+const outputs = stackOutputs(registry);
 export const registryHost = outputs.registryHost;
 export const registryUrl = outputs.registryUrl;
 export const registryUsername = outputs.registryUsername;

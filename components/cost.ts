@@ -1,4 +1,4 @@
-import { DEFAULTS } from "./settings";
+import { DEFAULTS, Settings } from "./settings";
 import { STORAGE_HEALTH_INTERVAL_SECONDS } from "./render/registryConfig";
 
 /**
@@ -340,4 +340,24 @@ export function compareMonthlyCosts(usage: ProjectUsage & { repositories?: numbe
         awsFreeEgressGb: usage.awsFreeEgressGb,
     };
     return { project: estimateMonthlyCost(usage), docr: estimateDocrMonthlyCost(shared), ecr: estimateEcrMonthlyCost(shared) };
+}
+
+/** The usage the cost output assumes; docs/COSTS.md has other volumes. */
+export const COST_OUTPUT_USAGE = { storedGb: 10, pulledGbPerMonth: 50 } as const;
+
+/**
+ * Monthly USD for the chosen droplet at {@link COST_OUTPUT_USAGE}, or undefined for a droplet
+ * size the dated price table does not know (the deploy itself does not depend on the table).
+ */
+export function estimatedMonthlyCostUsd(settings: Pick<Settings, "dropletSize" | "redirectPullsToS3" | "s3ChunkSizeMb">): number | undefined {
+    if (!(KNOWN_DROPLET_SIZES as readonly string[]).includes(settings.dropletSize)) {
+        return undefined;
+    }
+    const estimate = estimateMonthlyCost({
+        dropletSize: settings.dropletSize,
+        ...COST_OUTPUT_USAGE,
+        redirect: settings.redirectPullsToS3,
+        chunkSizeMb: settings.s3ChunkSizeMb,
+    });
+    return Math.round(estimate.totalUsd * 100) / 100;
 }

@@ -5,6 +5,8 @@ import { DockerHost } from "./dockerHost";
 import { RegistryBucket } from "./registryBucket";
 import { RegistryCertificate } from "./registryCertificate";
 import { RegistryService, RegistryServiceTls } from "./registryService";
+import { estimatedMonthlyCostUsd } from "./cost";
+import { PrivateRegistryArgs, resolveArgs } from "./privateRegistryArgs";
 import { dnsRecordName, Settings } from "./settings";
 import { registryImageReference } from "./versions";
 import { StorageUser } from "./storageUser";
@@ -45,38 +47,55 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     public readonly registryHost: pulumi.Output<string>;
     public readonly registryUrl: pulumi.Output<string>;
     public readonly serving: pulumi.Output<string>;
+    /** The arguments after defaults and validation, as far as they are known when declared. */
+    public readonly settings: Settings;
+    /** The exact registry image, by tag and digest. */
+    public readonly registryImage: pulumi.Output<string>;
+    public readonly bucketRegion: pulumi.Output<string>;
+    /** Monthly USD at the documented usage; undefined for a droplet size the price table lacks. */
+    public readonly estimatedMonthlyCostUsd: pulumi.Output<number | undefined>;
 
     /**
      * @param resolve how the DNS name is checked before a certificate is asked for (tests pass a
      *   fake; the default asks the system's resolvers)
      */
-    constructor(name: string, settings: Settings, opts?: pulumi.ComponentResourceOptions, resolve: ResolveIpv4 = resolveIpv4) {
+    constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions, resolve: ResolveIpv4 = resolveIpv4) {
+        // Validation runs before anything, the component itself included, is registered.
+        const { known: settings, value } = resolveArgs(name, args);
         super("private-registry:index:PrivateRegistry", name, {}, opts);
+        this.settings = settings;
+
+        this.registryImage = pulumi.all([value("registryVersion"), value("registryImageDigest")]).apply(([version, digest]) => registryImageReference(version, digest));
+        this.bucketRegion = pulumi.output(value("awsRegion"));
+        this.estimatedMonthlyCostUsd = pulumi
+            .all([value("dropletSize"), value("redirectPullsToS3"), value("s3ChunkSizeMb")])
+            .apply(([dropletSize, redirectPullsToS3, s3ChunkSizeMb]) => estimatedMonthlyCostUsd({ dropletSize, redirectPullsToS3, s3ChunkSizeMb }));
 
         this.bucket = new RegistryBucket(
             `${name}-storage`,
             {
-                bucketName: settings.bucketName,
+                // Validated as a bucket name when given; absent, Pulumi generates one.
+                bucketName: value("bucketName") as pulumi.Input<string> | undefined,
                 forceDestroy: settings.forceDestroy,
-                versioning: settings.versioning,
-                abortIncompleteUploadDays: settings.abortIncompleteUploadDays,
-                partition: settings.awsPartition,
+                versioning: value("versioning"),
+                abortIncompleteUploadDays: value("abortIncompleteUploadDays"),
+                partition: value("awsPartition"),
             },
             { parent: this },
         );
 
-        this.storageUser = new StorageUser(`${name}-storage`, { bucketName: this.bucket.bucketName, partition: settings.awsPartition }, { parent: this });
+        this.storageUser = new StorageUser(`${name}-storage`, { bucketName: this.bucket.bucketName, partition: value("awsPartition") }, { parent: this });
 
         const isPublic = settings.exposure === "public";
         this.host = new DockerHost(
             `${name}-host`,
             {
-                region: settings.dropletRegion,
-                size: settings.dropletSize,
-                image: settings.dropletImage,
-                extraSshPublicKeys: settings.extraSshPublicKeys,
-                sshAllowedCidrs: settings.sshAllowedCidrs,
-                httpsAllowedCidrs: isPublic ? settings.httpsAllowedCidrs : undefined,
+                region: value("dropletRegion"),
+                size: value("dropletSize"),
+                image: value("dropletImage"),
+                extraSshPublicKeys: value("extraSshPublicKeys"),
+                sshAllowedCidrs: value("sshAllowedCidrs"),
+                httpsAllowedCidrs: isPublic ? value("httpsAllowedCidrs") : undefined,
             },
             { parent: this },
         );
@@ -102,7 +121,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     // point at it yet: the first `up` then ends by saying which record to create.
                     awaitingDnsFor = ip.apply((address) => addressAwaitingDns(domain, address, resolve));
                 }
-                tls = { kind: "letsencrypt", hostname: this.registryHost, email: settings.letsencryptEmail, awaitingDnsFor };
+                tls = { kind: "letsencrypt", hostname: this.registryHost, email: value("letsencryptEmail"), awaitingDnsFor };
                 break;
             }
             case "private-ca": {
@@ -133,16 +152,16 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             {
                 connection: this.host.connection,
                 hostId: this.host.droplet.id,
-                image: registryImageReference(settings.registryVersion, settings.registryImageDigest),
+                image: this.registryImage,
                 bucketName: this.bucket.bucketName,
-                bucketRegion: settings.awsRegion,
+                bucketRegion: this.bucketRegion,
                 accessKeyId: this.storageUser.accessKeyId,
                 secretAccessKey: this.storageUser.secretAccessKey,
-                chunkSizeMb: settings.s3ChunkSizeMb,
-                redirectPullsToS3: settings.redirectPullsToS3,
-                username: settings.registryUsername,
+                chunkSizeMb: value("s3ChunkSizeMb"),
+                redirectPullsToS3: value("redirectPullsToS3"),
+                username: value("registryUsername"),
                 tls,
-                healthCheckTimeoutSeconds: settings.healthCheckTimeoutSeconds,
+                healthCheckTimeoutSeconds: value("healthCheckTimeoutSeconds"),
             },
             // The bucket's protections and the key's policy are in place before the first push.
             { parent: this, dependsOn: [...dependsOn, this.bucket, this.storageUser] },

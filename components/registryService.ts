@@ -19,7 +19,7 @@ export type RegistryServiceTls =
     | {
           kind: "letsencrypt";
           hostname: pulumi.Input<string>;
-          email?: string;
+          email?: pulumi.Input<string | undefined>;
           /** The address the hostname must resolve to before a certificate is asked for, while it does not. */
           awaitingDnsFor?: pulumi.Input<string | undefined>;
       }
@@ -85,8 +85,8 @@ export class RegistryService extends pulumi.ComponentResource {
         const resolvedTls: pulumi.Output<DeploymentTls> =
             tlsInput.kind === "letsencrypt"
                 ? pulumi
-                    .all([tlsInput.hostname, tlsInput.awaitingDnsFor])
-                    .apply(([hostname, awaitingDnsFor]): DeploymentTls => ({ kind: "letsencrypt", hostname, email: tlsInput.email, awaitingDnsFor }))
+                    .all([tlsInput.hostname, tlsInput.email, tlsInput.awaitingDnsFor])
+                    .apply(([hostname, email, awaitingDnsFor]): DeploymentTls => ({ kind: "letsencrypt", hostname, email, awaitingDnsFor }))
                 : tlsInput.kind === "private-ca"
                   ? pulumi
                         .all([tlsInput.hostname, tlsInput.certificate, tlsInput.privateKey, tlsInput.caCertificate])

@@ -1,3 +1,4 @@
+import type { PrivateRegistryArgs } from "./privateRegistryArgs";
 import { CONFIG_NAMESPACE, Settings, SettingsError } from "./settings";
 import { hintFor, LIST_ITEMS, NUMBER_RANGES, resolveSettings, SettingsInput, shown } from "./settingsRules";
 
@@ -22,6 +23,19 @@ export interface ConfigSource {
  * @param namespace the config namespace the keys are named with in messages (the project name)
  */
 export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env: Record<string, string | undefined> = {}, namespace: string = CONFIG_NAMESPACE): Settings {
+    return loadStack(config, awsConfig, env, namespace).settings;
+}
+
+/**
+ * The component's arguments from stack config, validated: what the program hands to
+ * `new PrivateRegistry(...)`. Throws like {@link loadSettings}.
+ */
+export function loadStackArgs(config: ConfigSource, awsConfig: ConfigSource, env: Record<string, string | undefined> = {}, namespace: string = CONFIG_NAMESPACE): PrivateRegistryArgs {
+    const { input, settings } = loadStack(config, awsConfig, env, namespace);
+    return { ...input, awsRegion: settings.awsRegion };
+}
+
+function loadStack(config: ConfigSource, awsConfig: ConfigSource, env: Record<string, string | undefined>, namespace: string): { input: SettingsInput; settings: Settings } {
     const parseProblems: string[] = [];
     const key = (k: string) => (k === "awsRegion" ? "aws:region" : `${namespace}:${k}`);
     const str = (k: string): string | undefined => {
@@ -90,7 +104,7 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
     try {
         const settings = resolveSettings(input, key);
         if (problems.length === 0) {
-            return settings;
+            return { input, settings };
         }
     } catch (e) {
         if (!(e instanceof SettingsError)) {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { shellQuote } from "../../components/render/shell";
-import { loadSettings } from "../../components/stackConfig";
+import { loadStackArgs } from "../../components/stackConfig";
 import type { PrivateRegistry as PrivateRegistryType } from "../../components/privateRegistry";
 import { installMocks, optionsRecorder, RecordedOptions, settle } from "../support/mocks";
 
@@ -64,7 +64,7 @@ describe("resource orderings that avoid AWS races", () => {
 
     before(async () => {
         const { PrivateRegistry } = await import("../../components/privateRegistry.js");
-        const settings = loadSettings(new Map(), new Map([["region", "eu-central-1"]]));
+        const settings = loadStackArgs(new Map(), new Map([["region", "eu-central-1"]]));
         registry = new PrivateRegistry("guards", settings, { transformations: [optionsRecorder(options)] }, async () => {
             throw new Error("no DNS in tests");
         });

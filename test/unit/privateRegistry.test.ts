@@ -3,8 +3,8 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { installMocks, isSecretValue, ofType, optionsRecorder, RecordedOptions, RecordedResource, settle, single, valueOf } from "../support/mocks";
-import { Settings } from "../../components/settings";
-import { loadSettings } from "../../components/stackConfig";
+import type { PrivateRegistryArgs } from "../../components/privateRegistryArgs";
+import { loadStackArgs } from "../../components/stackConfig";
 import { decodeBundleFiles } from "../support/bundle";
 import type { PrivateRegistry as PrivateRegistryType } from "../../components/privateRegistry";
 import type { ResolveIpv4 } from "../../components/dnsCheck";
@@ -13,8 +13,8 @@ import { REGISTRY_IMAGE_DIGESTS, registryImageReference, REGISTRY_VERSION } from
 const recorded: RecordedResource[] = installMocks();
 let PrivateRegistry: typeof PrivateRegistryType;
 
-function settingsFor(values: Record<string, string>, awsRegion = "eu-central-1"): Settings {
-    return loadSettings(new Map(Object.entries(values)), new Map([["region", awsRegion]]));
+function argsFor(values: Record<string, string>, awsRegion = "eu-central-1"): PrivateRegistryArgs {
+    return loadStackArgs(new Map(Object.entries(values)), new Map([["region", awsRegion]]));
 }
 
 /** A resolver that never reaches real DNS: unknown names fail like NXDOMAIN. */
@@ -38,7 +38,7 @@ interface Deployed {
 async function deploy(prefix: string, values: Record<string, string>, env: { awsRegion?: string; dns?: ResolveIpv4 } = {}): Promise<Deployed> {
     const options: RecordedOptions[] = [];
     const before = recorded.length;
-    const registry = new PrivateRegistry(prefix, settingsFor(values, env.awsRegion), { transformations: [optionsRecorder(options)] }, env.dns ?? fakeDns({}));
+    const registry = new PrivateRegistry(prefix, argsFor(values, env.awsRegion), { transformations: [optionsRecorder(options)] }, env.dns ?? fakeDns({}));
     await settle(recorded);
     return { registry, resources: recorded.slice(before), options };
 }

@@ -62,16 +62,16 @@ describe("the program's stack outputs", () => {
 describe("the cost output", () => {
     it("prices the default droplet at the documented usage", async () => {
         const { estimateMonthlyCost } = await import("../../components/cost.js");
-        const { COST_OUTPUT_USAGE } = await import("../../components/outputs.js");
+        const { COST_OUTPUT_USAGE } = await import("../../components/cost.js");
         const expected = estimateMonthlyCost({ dropletSize: "s-1vcpu-1gb", ...COST_OUTPUT_USAGE, redirect: true, chunkSizeMb: 5 }).totalUsd;
-        const value = program.estimatedMonthlyCostUsd as unknown as number;
+        const value = (await valueOf(program.estimatedMonthlyCostUsd)) as number;
         assert.equal(typeof value, "number");
         assert.ok(value >= 6, "at least the droplet's own price");
         assert.equal(value, Math.round(expected * 100) / 100);
     });
 
     it("is left out, not guessed, for a droplet size the price table does not know", async () => {
-        const { estimatedMonthlyCostUsd } = await import("../../components/outputs.js");
+        const { estimatedMonthlyCostUsd } = await import("../../components/cost.js");
         assert.equal(estimatedMonthlyCostUsd({ dropletSize: "c-48-intel", redirectPullsToS3: true, s3ChunkSizeMb: 10 }), undefined);
     });
 });

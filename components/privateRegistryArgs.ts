@@ -1,0 +1,113 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ExposureMode, Settings, SettingsError, TlsMode } from "./settings";
+import { resolveSettings, SettingsInput } from "./settingsRules";
+
+/**
+ * The PrivateRegistry component's arguments. Defaults match Pulumi.yaml's. The settings that
+ * decide which resources exist (`exposure`, `tls`, `domain`, `dnsZone`, `forceDestroy`) are plain
+ * values, because Pulumi must know them when the resources are declared; every other one may be
+ * an Output.
+ */
+export interface PrivateRegistryArgs {
+    /** AWS region of the bucket, e.g. `us-east-1` (China and GovCloud regions work too). Required. */
+    awsRegion: pulumi.Input<string>;
+    /** `"public"`: HTTPS on 443; `"tunnel"`: the droplet's loopback, reached with `ssh -L`. Default `"public"`. */
+    exposure?: ExposureMode;
+    /** Certificate source in public mode: `"auto"` (Let's Encrypt with a domain, else the private CA), `"letsencrypt"`, `"private-ca"`. Default `"auto"`. */
+    tls?: TlsMode;
+    /** The registry's DNS name, e.g. `registry.example.com`. Default: none (served on the IP). */
+    domain?: string;
+    /** A DigitalOcean DNS zone in which to create the A record for `domain`. Default: none (DNS is yours). */
+    dnsZone?: string;
+    /** Contact e-mail for the Let's Encrypt account. Default: none. */
+    letsencryptEmail?: pulumi.Input<string>;
+    /** CIDRs allowed to reach 443; must include 0.0.0.0/0 with Let's Encrypt. Default `["0.0.0.0/0", "::/0"]`. */
+    httpsAllowedCidrs?: pulumi.Input<string[]>;
+    /** CIDRs allowed to reach SSH; the machine running `pulumi up` must be inside. Default `["0.0.0.0/0", "::/0"]`. */
+    sshAllowedCidrs?: pulumi.Input<string[]>;
+    /** OpenSSH public keys that may also log in as root. Default `[]`. */
+    extraSshPublicKeys?: pulumi.Input<string[]>;
+    /** Exact S3 bucket name. Default: a generated unique name. */
+    bucketName?: pulumi.Input<string>;
+    /** Delete the bucket and every image in it on destroy. Default `false`. */
+    forceDestroy?: boolean;
+    /** Keep previous object versions for 30 days. Default `false`. */
+    versioning?: pulumi.Input<boolean>;
+    /** Days after which S3 aborts unfinished multipart uploads (1-365). Default `3`. */
+    abortIncompleteUploadDays?: pulumi.Input<number>;
+    /** S3 multipart part size in MiB (5-5120). Default `5`. */
+    s3ChunkSizeMb?: pulumi.Input<number>;
+    /** Answer blob pulls with a redirect to a presigned S3 URL. Default `true`. */
+    redirectPullsToS3?: pulumi.Input<boolean>;
+    /** DigitalOcean region slug. Default `"nyc3"`. */
+    dropletRegion?: pulumi.Input<string>;
+    /** Droplet size slug, with a disk of 25 GB or more. Default `"s-1vcpu-1gb"`. */
+    dropletSize?: pulumi.Input<string>;
+    /** Image slug of the Docker 1-click. Default `"docker-22-04"`. */
+    dropletImage?: pulumi.Input<string>;
+    /** The registry login; its password is generated. Default `"ci"`. */
+    registryUsername?: pulumi.Input<string>;
+    /** Exact CNCF Distribution 3.x release. Default: the pinned release. */
+    registryVersion?: pulumi.Input<string>;
+    /** sha256 digest pinning the image beyond its tag. Default: the pinned release's known digest. */
+    registryImageDigest?: pulumi.Input<string>;
+    /** Seconds the deploy waits for the registry to prove it serves (30-1800). Default `300`. */
+    healthCheckTimeoutSeconds?: pulumi.Input<number>;
+}
+
+const STRUCTURAL = ["exposure", "tls", "domain", "dnsZone", "forceDestroy"] as const;
+
+/** Settings as the component uses them: plain where known now, Outputs where they are not. */
+export interface ResolvedArgs {
+    /** Validated now, with defaults in place of values not yet known (never used for those). */
+    known: Settings;
+    /** A setting's value: the plain one, or an Output validated by the same rules once known. */
+    value<K extends keyof Settings>(key: K): pulumi.Input<Settings[K]>;
+    /** Every setting, validated once all are known. */
+    all: pulumi.Output<Settings>;
+}
+
+function isPending(value: unknown): boolean {
+    return pulumi.Output.isInstance(value) || value instanceof Promise;
+}
+
+/**
+ * Runs the one validator on the arguments: at once on every value already known, so a bad one
+ * stops the deploy before any resource is declared; and again on the whole set when Outputs
+ * resolve, failing the resources that would use a bad value.
+ */
+export function resolveArgs(name: string, args: PrivateRegistryArgs): ResolvedArgs {
+    const known: Record<string, unknown> = {};
+    const pending: Record<string, pulumi.Input<unknown>> = {};
+    for (const [key, value] of Object.entries(args)) {
+        if (!isPending(value)) {
+            known[key] = value;
+        } else if ((STRUCTURAL as readonly string[]).includes(key)) {
+            throw new pulumi.RunError(`PrivateRegistry "${name}": ${key} must be a plain value, not an Output: it decides which resources are declared`);
+        } else {
+            pending[key] = value;
+        }
+    }
+    const validate = (input: SettingsInput, header: string): Settings => {
+        try {
+            return resolveSettings(input, (key) => key, header);
+        } catch (e) {
+            // A RunError prints its message once, without a stack trace.
+            throw e instanceof SettingsError ? new pulumi.RunError(e.message) : e;
+        }
+    };
+    // A region not yet known stands in as a valid one for the checks that can run now.
+    const placeholders: SettingsInput = "awsRegion" in pending ? { awsRegion: "us-east-1" } : {};
+    const settings = validate({ ...(known as SettingsInput), ...placeholders }, `PrivateRegistry "${name}": invalid arguments (nothing was created):`);
+    if (Object.keys(pending).length === 0) {
+        return { known: settings, value: (key) => settings[key], all: pulumi.output(settings) };
+    }
+    const whole = pulumi.all(pending).apply((values) => validate({ ...(known as SettingsInput), ...(values as SettingsInput) }, `PrivateRegistry "${name}": invalid arguments:`));
+    // Derived settings follow the inputs they come from.
+    const derivedFrom: Partial<Record<keyof Settings, string>> = { awsPartition: "awsRegion", registryImageDigest: "registryVersion" };
+    return {
+        known: settings,
+        all: whole,
+        value: (key) => (key in pending || (derivedFrom[key] ?? "") in pending ? whole.apply((s) => s[key]) : settings[key]),
+    };
+}
