@@ -73,6 +73,8 @@ export function createProject(options: { devStackFile?: boolean } = {}): Project
         mkdirSync(d);
     }
     copyFileSync(join(repoRoot, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
+    // Pulumi.yaml's `main` names the program file, which the CLI requires to exist.
+    copyFileSync(join(repoRoot, "index.ts"), join(dir, "index.ts"));
     if (options.devStackFile) {
         copyFileSync(join(repoRoot, "Pulumi.dev.yaml"), join(dir, "Pulumi.dev.yaml"));
     }
