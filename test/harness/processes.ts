@@ -1,5 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import { diesWithThisProcess } from "./proc";
 
 /**
  * Child processes that cannot outlive the test that started them.
@@ -7,7 +8,8 @@ import * as fs from "node:fs";
  * Every child runs in its own process group (`detached`), and the tracker remembers its PID.
  * `stopAll()` (call it from `after` hooks) sends SIGTERM, then SIGKILL, to each PID and its
  * group; if the test process exits or is interrupted first, a process-wide `exit` handler kills
- * whatever is left with SIGKILL, by PID. Nothing is ever killed by name.
+ * whatever is left with SIGKILL, by PID. Long-running children also get a parent-death signal
+ * (see `diesWithThisProcess`), for a kill -9 that runs no handler. Nothing is killed by name.
  */
 
 export interface ExitInfo {
@@ -218,8 +220,10 @@ export class ProcessTracker {
     start(name: string, command: string, args: readonly string[], options: StartOptions): TrackedProcess {
         const fd = fs.openSync(options.logFile, "a");
         let child: ChildProcess;
+        // Servers must not outlive this process even when it is killed with -9.
+        const wrapped = diesWithThisProcess(command, args);
         try {
-            child = spawn(command, [...args], {
+            child = spawn(wrapped.command, wrapped.args, {
                 cwd: options.cwd,
                 env: childEnv(options.env, options.unsetEnv),
                 stdio: ["ignore", fd, fd],

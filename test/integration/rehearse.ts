@@ -1,7 +1,8 @@
 /**
  * `npm run rehearse`: starts the same stack the integration tests use (versitygw with a fresh
  * bucket, a throwaway CA, the real pinned registry serving the program's config.yml on
- * 127.0.0.1) and leaves it up until Ctrl-C (SIGINT) or SIGTERM, then stops everything cleanly.
+ * 127.0.0.1) and leaves it up until Ctrl-C, SIGTERM or SIGHUP (to this process, or to npm alone),
+ * then stops everything cleanly.
  *
  * Prints the registry URL, the throwaway login (on purpose: it dies with the process), a skopeo
  * command and a `docker login` command with the CA hint.
@@ -15,6 +16,7 @@
  */
 import { buildOciImage, dockerRef, ociRef, ProcessTracker, startStack } from "../harness";
 import type { Stack } from "../harness";
+import { watchStarter } from "../harness/proc";
 
 function parseArgs(argv: string[]): { port?: number; debugPort?: number; s3Port?: number; redirect?: boolean; sample: boolean } {
     const out: { port?: number; debugPort?: number; s3Port?: number; redirect?: boolean; sample: boolean } = { sample: false };
@@ -74,42 +76,78 @@ function banner(stack: Stack, sample: string | undefined): string {
         `    printf '%s' '${password}' | docker login ${host} --username ${username} --password-stdin`,
         `    docker tag alpine ${host}/library/alpine && docker push ${host}/library/alpine`,
         "",
-        "Ctrl-C stops everything.",
+        "Ctrl-C (or SIGTERM/SIGHUP to npm) stops everything.",
         "",
     ].join("\n");
 }
 
+/** Writes to the console, which may be gone (a closed terminal after SIGHUP): never throws. */
+function say(stream: NodeJS.WriteStream, text: string): void {
+    try {
+        stream.write(text);
+    } catch {
+        // nobody is reading any more
+    }
+}
+
 async function main(): Promise<void> {
     const args = parseArgs(process.argv.slice(2));
-    // This script stops gracefully on Ctrl-C itself; the tracker's exit handler is the safety net.
+    // A write to a closed pipe or terminal must not crash the stop that follows.
+    process.stdout.on("error", () => undefined);
+    process.stderr.on("error", () => undefined);
+    // This script stops gracefully itself; the tracker's exit handler and the children's
+    // parent-death signal (setpriv, see processes.ts) are the safety nets.
     const tracker = new ProcessTracker({ exitOnSignal: false });
-    process.stdout.write("starting versitygw, the throwaway CA and the registry...\n");
+    // Set later than the handlers that read them: a signal can come while the stack starts.
+    const state: { stack?: Stack; stopping?: string } = {};
+    const forceStop = (why: string) => {
+        say(process.stdout, `\n${why}: killing everything now\n`);
+        tracker.killAllNow();
+        state.stack?.tmp.remove();
+        process.exit(130);
+    };
+    const stop = async (reason: string, code: number) => {
+        if (state.stopping === undefined) {
+            state.stopping = reason;
+            say(process.stdout, `\n${reason}: stopping the registry, then the S3 server...\n`);
+            // Bounded, so a draining registry cannot outlast a process manager's patience.
+            setTimeout(() => forceStop("still not stopped after 15 s"), 15_000).unref();
+        }
+        const stack = state.stack;
+        if (stack === undefined) {
+            return; // still starting: main() stops it as soon as startStack returns
+        }
+        await stack.registry.stop();
+        await stack.s3.stop();
+        await stack.stop();
+        await tracker.dispose();
+        say(process.stdout, "stopped; temp files removed\n");
+        process.exit(code);
+    };
+    // A terminal's Ctrl-C (SIGINT), a process manager (SIGTERM), a closed terminal (SIGHUP);
+    // a second signal means "now".
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+        process.on(signal, () => (state.stopping === undefined ? void stop(signal, 0) : forceStop(`${signal} again`)));
+    }
+    // npm passes SIGHUP to nobody, and a `sh -c` wrapper (where the script does not exec) dies on
+    // SIGTERM without passing it on: the only sign left then is that npm or the shell is gone.
+    watchStarter((who) => {
+        if (state.stopping === undefined) {
+            void stop(`${who}, which started this, exited`, 0);
+        }
+    });
+
+    say(process.stdout, "starting versitygw, the throwaway CA and the registry...\n");
     const stack = await startStack({
         name: "registry-rehearse",
         tracker,
         redirect: args.redirect,
         ports: { registry: args.port, debug: args.debugPort, s3: args.s3Port },
     });
-
-    let stopping = false;
-    const stop = async (reason: string, code: number) => {
-        if (stopping) {
-            process.stdout.write("\nforce stop: killing everything now\n");
-            tracker.killAllNow();
-            stack.tmp.remove();
-            process.exit(130);
-        }
-        stopping = true;
-        process.stdout.write(`\n${reason}: stopping the registry, then the S3 server...\n`);
-        await stack.registry.stop();
-        await stack.s3.stop();
-        await stack.stop();
-        await tracker.dispose();
-        process.stdout.write("stopped; temp files removed\n");
-        process.exit(code);
-    };
-    process.on("SIGINT", () => void stop("SIGINT", 0));
-    process.on("SIGTERM", () => void stop("SIGTERM", 0));
+    state.stack = stack;
+    if (state.stopping !== undefined) {
+        return stop(state.stopping, 0);
+    }
 
     if (args.sample) {
         const layout = stack.tmp.join("sample-image");
@@ -128,7 +166,7 @@ async function main(): Promise<void> {
     // If a server dies on its own, say so and stop the rest.
     for (const proc of [stack.registry.process, stack.s3.process]) {
         void proc?.exited.then((status) => {
-            if (!stopping) {
+            if (state.stopping === undefined) {
                 process.stderr.write(`\n${proc.name} exited unexpectedly (${JSON.stringify(status)}); its log ends:\n${proc.logTail(20)}\n`);
                 void stop(`${proc.name} died`, 1);
             }
