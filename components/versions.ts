@@ -43,7 +43,7 @@ export function registryImageReference(version: string, digest?: string): string
  * (components/render/retention.ts). 0.11.7 (RELEASE.md in the module) only upgrades Go for a
  * CVE; 0.11.5 added `manifest.descriptor` to regbot's Lua sandbox, which the retention script
  * uses to check a tag still names the manifest it planned to delete; 0.11.5 also stopped sending
- * credentials on redirects.
+ * credentials on redirects and following https-to-http ones.
  */
 export const REGCLIENT_VERSION = "0.11.7";
 
@@ -54,7 +54,8 @@ export const REGBOT_GO_MODULE = "github.com/regclient/regclient/cmd/regbot";
  * The official regbot image, by tag: the scratch-based build (`/regbot` as entrypoint, no shell),
  * as listed in docs/hub-regbot.md of the v0.11.7 module ("regclient/regbot:$ver: Specific
  * release based on scratch") and published on Docker Hub and ghcr.io by the project's release
- * workflow. Not pinned by digest: no public source at hand records the digest of this tag, and a
- * digest is only recorded here once it has been read from the registry itself.
+ * workflow. Not pinned by digest yet: regclient is not a Docker official image (no
+ * docker-library record) and its release notes list no digests; record one here only after
+ * reading it from the registry (`docker buildx imagetools inspect docker.io/regclient/regbot:v0.11.7`).
  */
 export const REGBOT_IMAGE = `docker.io/regclient/regbot:v${REGCLIENT_VERSION}`;

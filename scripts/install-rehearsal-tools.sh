@@ -6,7 +6,9 @@
 #       registry   CNCF Distribution at the exact version the program deploys
 #                  (REGISTRY_VERSION in components/versions.ts), static (CGO_ENABLED=0) so the
 #                  same binary also runs inside a FROM-scratch container image;
-#       versitygw  a real S3-compatible server (SigV4 checks, multipart uploads), pinned below.
+#       versitygw  a real S3-compatible server (SigV4 checks, multipart uploads), pinned below;
+#       regbot     regclient's scripted registry client at the version the droplet runs for tag
+#                  retention (REGCLIENT_VERSION in components/versions.ts), static like the image's.
 # Idempotent and fast when cached: a binary is rebuilt only when its stamp file (module, version,
 # build flags) does not match what this script would build.
 #
@@ -16,7 +18,7 @@ set -euo pipefail
 
 VERSITYGW_MODULE="github.com/versity/versitygw/cmd/versitygw"
 VERSITYGW_VERSION="v1.8.0"
-# The oldest Go both modules build with: distribution v3.1.2's go.mod says `go 1.26.0`.
+# The oldest Go every module builds with: distribution v3.1.2's and regclient v0.11.7's go.mod say `go 1.26.0`.
 MIN_GO_MINOR=26
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -130,14 +132,23 @@ case "$registry_version" in
   *) die "REGISTRY_VERSION '$registry_version' is not an exact release like 3.1.2" ;;
 esac
 log "pinned registry: $registry_module@v$registry_version (components/versions.ts)"
+regclient_version=$(read_versions_constant REGCLIENT_VERSION)
+regbot_module=$(read_versions_constant REGBOT_GO_MODULE)
+case "$regclient_version" in
+  [0-9]*.[0-9]*.[0-9]*) ;;
+  *) die "REGCLIENT_VERSION '$regclient_version' is not an exact release like 0.11.7" ;;
+esac
+log "pinned regbot: $regbot_module@v$regclient_version (components/versions.ts)"
 
 # Static, so the same file runs on the host and as the only file of a FROM-scratch image.
 build registry "$registry_module" "v$registry_version" 0
 build versitygw "$VERSITYGW_MODULE" "$VERSITYGW_VERSION" 0
+build regbot "$regbot_module" "v$regclient_version" 0
 
 log "versions:"
 log "  registry   $("$cache_bin/registry" --version 2>&1 | awk '{ print $NF; exit }')"
 log "  versitygw  $("$GO" version -m "$cache_bin/versitygw" | awk '$1 == "mod" { print $3; exit }')"
+log "  regbot     $("$cache_bin/regbot" version --format '{{.VCSTag}}' 2>&1 | head -n1)"
 log "  skopeo     $(skopeo --version 2>&1 | head -n1)"
 log "  podman     $(podman --version 2>&1 | head -n1)"
 log "  runc       $(runc --version 2>&1 | head -n1)"

@@ -261,7 +261,7 @@ export function renderRetention(input: RetentionInput): RenderedRetention {
         `local host = ${luaString(input.registryHost)}`,
         `local keepNewest = ${keepNewest ?? "nil"}`,
         `local keepYoungerThanDays = ${keepYoungerThanDays ?? "nil"}`,
-        `local protect = { ${protect.map(luaString).join(", ")} }`,
+        `local protect = {${protect.length > 0 ? ` ${protect.map(luaString).join(", ")} ` : ""}}`,
         `local dryRun = ${input.dryRun}`,
     ];
     const cred: Record<string, unknown> = {
