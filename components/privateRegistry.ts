@@ -1,5 +1,6 @@
 import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
+import { RegistryAlerts } from "./alerts";
 import { addressAwaitingDns, ResolveIpv4, resolveIpv4 } from "./dnsCheck";
 import { DockerHost } from "./dockerHost";
 import { RegistryBucket } from "./registryBucket";
@@ -10,11 +11,19 @@ import { PrivateRegistryArgs, resolveArgs } from "./privateRegistryArgs";
 import { dnsRecordName, Settings } from "./settings";
 import { registryImageReference } from "./versions";
 import { StorageUser } from "./storageUser";
-import { TUNNEL_PORT } from "./render/deployment";
+import { sslipHostname, TUNNEL_PORT } from "./render/deployment";
+import { RetentionRules } from "./render/retention";
 
-/** The DNS name for an IP without a domain of one's own: a wildcard-DNS service. */
-export function sslipHostname(ip: string): string {
-    return `${ip.replace(/[.:]/g, "-")}.sslip.io`;
+export { sslipHostname } from "./render/deployment";
+
+
+/** The settings' retention rules, where 0 turns a number rule off. */
+export function retentionRules(keepNewestTags: number, keepTagsYoungerThanDays: number, protectedTags: string[]): RetentionRules {
+    return {
+        ...(keepNewestTags > 0 ? { keepNewest: keepNewestTags } : {}),
+        ...(keepTagsYoungerThanDays > 0 ? { keepYoungerThanDays: keepTagsYoungerThanDays } : {}),
+        ...(protectedTags.length > 0 ? { protectPatterns: protectedTags } : {}),
+    };
 }
 
 /** One line that says how clients reach the registry and what they must trust. */
@@ -42,6 +51,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     public readonly certificate?: RegistryCertificate;
     public readonly dnsRecord?: digitalocean.DnsRecord;
     public readonly service: RegistryService;
+    /** Only with alertEmails: droplet alerts, and an uptime check where it can judge the registry. */
+    public readonly alerts?: RegistryAlerts;
 
     /** Host name clients use in image references (no scheme). */
     public readonly registryHost: pulumi.Output<string>;
@@ -162,10 +173,28 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 username: value("registryUsername"),
                 tls,
                 healthCheckTimeoutSeconds: value("healthCheckTimeoutSeconds"),
+                gcSchedule: value("gcSchedule"),
+                retention: pulumi
+                    .all([value("keepNewestTags"), value("keepTagsYoungerThanDays"), value("protectedTags")])
+                    .apply(([newest, days, patterns]) => retentionRules(newest, days, patterns)),
             },
             // The bucket's protections and the key's policy are in place before the first push.
             { parent: this, dependsOn: [...dependsOn, this.bucket, this.storageUser] },
         );
+
+        if (settings.alertEmails.length > 0) {
+            this.alerts = new RegistryAlerts(
+                `${name}-alerts`,
+                {
+                    dropletId: this.host.droplet.id,
+                    emails: settings.alertEmails,
+                    publicUrl: settings.tls === "none" ? undefined : this.registryUrl,
+                    certificateTrusted: settings.tls === "letsencrypt",
+                },
+                // Watching starts once the registry serves, so first boot raises no alarm.
+                { parent: this, dependsOn: [this.service] },
+            );
+        }
 
         this.serving = pulumi.all([this.registryHost, awaitingDnsFor]).apply(([host, pending]) => {
             const line = describeServing(settings, host, pending);

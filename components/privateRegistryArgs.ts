@@ -4,7 +4,8 @@ import { resolveSettings, SettingsInput } from "./settingsRules";
 
 /**
  * The PrivateRegistry component's arguments. Defaults match Pulumi.yaml's. The settings that
- * decide which resources exist (`exposure`, `tls`, `domain`, `dnsZone`, `forceDestroy`) are plain
+ * decide which resources exist (`exposure`, `tls`, `domain`, `dnsZone`, `forceDestroy`,
+ * `alertEmails`) are plain
  * values, because Pulumi must know them when the resources are declared; every other one may be
  * an Output.
  */
@@ -53,9 +54,19 @@ export interface PrivateRegistryArgs {
     registryImageDigest?: pulumi.Input<string>;
     /** Seconds the deploy waits for the registry to prove it serves (30-1800). Default `300`. */
     healthCheckTimeoutSeconds?: pulumi.Input<number>;
+    /** When retention and garbage collection run: a systemd calendar time in UTC; "" turns it off. Default `"Sun *-*-* 03:00:00"`. */
+    gcSchedule?: pulumi.Input<string>;
+    /** Tag retention: keep the N newest tags of each repository; 0 turns the rule off. Default `0`. */
+    keepNewestTags?: pulumi.Input<number>;
+    /** Tag retention: keep tags whose image is younger than this many days; 0 turns the rule off. Default `0`. */
+    keepTagsYoungerThanDays?: pulumi.Input<number>;
+    /** Tag retention: Lua patterns of tags always kept. Default `[]`. */
+    protectedTags?: pulumi.Input<string[]>;
+    /** Team e-mail addresses for the droplet's and registry's alerts; empty creates none. Default `[]`. */
+    alertEmails?: string[];
 }
 
-const STRUCTURAL = ["exposure", "tls", "domain", "dnsZone", "forceDestroy"] as const;
+const STRUCTURAL = ["exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails"] as const;
 
 /** Settings as the component uses them: plain where known now, Outputs where they are not. */
 export interface ResolvedArgs {

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH } from "./render/htpasswd";
 import { Deployment, DeploymentTls, renderDeployment, renderHostStopScript } from "./render/deployment";
+import { RetentionRules } from "./render/retention";
 import { shellQuote } from "./render/shell";
 
 /**
@@ -52,6 +53,10 @@ export interface RegistryServiceArgs {
     tls: RegistryServiceTls;
     /** Seconds the start command waits for 401-then-200 before failing the deploy. */
     healthCheckTimeoutSeconds: pulumi.Input<number>;
+    /** Garbage collection's schedule (systemd calendar time, UTC); undefined: no timer. */
+    gcSchedule?: pulumi.Input<string | undefined>;
+    /** Tag retention before each collection; no rule set keeps every tag. */
+    retention?: pulumi.Input<RetentionRules>;
 }
 
 /**
@@ -114,6 +119,8 @@ export class RegistryService extends pulumi.ComponentResource {
                 httpSecret: httpSecret.result,
                 tls: resolvedTls,
                 healthTimeoutSeconds: args.healthCheckTimeoutSeconds,
+                gcSchedule: args.gcSchedule,
+                retention: args.retention,
             })
             .apply((input): Deployment => renderDeployment(input));
 

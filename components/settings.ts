@@ -1,4 +1,5 @@
 import { AwsPartition } from "./render/awsRegion";
+import { DEFAULT_GC_SCHEDULE } from "./render/maintenance";
 import { REGISTRY_VERSION } from "./versions";
 
 /**
@@ -58,6 +59,16 @@ export interface Settings {
     registryImageDigest?: string;
     /** Seconds the start command waits for the registry to answer. */
     healthCheckTimeoutSeconds: number;
+
+    /** When garbage is collected (systemd calendar time, UTC); undefined turns the timer off. */
+    gcSchedule?: string;
+    /** Tag retention run before each collection: 0 turns a number rule off. */
+    keepNewestTags: number;
+    keepTagsYoungerThanDays: number;
+    /** Lua patterns (whole tag) of tags kept whatever their age. */
+    protectedTags: string[];
+    /** Who gets the droplet's and the registry's alerts; empty creates none. */
+    alertEmails: string[];
 }
 
 /**
@@ -85,6 +96,11 @@ export const DEFAULTS = {
     registryUsername: "ci",
     registryVersion: REGISTRY_VERSION,
     healthCheckTimeoutSeconds: 300,
+    gcSchedule: DEFAULT_GC_SCHEDULE,
+    keepNewestTags: 0,
+    keepTagsYoungerThanDays: 0,
+    protectedTags: [] as string[],
+    alertEmails: [] as string[],
 } as const;
 
 /**

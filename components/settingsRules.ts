@@ -1,6 +1,8 @@
 import * as net from "node:net";
 import { awsPartitionOf } from "./render/awsRegion";
 import { DEFAULTS, DOCKER_IMAGE_MIN_DISK_GB, diskGbInSizeSlug, ExposureMode, Settings, SettingsError, TlsMode } from "./settings";
+import { gcScheduleProblem } from "./render/maintenance";
+import { luaPatternProblem } from "./render/retention";
 import { REGISTRY_IMAGE_DIGESTS } from "./versions";
 
 /**
@@ -33,6 +35,12 @@ export interface SettingsInput {
     registryVersion?: string;
     registryImageDigest?: string;
     healthCheckTimeoutSeconds?: number;
+    /** "" turns collection off; undefined takes the default. */
+    gcSchedule?: string;
+    keepNewestTags?: number;
+    keepTagsYoungerThanDays?: number;
+    protectedTags?: string[];
+    alertEmails?: string[];
 }
 
 /** The whole-number settings and their ranges, shared with the config parser's messages. */
@@ -40,6 +48,8 @@ export const NUMBER_RANGES = {
     abortIncompleteUploadDays: [1, 365],
     s3ChunkSizeMb: [5, 5120],
     healthCheckTimeoutSeconds: [30, 1800],
+    keepNewestTags: [0, 10000],
+    keepTagsYoungerThanDays: [0, 3650],
 } as const;
 
 /** What each list setting may hold, in words. */
@@ -47,6 +57,8 @@ export const LIST_ITEMS = {
     extraSshPublicKeys: 'OpenSSH public keys ("ssh-ed25519 AAAA... comment")',
     sshAllowedCidrs: "IPv4 or IPv6 CIDRs such as 203.0.113.0/24",
     httpsAllowedCidrs: "IPv4 or IPv6 CIDRs such as 203.0.113.0/24",
+    protectedTags: 'Lua patterns matching whole tags, such as "latest" or "v%d+%.%d+%.%d+"',
+    alertEmails: "e-mail addresses of the DigitalOcean team, such as ops@example.com",
 } as const;
 
 /** Let's Encrypt's validation must reach 443 from anywhere; the A record it checks is IPv4. */
@@ -248,7 +260,20 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
         registryVersion: text("registryVersion", DEFAULTS.registryVersion, (v) => SEMVER.test(v), "an exact version such as 3.1.1 (no 'latest', no 'v')"),
         registryImageDigest: text("registryImageDigest", undefined, (v) => DIGEST.test(v), "an image digest such as sha256:<64 hex digits>"),
         healthCheckTimeoutSeconds: whole("healthCheckTimeoutSeconds"),
+        gcSchedule: input.gcSchedule === "" ? undefined : text("gcSchedule", DEFAULTS.gcSchedule, (v) => gcScheduleProblem(v) === undefined, gcScheduleProblem("") ?? ""),
+        keepNewestTags: whole("keepNewestTags"),
+        keepTagsYoungerThanDays: whole("keepTagsYoungerThanDays"),
+        // Each pattern's problem is reported below, with what to write instead.
+        protectedTags: list("protectedTags", () => true, true),
+        alertEmails: list("alertEmails", (v) => EMAIL.test(v), true),
     };
+    for (const pattern of settings.protectedTags.filter((p) => luaPatternProblem(p) !== undefined)) {
+        problems.push(`${key("protectedTags")} must contain only ${LIST_ITEMS.protectedTags}; got ${shown(pattern)}, which ${luaPatternProblem(pattern)}`);
+    }
+    const repeated = settings.alertEmails.filter((email, i) => settings.alertEmails.indexOf(email) !== i);
+    if (repeated.length > 0) {
+        problems.push(`${key("alertEmails")} must list each address once; got ${shown(repeated[0])} more than once`);
+    }
 
     const diskGb = diskGbInSizeSlug(settings.dropletSize);
     if (diskGb !== undefined && diskGb < DOCKER_IMAGE_MIN_DISK_GB) {

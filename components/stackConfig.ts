@@ -99,6 +99,12 @@ function loadStack(config: ConfigSource, awsConfig: ConfigSource, env: Record<st
         registryVersion: str("registryVersion"),
         registryImageDigest: str("registryImageDigest"),
         healthCheckTimeoutSeconds: int("healthCheckTimeoutSeconds"),
+        // Set to "" it turns collection off, which is why it is read without str().
+        gcSchedule: config.get("gcSchedule"),
+        keepNewestTags: int("keepNewestTags"),
+        keepTagsYoungerThanDays: int("keepTagsYoungerThanDays"),
+        protectedTags: list("protectedTags"),
+        alertEmails: list("alertEmails"),
     };
     const problems = [...parseProblems];
     try {

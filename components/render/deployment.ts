@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { s3RegionalEndpoint } from "./awsRegion";
+import { renderRetentionContainer, RetentionRules } from "./retention";
 import { renderHtpasswd } from "./htpasswd";
 import {
     REGISTRY_HTPASSWD_PATH,
@@ -25,6 +26,8 @@ export const TUNNEL_PORT = 5000;
 export const HOST_CONFIG_DIR = "/etc/private-registry";
 export const HOST_DATA_DIR = "/var/lib/private-registry";
 export const CONTAINER_NAME = "registry";
+/** systemd's directory for local units. */
+export const HOST_UNIT_DIR = "/etc/systemd/system";
 
 export type DeploymentTls =
     /** `awaitingDnsFor`: the address the hostname must resolve to and does not yet. */
@@ -46,6 +49,10 @@ export interface DeploymentInput {
     httpSecret: string;
     tls: DeploymentTls;
     healthTimeoutSeconds: number;
+    /** Garbage collection's OnCalendar schedule (UTC); undefined turns the timer off. */
+    gcSchedule?: string;
+    /** Tag-retention rules run before each collection; undefined or empty keeps every tag. */
+    retention?: RetentionRules;
 }
 
 export interface Deployment {
@@ -72,7 +79,7 @@ export function renderHostStopScript(): string {
 export interface DeploymentParts {
     config: RegistryConfigInput;
     start: StartScriptInput;
-    /** The stdin bundle's files other than config.yml, which is rendered from `config`. */
+    /** The stdin bundle's files other than the two configs, which are rendered from `config`. */
     files: Partial<Record<BundleFileName, string>>;
     healthCheckUser: { username: string; password: string };
 }
@@ -123,6 +130,12 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
     };
     files.htpasswd = renderHtpasswd({ username: input.username, password: input.password, salt: input.passwordSalt });
 
+    const retention = retentionDockerArgs(input);
+    if (retention !== undefined) {
+        files["retention.yml"] = retention.config;
+        files["retention-password"] = input.password;
+    }
+
     const publicPort = input.tls.kind === "none" ? `127.0.0.1:${TUNNEL_PORT}` : "443";
     const start: StartScriptInput = {
         containerName: CONTAINER_NAME,
@@ -134,17 +147,55 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         publish: [`${publicPort}:${CONTAINER_PORT}`, `127.0.0.1:${CONTAINER_DEBUG_PORT}:${CONTAINER_DEBUG_PORT}`],
         health,
         mountTlsFiles: input.tls.kind === "private-ca",
+        maintenance: { unitDir: HOST_UNIT_DIR, schedule: input.gcSchedule, retentionDockerArgs: retention?.dockerArgs },
     };
     return { config, start, files, healthCheckUser: { username: input.username, password: input.password } };
 }
 
+/** The DNS name for an IP without a domain of one's own: a wildcard-DNS service. */
+export function sslipHostname(ip: string): string {
+    return `${ip.replace(/[.:]/g, "-")}.sslip.io`;
+}
+
+/**
+ * The retention rules as the droplet runs them: regbot from its image, reaching the registry on
+ * the droplet's own loopback under a name its certificate holds (the domain, or the IP's sslip.io
+ * name, which the private CA's certificate carries). Undefined without rules, and while DNS is
+ * pending: a TLS handshake for the name would then ask Let's Encrypt for a certificate in vain.
+ */
+function retentionDockerArgs(input: DeploymentInput): { config: string; dockerArgs: string[] } | undefined {
+    const rules = input.retention;
+    const active = rules !== undefined && (rules.keepNewest !== undefined || rules.keepYoungerThanDays !== undefined || (rules.protectPatterns ?? []).length > 0);
+    if (!active || input.tls.kind === "letsencrypt" && input.tls.awaitingDnsFor !== undefined) {
+        return undefined;
+    }
+    const name = input.tls.kind === "letsencrypt" ? input.tls.hostname : input.tls.kind === "private-ca" ? sslipHostname(input.tls.hostname) : undefined;
+    const rendered = renderRetentionContainer({
+        registryHost: name ?? `127.0.0.1:${TUNNEL_PORT}`,
+        username: input.username,
+        files: { config: `${HOST_CONFIG_DIR}/retention.yml`, password: `${HOST_CONFIG_DIR}/retention-password` },
+        rules,
+        tls: input.tls.kind === "private-ca" ? { caFile: `${HOST_CONFIG_DIR}/ca.crt` } : input.tls.kind === "none" ? { plainHttpLoopback: true } : {},
+        dryRun: false,
+    });
+    // Host networking: the name resolves to the droplet's own loopback, where 443 is published.
+    const dockerArgs = name === undefined ? rendered.dockerArgs : [rendered.dockerArgs[0], "--add-host", `${name}:127.0.0.1`, ...rendered.dockerArgs.slice(1)];
+    return { config: rendered.config, dockerArgs };
+}
+
+/** Both configs the bundle carries: the registry's, and the same read-only for collection. */
+export function renderConfigFiles(config: RegistryConfigInput): { "config.yml": string; "config-readonly.yml": string } {
+    return { "config.yml": renderRegistryConfig(config), "config-readonly.yml": renderRegistryConfig({ ...config, readOnly: true }) };
+}
+
 export function renderDeployment(input: DeploymentInput): Deployment {
     const parts = deploymentParts(input);
-    const configYaml = renderRegistryConfig(parts.config);
+    const configs = renderConfigFiles(parts.config);
+    const configYaml = configs["config.yml"];
     const htpasswd = parts.files.htpasswd ?? "";
     const startScript = renderStartScript(parts.start);
     const stopScript = renderHostStopScript();
-    const stdin = renderStdinBundle({ files: { ...parts.files, "config.yml": configYaml }, healthCheckUser: parts.healthCheckUser });
+    const stdin = renderStdinBundle({ files: { ...parts.files, ...configs }, healthCheckUser: parts.healthCheckUser });
 
     const contentHash = createHash("sha256")
         .update(input.image)

@@ -83,6 +83,12 @@ export interface RegistryConfigInput {
         htpasswdPath: string;
     };
     logLevel?: "error" | "warn" | "info" | "debug";
+    /**
+     * The garbage-collection window: storage read-only (pushes get the registry's read-only
+     * error, pulls go on), and blobs streamed rather than redirected, so a HEAD answers with the
+     * blob's size, which the maintenance job reports as bytes freed.
+     */
+    readOnly?: boolean;
 }
 
 export function renderRegistryConfig(input: RegistryConfigInput): string {
@@ -114,9 +120,12 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
     }
     storage.delete = { enabled: true };
     storage.cache = { blobdescriptor: "inmemory" };
-    storage.redirect = { disable: !input.redirect };
+    storage.redirect = { disable: input.readOnly === true || !input.redirect };
     // Abandoned uploads otherwise stay in the bucket and are billed.
-    storage.maintenance = { uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false } };
+    storage.maintenance = {
+        uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false },
+        ...(input.readOnly === true ? { readonly: { enabled: true } } : {}),
+    };
 
     const http: Record<string, unknown> = {
         addr: input.http.addr,

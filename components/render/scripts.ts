@@ -1,4 +1,7 @@
+import { createHash } from "node:crypto";
+import { MAINTENANCE_SERVICE, MAINTENANCE_TIMER, onCalendar, renderMaintenanceScript, renderMaintenanceUnits } from "./maintenance";
 import { REGISTRY_CONFIG_PATH, REGISTRY_HTPASSWD_PATH, REGISTRY_TLS_CERT_PATH, REGISTRY_TLS_KEY_PATH } from "./registryConfig";
+import { renderRunRegistryScript, renderWaitServingScript, ServingCheck } from "./registryRun";
 import { shellQuote } from "./shell";
 
 /**
@@ -13,11 +16,16 @@ import { shellQuote } from "./shell";
 /** Names of the files the start script accepts on stdin, and where each goes in the container. */
 export const BUNDLE_FILES = {
     "config.yml": REGISTRY_CONFIG_PATH,
+    /** The same config with storage read-only, for the garbage-collection window. */
+    "config-readonly.yml": REGISTRY_CONFIG_PATH,
     htpasswd: REGISTRY_HTPASSWD_PATH,
     "tls.crt": REGISTRY_TLS_CERT_PATH,
     "tls.key": REGISTRY_TLS_KEY_PATH,
     /** Not mounted: the health check uses it to verify the registry's certificate. */
     "ca.crt": undefined,
+    /** The tag-retention tool's config and the registry password it reads; not mounted either. */
+    "retention.yml": undefined,
+    "retention-password": undefined,
 } as const;
 
 export type BundleFileName = keyof typeof BUNDLE_FILES;
@@ -61,28 +69,13 @@ export function renderStdinBundle(bundle: StdinBundle): string {
     return lines.join("\n") + "\n";
 }
 
-export type HealthCheck = {
-    /** The URL of the registry's `/v2/` endpoint as clients name it. */
-    url: string;
-    /** Sends the check to this local address instead of resolving the URL's host (curl --connect-to). */
-    connectTo?: string;
-    /** Verify the certificate against the bundled ca.crt instead of the system store. */
-    useBundledCa: boolean;
-    timeoutSeconds: number;
-    /**
-     * Set while the registry's DNS name does not yet point at the droplet. Any TLS handshake for
-     * the name would then make the registry ask Let's Encrypt for a certificate that cannot be
-     * validated, and failed validations count against Let's Encrypt's limits. The script checks
-     * only that the container stays up and its debug server answers, and says which DNS record
-     * to create; the next `pulumi up` after that runs the full check.
-     */
-    awaitingDns?: { hostname: string; address: string; debugUrl: string };
-};
+/** The health wait's input; see {@link ServingCheck}. */
+export type HealthCheck = ServingCheck;
 
 export interface StartScriptInput {
     containerName: string;
     image: string;
-    /** Host directory holding the files from stdin (mode 0700, files 0600). */
+    /** Host directory holding the files from stdin (mode 0700, files 0600) and the host programs. */
     configDir: string;
     /** Host directory for state that must survive restarts (the Let's Encrypt cache). */
     dataDir: string;
@@ -93,6 +86,37 @@ export interface StartScriptInput {
     health: HealthCheck;
     /** Whether the container needs the TLS key pair from the bundle. */
     mountTlsFiles: boolean;
+    /** The maintenance job; its timer is installed where systemd runs. Absent: no job at all. */
+    maintenance?: {
+        /** systemd's unit directory (`/etc/systemd/system`). */
+        unitDir: string;
+        /** OnCalendar schedule in UTC; undefined installs the job but no timer. */
+        schedule?: string;
+        /** `docker` arguments that run the tag-retention rules; undefined keeps every tag. */
+        retentionDockerArgs?: string[];
+    };
+}
+
+/** Where the host programs live: beside the files they read, readable by root alone. */
+export function hostLibDir(configDir: string): string {
+    return `${configDir}/bin`;
+}
+
+/** The lock the start script and the maintenance job share. */
+export function hostLockFile(configDir: string): string {
+    return `${configDir}/maintenance.lock`;
+}
+
+/** Writes a file from a quoted here-document (nothing in it is expanded), then renames it into place. */
+function installFile(target: string, content: string, mode: string): string {
+    const marker = `PRIVATE_REGISTRY_FILE_${createHash("sha256").update(content).digest("hex").slice(0, 16)}`;
+    if (content.split("\n").includes(marker)) {
+        throw new Error(`a file to install contains its own end marker ${marker}`);
+    }
+    return `cat > "${target}.new" <<'${marker}'
+${content.endsWith("\n") ? content : `${content}\n`}${marker}
+chmod ${mode} "${target}.new"
+mv -f "${target}.new" "${target}"`;
 }
 
 function header(purpose: string): string {
@@ -125,44 +149,63 @@ echo "Docker is ready: $(docker version --format '{{.Server.Version}}' 2>/dev/nu
 }
 
 /**
- * Reads the stdin bundle into configDir, then replaces the registry container and waits until
- * it answers 401 without credentials and 200 with them. Idempotent: running it twice leaves one
- * container.
+ * Reads the stdin bundle into configDir, installs the host programs (run-registry, wait-serving,
+ * maintenance) and the maintenance timer, then replaces the registry container and waits until
+ * it serves. Idempotent: running it twice leaves one container.
  */
 export function renderStartScript(input: StartScriptInput): string {
     const q = shellQuote;
+    const configFiles: BundleFileName[] = ["config.yml", "config-readonly.yml"];
     const requiredFiles: BundleFileName[] = [
-        "config.yml",
+        ...configFiles,
         "htpasswd",
         ...(input.mountTlsFiles ? (["tls.crt", "tls.key"] as const) : []),
         ...(input.health.useBundledCa ? (["ca.crt"] as const) : []),
+        ...(input.maintenance?.retentionDockerArgs !== undefined ? (["retention.yml", "retention-password"] as const) : []),
     ];
-    const mounts = requiredFiles.flatMap((file) => {
+    const mounts: Record<string, string> = {};
+    for (const file of requiredFiles.filter((f) => !configFiles.includes(f))) {
         const containerPath = BUNDLE_FILES[file];
-        return containerPath === undefined ? [] : [`-v "$config_dir/${file}:${containerPath}:ro"`];
-    });
-    mounts.push(`-v "$data_dir:${input.dataMountPath}"`);
-    const publish = input.publish.map((p) => `-p ${q(p)}`).join(" ");
-    const curlTls = [
-        input.health.connectTo !== undefined ? `--connect-to ${q(`::${input.health.connectTo}`)}` : "",
-        input.health.useBundledCa ? `--cacert "$config_dir/ca.crt"` : "",
-    ]
-        .filter((s) => s !== "")
-        .join(" ");
+        if (containerPath !== undefined) {
+            mounts[file] = containerPath;
+        }
+    }
+    const libDir = hostLibDir(input.configDir);
+    const programs = [
+        installFile("$lib_dir/run-registry", renderRunRegistryScript({ ...input, mounts, env: REGISTRY_CONTAINER_ENV }), "700"),
+        installFile("$lib_dir/wait-serving", renderWaitServingScript(input.health, input), "700"),
+    ];
+    const maintenance = input.maintenance;
+    if (maintenance !== undefined) {
+        const script = renderMaintenanceScript({
+            containerName: input.containerName,
+            image: input.image,
+            configDir: input.configDir,
+            libDir,
+            lockFile: hostLockFile(input.configDir),
+            check: input.health,
+            retentionDockerArgs: maintenance.retentionDockerArgs,
+        });
+        programs.push(installFile("$lib_dir/maintenance", script, "700"));
+    }
 
     return `${header("Installs the registry's files from stdin and (re)starts its container, then proves it serves.")}
 name=${q(input.containerName)}
 image=${q(input.image)}
 config_dir=${q(input.configDir)}
 data_dir=${q(input.dataDir)}
-health_url=${q(input.health.url)}
-health_timeout=${Number(input.health.timeoutSeconds)}
+lib_dir=${q(libDir)}
 
 umask 077
 mkdir -p "$config_dir" "$data_dir"
 chmod 700 "$config_dir"
+# The maintenance job holds this lock for its read-only window: a deploy waits for it to end.
+exec 9>${q(hostLockFile(input.configDir))}
+if ! flock -w 1800 9; then
+  echo "a garbage collection has held the lock for 30 minutes; nothing was changed" >&2
+  exit 1
+fi
 staging=$(mktemp -d "$config_dir/.incoming.XXXXXX")
-curlrc="$staging/curlrc"
 cleanup() { rm -rf "$staging"; }
 trap cleanup EXIT
 
@@ -177,7 +220,7 @@ while IFS=' ' read -r kind field payload; do
       esac
       printf '%s' "$payload" | base64 -d > "$staging/$field"
       ;;
-    login) printf '%s' "$field" | base64 -d > "$curlrc" ;;
+    login) printf '%s' "$field" | base64 -d > "$staging/health.curlrc" ;;
     end) complete=yes; break ;;
     *) echo "unexpected line in bundle" >&2; exit 1 ;;
   esac
@@ -192,7 +235,7 @@ for required in ${requiredFiles.join(" ")}; do
     exit 1
   fi
 done
-if [ ! -s "$curlrc" ]; then
+if [ ! -s "$staging/health.curlrc" ]; then
   echo "the bundle lacks the health-check login; nothing was changed" >&2
   exit 1
 fi
@@ -201,9 +244,13 @@ if ! grep -Eq '^[^:]+:[$]2[aby][$]' "$staging/htpasswd"; then
   echo "htpasswd has no bcrypt entry; refusing to start a registry without authentication" >&2
   exit 1
 fi
-for f in ${requiredFiles.join(" ")}; do
+for f in ${requiredFiles.join(" ")} health.curlrc; do
   mv -f "$staging/$f" "$config_dir/$f"
 done
+
+# The host programs the maintenance job shares: one docker run line, one health wait.
+mkdir -p "$lib_dir"
+${programs.join("\n")}
 
 # A pinned tag that is already present needs no pull (and no registry round trip).
 if ! docker image inspect "$image" >/dev/null 2>&1; then
@@ -212,77 +259,32 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
 fi
 
 echo "replacing container $name"
-# -v: the image declares VOLUME /var/lib/registry, so each container would leave one behind.
-docker rm -f -v "$name" >/dev/null 2>&1 || true
-docker run -d --name "$name" --restart=always \\
-  --log-driver json-file --log-opt max-size=10m --log-opt max-file=5 \\
-  --cap-drop ALL --security-opt no-new-privileges \\
-  ${Object.entries(REGISTRY_CONTAINER_ENV).map(([name, value]) => `-e ${q(`${name}=${value}`)}`).join(" ")} \\
-  ${publish} \\
-  ${mounts.join(" \\\n  ")} \\
-  "$image" >/dev/null
-
-fail() {
-  echo "$1" >&2
-  echo "--- last registry log lines ---" >&2
-  docker logs --tail 40 "$name" >&2 2>&1 || true
-  exit 1
+"$lib_dir/run-registry" readwrite >/dev/null
+"$lib_dir/wait-serving"
+${maintenance === undefined ? "" : renderTimerInstall(libDir, maintenance.unitDir, maintenance.schedule)}`;
 }
 
-${input.health.awaitingDns === undefined ? renderServingCheck(curlTls) : renderAwaitingDnsCheck(input.health.awaitingDns)}`;
-}
-
-/** The start script's ending: 401 without credentials, 200 with them, and a storage listing. */
-function renderServingCheck(curlTls: string): string {
-    return `echo "waiting up to \${health_timeout}s for $health_url to answer"
-deadline=$(( $(date +%s) + health_timeout ))
-anonymous=000
-authenticated=000
-storage=000
-while :; do
-  anonymous=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 ${curlTls} "$health_url" || true)
-  if [ "$anonymous" = 401 ]; then
-    authenticated=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 ${curlTls} -K "$curlrc" "$health_url" || true)
-    if [ "$authenticated" = 200 ]; then
-      # /v2/ answers before the storage is ever touched; listing the catalog proves S3 works.
-      storage=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 ${curlTls} -K "$curlrc" "\${health_url}_catalog?n=1" || true)
-      if [ "$storage" = 200 ]; then
-        break
-      fi
-    fi
-  fi
-  if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || echo false)" != true ]; then
-    fail "the registry container is not running"
-  fi
-  if [ "$(date +%s)" -ge "$deadline" ]; then
-    fail "the registry did not become healthy in \${health_timeout}s (without credentials: HTTP $anonymous, want 401; with credentials: HTTP $authenticated, want 200; storage listing: HTTP $storage, want 200)"
-  fi
-  echo "still waiting: without credentials HTTP $anonymous, with credentials HTTP $authenticated, storage listing HTTP $storage"
-  sleep 3
-done
-echo "registry is serving: HTTP 401 without credentials, 200 with them, and its storage answers"
-`;
-}
-
-/**
- * The start script's ending while DNS does not point at the droplet yet: no TLS handshake for
- * the name (see {@link HealthCheck.awaitingDns}), only proof that the container runs.
- */
-function renderAwaitingDnsCheck(pending: NonNullable<HealthCheck["awaitingDns"]>): string {
-    const q = shellQuote;
-    return `debug_url=${q(pending.debugUrl)}
-deadline=$(( $(date +%s) + health_timeout ))
-until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$debug_url" || true)" = 200 ]; do
-  if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || echo false)" != true ]; then
-    fail "the registry container is not running"
-  fi
-  if [ "$(date +%s)" -ge "$deadline" ]; then
-    fail "the registry's debug server did not answer in \${health_timeout}s"
-  fi
-  sleep 2
-done
-echo "registry container is running; its login and storage at $health_url are checked once DNS is in place"
-echo ${q(`waiting for DNS: create an A record ${pending.hostname} -> ${pending.address}, then run pulumi up again; the registry gets its Let's Encrypt certificate on the first request after that`)}
+/** Installs (or turns off) the maintenance timer, where systemd runs; a container or test host may not. */
+function renderTimerInstall(libDir: string, unitDir: string, schedule: string | undefined): string {
+    const units = renderMaintenanceUnits(libDir, schedule);
+    const timer =
+        units.timer === undefined
+            ? `rm -f "$unit_dir/${MAINTENANCE_TIMER}"
+systemctl daemon-reload
+systemctl disable --now ${MAINTENANCE_TIMER} >/dev/null 2>&1 || true
+echo "garbage collection is off (gcSchedule is empty); start one with: systemctl start ${MAINTENANCE_SERVICE}"`
+            : `${installFile(`$unit_dir/${MAINTENANCE_TIMER}`, units.timer, "644")}
+systemctl daemon-reload
+systemctl enable --now ${MAINTENANCE_TIMER} >/dev/null
+echo ${shellQuote(`garbage collection scheduled: ${onCalendar(schedule ?? "")}`)}`;
+    // Not indented: a here-document's end marker must start its line.
+    return `if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+unit_dir=${shellQuote(unitDir)}
+${installFile(`$unit_dir/${MAINTENANCE_SERVICE}`, units.service, "644")}
+${timer}
+else
+  echo "systemd is not running here: the maintenance timer is not installed"
+fi
 `;
 }
 

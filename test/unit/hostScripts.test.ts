@@ -6,8 +6,7 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { renderAuthorizedKeysScript } from "../../components/render/authorizedKeys";
 import { renderCloudInit } from "../../components/render/cloudInit";
-import { deploymentParts, DeploymentInput } from "../../components/render/deployment";
-import { renderRegistryConfig } from "../../components/render/registryConfig";
+import { deploymentParts, DeploymentInput, renderConfigFiles } from "../../components/render/deployment";
 import { renderStartScript, renderStdinBundle, renderStopScript } from "../../components/render/scripts";
 import { shellcheck, StubPath } from "../support/shell";
 
@@ -150,7 +149,7 @@ describe("the start script while DNS does not point at the droplet yet", () => {
     function rendered(stubs: StubPath, tls: DeploymentInput["tls"]) {
         const parts = deploymentParts({ ...input, tls });
         const script = renderStartScript({ ...parts.start, configDir: join(stubs.dir, "etc"), dataDir: join(stubs.dir, "data") });
-        const stdin = renderStdinBundle({ files: { ...parts.files, "config.yml": renderRegistryConfig(parts.config) }, healthCheckUser: parts.healthCheckUser });
+        const stdin = renderStdinBundle({ files: { ...parts.files, ...renderConfigFiles(parts.config) }, healthCheckUser: parts.healthCheckUser });
         return { script, stdin };
     }
 

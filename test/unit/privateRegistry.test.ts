@@ -411,3 +411,64 @@ describe("what replaces the droplet", () => {
         assert.ok(!single(d.resources, "digitalocean:index/droplet:Droplet").inputs.userData.includes("AAAAC3NzaC1lZDI1NTE5AAAAIOperatorKey"));
     });
 });
+
+describe("operations: garbage collection, retention and alerts", () => {
+    const startOf = (d: Deployed) => ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("service-container"))!;
+
+    it("installs the maintenance job with a weekly timer in UTC, and no retention rule by default", async () => {
+        const d = await deploy("ops", {});
+        const script = startOf(d).inputs.create as string;
+        assert.match(script, /OnCalendar=Sun \*-\*-\* 03:00:00 UTC/);
+        assert.match(script, /systemctl enable --now private-registry-maintenance.timer/);
+        assert.match(script, /retention: no tag rules set; every tag is kept/);
+        assert.ok(!("retention.yml" in decodeBundleFiles(startOf(d).inputs.stdin)));
+        assert.equal(ofType(d.resources, "digitalocean:index/monitorAlert:MonitorAlert").length, 0, "no alert without alertEmails");
+        assert.equal(ofType(d.resources, "digitalocean:index/uptimeCheck:UptimeCheck").length, 0);
+    });
+
+    it("an empty gcSchedule turns the timer off but keeps the job for a manual run", async () => {
+        const d = await deploy("nogc", { gcSchedule: "" });
+        const script = startOf(d).inputs.create as string;
+        assert.doesNotMatch(script, /OnCalendar=/);
+        assert.match(script, /systemctl disable --now private-registry-maintenance.timer/);
+        assert.match(script, /\$lib_dir\/maintenance/);
+    });
+
+    it("runs the retention rules from the pinned regbot image before collecting, the password in a file", async () => {
+        const d = await deploy("keep", { keepNewestTags: "5", protectedTags: '["latest", "v%d+%.%d+%.%d+"]' });
+        const files = decodeBundleFiles(startOf(d).inputs.stdin);
+        assert.match(files["retention.yml"], /local keepNewest = 5/);
+        assert.equal(files["retention-password"], await valueOf(d.registry.service.password));
+        assert.ok(!files["retention.yml"].includes("MockPassw0rd"), "the config names the password file, not the password");
+        const script = startOf(d).inputs.create as string;
+        assert.match(script, /docker 'run' '--add-host' '203-0-113-10.sslip.io:127.0.0.1' '--rm' '--network' 'host'/);
+        assert.ok(!script.includes("MockPassw0rd"), "no secret in the command text");
+    });
+
+    it("with alertEmails: CPU, memory and disk alerts on the droplet, and no uptime check it could not judge (private CA)", async () => {
+        const d = await deploy("alerts", { alertEmails: '["ops@example.com"]' });
+        const alerts = ofType(d.resources, "digitalocean:index/monitorAlert:MonitorAlert");
+        assert.deepEqual(alerts.map((a) => a.inputs.type).sort(), ["v1/insights/droplet/cpu", "v1/insights/droplet/disk_utilization_percent", "v1/insights/droplet/memory_utilization_percent"]);
+        for (const alert of alerts) {
+            assert.deepEqual(alert.inputs.entities, [await valueOf(d.registry.host.droplet.id)]);
+            assert.deepEqual(alert.inputs.alerts.emails, ["ops@example.com"]);
+        }
+        assert.equal(ofType(d.resources, "digitalocean:index/uptimeCheck:UptimeCheck").length, 0);
+        const options = d.options.find((o) => o.type === "private-registry:monitoring:RegistryAlerts");
+        assert.ok((options?.opts.dependsOn as pulumi.Resource[]).includes(d.registry.service), "watching starts once the registry serves");
+    });
+
+    it("with Let's Encrypt: an uptime check on the registry's root, with down and certificate-expiry alerts", async () => {
+        const d = await deploy("upt", { alertEmails: '["ops@example.com"]', domain: "registry.example.com", dnsZone: "example.com" });
+        const check = single(d.resources, "digitalocean:index/uptimeCheck:UptimeCheck").inputs;
+        assert.equal(check.target, "https://registry.example.com/");
+        assert.deepEqual(ofType(d.resources, "digitalocean:index/uptimeAlert:UptimeAlert").map((a) => a.inputs.type).sort(), ["down", "ssl_expiry"]);
+    });
+
+    it("in tunnel mode: droplet alerts only", async () => {
+        const d = await deploy("tunal", { alertEmails: '["ops@example.com"]', exposure: "tunnel" });
+        assert.equal(ofType(d.resources, "digitalocean:index/monitorAlert:MonitorAlert").length, 3);
+        assert.equal(ofType(d.resources, "digitalocean:index/uptimeCheck:UptimeCheck").length, 0);
+        assert.equal(ofType(d.resources, "digitalocean:index/uptimeAlert:UptimeAlert").length, 0);
+    });
+});

@@ -317,3 +317,32 @@ describe("the DNS notice", () => {
         assert.doesNotMatch(text({ domain: "registry.example.com", tls: "private-ca" }), /must resolve/);
     });
 });
+
+describe("operations settings", () => {
+    it("gcSchedule: a weekly default in UTC, empty turns it off, and bad values are refused with examples", () => {
+        assert.equal(load({}).gcSchedule, "Sun *-*-* 03:00:00");
+        assert.equal(load({ gcSchedule: "" }).gcSchedule, undefined);
+        assert.equal(load({ gcSchedule: "*-*-* 02:30" }).gcSchedule, "*-*-* 02:30");
+        assert.equal(load({ gcSchedule: "Mon,Thu *-*-* 04:00" }).gcSchedule, "Mon,Thu *-*-* 04:00");
+        for (const bad of ["every sunday", "Sun 03:00; rm -rf /", "*-*-* 25:00", "Sun *-*-* 03:00:00 Europe/Paris"]) {
+            const e = rejects({ gcSchedule: bad }, "private-registry:gcSchedule", JSON.stringify(bad));
+            assert.match(e.problems[0], /systemd calendar time in UTC such as "Sun \*-\*-\* 03:00:00"/);
+        }
+    });
+
+    it("retention: numbers from 0 (off), Lua patterns with a hint for regex habits", () => {
+        const s = load({ keepNewestTags: "10", keepTagsYoungerThanDays: "90", protectedTags: '["latest", "v%d+%.%d+%.%d+"]' });
+        assert.deepEqual([s.keepNewestTags, s.keepTagsYoungerThanDays, s.protectedTags], [10, 90, ["latest", "v%d+%.%d+%.%d+"]]);
+        assert.deepEqual([load({}).keepNewestTags, load({}).keepTagsYoungerThanDays, load({}).protectedTags], [0, 0, []], "default: keep every tag");
+        rejects({ keepNewestTags: "-1" }, "private-registry:keepNewestTags", '"-1"');
+        const e = rejects({ protectedTags: '["v\\\\d+"]' }, "private-registry:protectedTags", '"v\\\\d+"');
+        assert.match(e.problems[0], /Lua patterns escape with %/);
+        assert.match(rejects({ protectedTags: '["(latest|stable)"]' }, "private-registry:protectedTags").problems[0], /give each alternative as its own pattern/);
+    });
+
+    it("alertEmails: addresses, each once", () => {
+        assert.deepEqual(load({ alertEmails: '["ops@example.com", "dev@example.com"]' }).alertEmails, ["ops@example.com", "dev@example.com"]);
+        rejects({ alertEmails: '["ops"]' }, "private-registry:alertEmails", '"ops"');
+        rejects({ alertEmails: '["ops@example.com", "ops@example.com"]' }, "private-registry:alertEmails", '"ops@example.com"');
+    });
+});

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { deploymentParts, DeploymentInput, DeploymentTls } from "../../components/render/deployment";
-import { renderRegistryConfig } from "../../components/render/registryConfig";
+import { deploymentParts, DeploymentInput, DeploymentTls, renderConfigFiles } from "../../components/render/deployment";
 import { REGISTRY_CONTAINER_ENV, renderStartScript, renderStdinBundle } from "../../components/render/scripts";
 import { decodeBundleFiles } from "../support/bundle";
 import { StubPath } from "../support/shell";
@@ -78,7 +77,7 @@ esac`,
         const parts = deploymentParts({ ...input, tls });
         this.script = renderStartScript({ ...parts.start, configDir: this.configDir, dataDir: this.dataDir });
         this.stdin = renderStdinBundle({
-            files: { ...parts.files, "config.yml": renderRegistryConfig(parts.config), ...(htpasswd === undefined ? {} : { htpasswd }) },
+            files: { ...parts.files, ...renderConfigFiles(parts.config), ...(htpasswd === undefined ? {} : { htpasswd }) },
             healthCheckUser: parts.healthCheckUser,
         });
         this.files = decodeBundleFiles(this.stdin);
@@ -125,7 +124,7 @@ function parseRun(argv: string[]): { flags: Map<string, string[]>; positional: s
 for (const [mode, tls] of Object.entries(MODES)) {
     const privateCa = tls.kind === "private-ca";
     const mountedFiles = privateCa ? ["config.yml", "htpasswd", "tls.crt", "tls.key"] : ["config.yml", "htpasswd"];
-    const installedFiles = privateCa ? [...mountedFiles, "ca.crt"] : mountedFiles;
+    const installedFiles = [...mountedFiles, "config-readonly.yml", ...(privateCa ? ["ca.crt"] : [])];
 
     describe(`the start script (${mode})`, () => {
         it("runs one hardened, self-restarting container with rotated logs and read-only config", () => {
@@ -206,7 +205,13 @@ for (const [mode, tls] of Object.entries(MODES)) {
             chmodSync(host.configDir, 0o755);
             assert.equal(host.run().status, 0);
             assert.equal(statSync(host.configDir).mode & 0o777, 0o700);
-            assert.deepEqual(readdirSync(host.configDir).sort(), [...installedFiles].sort(), "no staging leftovers");
+            // Besides the bundle's files: the host programs and the lock the maintenance job shares.
+            assert.deepEqual(readdirSync(host.configDir).sort(), [...installedFiles, "bin", "health.curlrc", "maintenance.lock"].sort(), "no staging leftovers");
+            // The login the health wait and the maintenance job use, as a curl config: never an argument.
+            assert.equal(statSync(join(host.configDir, "health.curlrc")).mode & 0o777, 0o600);
+            assert.equal(readFileSync(join(host.configDir, "health.curlrc"), "utf8"), `user = "${input.username}:${input.password}"\n`);
+            assert.deepEqual(readdirSync(join(host.configDir, "bin")).sort(), ["maintenance", "run-registry", "wait-serving"]);
+            assert.equal(statSync(join(host.configDir, "bin")).mode & 0o077, 0, "the host programs are root's alone");
             for (const file of installedFiles) {
                 assert.equal(statSync(join(host.configDir, file)).mode & 0o777, 0o600, file);
                 assert.equal(readFileSync(join(host.configDir, file), "utf8"), host.files[file]);
@@ -225,7 +230,7 @@ describe("the start script refuses bad input without touching the container", ()
         assert.notEqual(result.status, 0);
         assert.match(result.stderr, /cut short/);
         assert.deepEqual(host.calls("docker"), [], "neither rm nor run");
-        assert.deepEqual(readdirSync(host.configDir), [], "nothing installed");
+        assert.deepEqual(readdirSync(host.configDir), ["maintenance.lock"], "nothing installed");
     });
 
     for (const [what, htpasswd] of [

@@ -1,0 +1,156 @@
+import { REGISTRY_CONFIG_PATH } from "./registryConfig";
+import { shellQuote } from "./shell";
+
+/**
+ * The two small programs installed on the droplet that every step which (re)starts the registry
+ * shares: the deploy's start script, and the maintenance job that restarts it read-only for
+ * garbage collection and then read-write again. One `docker run` line, one health wait, so the
+ * two can never start the registry differently. Pure: values in, script text out.
+ */
+
+/** How the registry container is run; the config file is the only thing a mode changes. */
+export interface RegistryRunInput {
+    containerName: string;
+    image: string;
+    /** Host directory with config.yml, config-readonly.yml, htpasswd and the TLS files. */
+    configDir: string;
+    /** Host directory for state that must survive restarts (the Let's Encrypt cache). */
+    dataDir: string;
+    /** Where dataDir is mounted in the container. */
+    dataMountPath: string;
+    /** `docker run -p` values, e.g. `443:5000` and `127.0.0.1:5001:5001`. */
+    publish: string[];
+    /** Host file name in configDir → read-only mount path in the container, besides the config. */
+    mounts: Record<string, string>;
+    /** The container's environment. */
+    env: Readonly<Record<string, string>>;
+}
+
+/** Which config the registry runs with: read-write normally, read-only while garbage is collected. */
+export type RegistryMode = "readwrite" | "readonly";
+export const CONFIG_FILE_FOR_MODE: Readonly<Record<RegistryMode, string>> = { readwrite: "config.yml", readonly: "config-readonly.yml" };
+
+/** `run-registry readwrite|readonly`: replaces the container, with the config for that mode. */
+export function renderRunRegistryScript(input: RegistryRunInput): string {
+    const q = shellQuote;
+    const mounts = Object.entries(input.mounts).map(([file, containerPath]) => `-v "$config_dir/${file}:${containerPath}:ro"`);
+    return `#!/bin/sh
+# Replaces the registry container. Usage: run-registry readwrite|readonly
+set -eu
+name=${q(input.containerName)}
+image=${q(input.image)}
+config_dir=${q(input.configDir)}
+data_dir=${q(input.dataDir)}
+case "\${1:-}" in
+  readwrite) config=${q(CONFIG_FILE_FOR_MODE.readwrite)} ;;
+  readonly) config=${q(CONFIG_FILE_FOR_MODE.readonly)} ;;
+  *) echo "usage: run-registry readwrite|readonly" >&2; exit 2 ;;
+esac
+if [ ! -s "$config_dir/$config" ]; then
+  echo "$config_dir/$config is missing; nothing was changed" >&2
+  exit 1
+fi
+# -v: the image declares VOLUME /var/lib/registry, so each container would leave one behind.
+docker rm -f -v "$name" >/dev/null 2>&1 || true
+docker run -d --name "$name" --restart=always \\
+  --log-driver json-file --log-opt max-size=10m --log-opt max-file=5 \\
+  --cap-drop ALL --security-opt no-new-privileges \\
+  ${Object.entries(input.env).map(([name, value]) => `-e ${q(`${name}=${value}`)}`).join(" ")} \\
+  ${input.publish.map((p) => `-p ${q(p)}`).join(" ")} \\
+  -v "$config_dir/$config:${REGISTRY_CONFIG_PATH}:ro" \\
+  ${[...mounts, `-v "$data_dir:${input.dataMountPath}"`].join(" \\\n  ")} \\
+  "$image" >/dev/null
+echo "registry container $name started ($1)"
+`;
+}
+
+/** How the health wait reaches the registry and what it requires. */
+export type ServingCheck = {
+    /** The URL of the registry's `/v2/` endpoint as clients name it. */
+    url: string;
+    /** Sends the check to this local address instead of resolving the URL's host (curl --connect-to). */
+    connectTo?: string;
+    /** Verify the certificate against configDir's ca.crt instead of the system store. */
+    useBundledCa: boolean;
+    timeoutSeconds: number;
+    /**
+     * Set while the registry's DNS name does not yet point at the droplet. Any TLS handshake for
+     * the name would then make the registry ask Let's Encrypt for a certificate that cannot be
+     * validated, and failed validations count against Let's Encrypt's limits. The wait checks
+     * only that the container stays up and its debug server answers, and says which DNS record
+     * to create; the next `pulumi up` after that runs the full check.
+     */
+    awaitingDns?: { hostname: string; address: string; debugUrl: string };
+};
+
+/** curl's arguments for reaching the registry as the check does (no secret: the login is a file). */
+export function curlTlsArgs(check: Pick<ServingCheck, "connectTo" | "useBundledCa">): string {
+    return [check.connectTo !== undefined ? `--connect-to ${shellQuote(`::${check.connectTo}`)}` : "", check.useBundledCa ? `--cacert "$config_dir/ca.crt"` : ""]
+        .filter((s) => s !== "")
+        .join(" ");
+}
+
+/**
+ * `wait-serving`: returns once the registry answers 401 without credentials, 200 with the login
+ * in configDir's health.curlrc, and 200 from `_catalog` (which reads the storage); fails with the
+ * registry's last log lines otherwise. While DNS is pending, the debug server's answer suffices.
+ */
+export function renderWaitServingScript(check: ServingCheck, input: Pick<RegistryRunInput, "containerName" | "configDir">): string {
+    const q = shellQuote;
+    const curlTls = curlTlsArgs(check);
+    const head = `#!/bin/sh
+# Waits until the registry serves. Exit 1, with its last log lines, if it does not in time.
+set -eu
+name=${q(input.containerName)}
+config_dir=${q(input.configDir)}
+health_url=${q(check.url)}
+health_timeout=${Number(check.timeoutSeconds)}
+curlrc="$config_dir/health.curlrc"
+
+fail() {
+  echo "$1" >&2
+  echo "--- last registry log lines ---" >&2
+  docker logs --tail 40 "$name" >&2 2>&1 || true
+  exit 1
+}
+running() { [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || echo false)" = true ]; }
+deadline=$(( $(date +%s) + health_timeout ))
+`;
+    if (check.awaitingDns !== undefined) {
+        const pending = check.awaitingDns;
+        return `${head}debug_url=${q(pending.debugUrl)}
+until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$debug_url" || true)" = 200 ]; do
+  running || fail "the registry container is not running"
+  [ "$(date +%s)" -lt "$deadline" ] || fail "the registry's debug server did not answer in \${health_timeout}s"
+  sleep 2
+done
+echo "registry container is running; its login and storage at $health_url are checked once DNS is in place"
+echo ${q(`waiting for DNS: create an A record ${pending.hostname} -> ${pending.address}, then run pulumi up again; the registry gets its Let's Encrypt certificate on the first request after that`)}
+`;
+    }
+    return `${head}echo "waiting up to \${health_timeout}s for $health_url to answer"
+anonymous=000
+authenticated=000
+storage=000
+while :; do
+  anonymous=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 ${curlTls} "$health_url" || true)
+  if [ "$anonymous" = 401 ]; then
+    authenticated=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 ${curlTls} -K "$curlrc" "$health_url" || true)
+    if [ "$authenticated" = 200 ]; then
+      # /v2/ answers before the storage is ever touched; listing the catalog proves S3 works.
+      storage=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 ${curlTls} -K "$curlrc" "\${health_url}_catalog?n=1" || true)
+      if [ "$storage" = 200 ]; then
+        break
+      fi
+    fi
+  fi
+  running || fail "the registry container is not running"
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    fail "the registry did not become healthy in \${health_timeout}s (without credentials: HTTP $anonymous, want 401; with credentials: HTTP $authenticated, want 200; storage listing: HTTP $storage, want 200)"
+  fi
+  echo "still waiting: without credentials HTTP $anonymous, with credentials HTTP $authenticated, storage listing HTTP $storage"
+  sleep 3
+done
+echo "registry is serving: HTTP 401 without credentials, 200 with them, and its storage answers"
+`;
+}
