@@ -41,5 +41,7 @@ export const dropletIp = outputs.dropletIp;
 export const sshPrivateKey = outputs.sshPrivateKey;
 export const sshHostPublicKey = outputs.sshHostPublicKey;
 export const sshTunnelCommand = outputs.sshTunnelCommand;
+export const maintenanceCommand = outputs.maintenanceCommand;
+export const metricsTunnelCommand = outputs.metricsTunnelCommand;
 export const registryImage = outputs.registryImage;
 export const estimatedMonthlyCostUsd = outputs.estimatedMonthlyCostUsd;

@@ -49,6 +49,8 @@ function priceRows(): string[] {
         add(`Droplet \`${slug}\` (${p.vcpus} vCPU, ${p.memoryMb} MB, ${p.includedTransferGb} GB transfer)`, p);
     }
     add("Droplet outbound transfer over the allowance", PRICES.digitalocean.transferOverage);
+    add("DigitalOcean monitoring alerts (alertEmails)", PRICES.digitalocean.monitoringAlert);
+    add("DigitalOcean uptime check (alertEmails with Let's Encrypt)", PRICES.digitalocean.uptimeCheck);
     for (const t of PRICES.digitalocean.containerRegistry.tiers) {
         const repos = t.includedRepositories === 0 ? "unlimited" : String(t.includedRepositories);
         add(`DOCR ${t.slug} (${t.includedStorageGb} GB storage, ${t.includedTransferGb} GB transfer, ${repos} repos${t.allowsStorageOverage ? "" : ", no overage"})`, t);

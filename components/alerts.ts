@@ -1,6 +1,5 @@
 import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
-import type { Price } from "./cost";
 import { SettingsError } from "./settings";
 import { shown } from "./settingsRules";
 
@@ -53,11 +52,6 @@ export const DOWN_PERIOD = "2m";
 /** autocert renews 30 days (at most a third of the lifetime) before expiry; 14 left means renewal has been failing. */
 export const SSL_EXPIRY_DAYS = 14;
 
-/** What these resources cost; monitoring alerts are free, each uptime check is billed. */
-export const ALERT_PRICES = {
-    monitorAlert: { usd: 0, per: "month", source: "https://docs.digitalocean.com/products/monitoring/details/limits/", note: "Monitoring is a free, opt-in service" },
-    uptimeCheck: { usd: 1, per: "check-month", source: "https://docs.digitalocean.com/products/uptime/details/pricing/", note: "billed hourly; its alerts cost nothing" },
-} as const satisfies Record<string, Price>;
 
 // The same rule as letsencryptEmail's (settingsRules.ts).
 const EMAIL = /^[A-Za-z0-9._%+-]{1,64}@(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;

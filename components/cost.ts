@@ -70,6 +70,9 @@ export const PRICES = {
             source: DO_BANDWIDTH_BILLING,
             note: "assumption: outbound droplet transfer beyond the included allowance",
         } satisfies Price,
+        /** Droplet monitoring alerts are free; each uptime check is billed (its alerts are not). */
+        monitoringAlert: { usd: 0, per: "month", source: "https://docs.digitalocean.com/products/monitoring/details/limits/", note: "Monitoring is a free, opt-in service" } satisfies Price,
+        uptimeCheck: { usd: 1, per: "check-month", source: "https://docs.digitalocean.com/products/uptime/details/pricing/", note: "billed hourly; its alerts cost nothing" } satisfies Price,
         containerRegistry: {
             tiers: [
                 { slug: "starter", usd: 0, per: "month", includedRepositories: 1, includedStorageGb: 0.5, includedTransferGb: 0.5, allowsStorageOverage: false, source: DOCR_PRICING },
@@ -175,6 +178,8 @@ export interface ProjectUsage {
     healthCheckIntervalSeconds?: number;
     /** Free AWS internet egress left this month after the account's other use. Default 100. */
     awsFreeEgressGb?: number;
+    /** DigitalOcean uptime checks (one with alertEmails and Let's Encrypt). Default 0. */
+    uptimeChecks?: number;
 }
 
 function nonNegative(name: string, value: number): number {
@@ -228,6 +233,11 @@ export function estimateMonthlyCost(usage: ProjectUsage): CostEstimate {
     const lines: LineItem[] = [];
     lines.push({ item: "droplet", usd: droplet.usd, detail: `${usage.dropletSize}, ${droplet.includedTransferGb} GB transfer included` });
     lines.push({ item: "S3 storage", usd: storedGb * aws.s3StandardStorage.usd, detail: `${storedGb} GB x ${money(aws.s3StandardStorage.usd)}/GB-month` });
+    const uptimeChecks = nonNegative("uptimeChecks", usage.uptimeChecks ?? 0);
+    if (uptimeChecks > 0) {
+        const check = PRICES.digitalocean.uptimeCheck;
+        lines.push({ item: "uptime check", usd: uptimeChecks * check.usd, detail: `${uptimeChecks} x ${money(check.usd)}/month; droplet alerts are free` });
+    }
 
     // Pulls leave AWS either way: to the client (redirect) or to the droplet, which is not in AWS.
     const egress = awsEgress(pulledGb, freeEgressGb, aws.internetEgress);
@@ -349,7 +359,7 @@ export const COST_OUTPUT_USAGE = { storedGb: 10, pulledGbPerMonth: 50 } as const
  * Monthly USD for the chosen droplet at {@link COST_OUTPUT_USAGE}, or undefined for a droplet
  * size the dated price table does not know (the deploy itself does not depend on the table).
  */
-export function estimatedMonthlyCostUsd(settings: Pick<Settings, "dropletSize" | "redirectPullsToS3" | "s3ChunkSizeMb">): number | undefined {
+export function estimatedMonthlyCostUsd(settings: Pick<Settings, "dropletSize" | "redirectPullsToS3" | "s3ChunkSizeMb">, uptimeChecks = 0): number | undefined {
     if (!(KNOWN_DROPLET_SIZES as readonly string[]).includes(settings.dropletSize)) {
         return undefined;
     }
@@ -358,6 +368,7 @@ export function estimatedMonthlyCostUsd(settings: Pick<Settings, "dropletSize" |
         ...COST_OUTPUT_USAGE,
         redirect: settings.redirectPullsToS3,
         chunkSizeMb: settings.s3ChunkSizeMb,
+        uptimeChecks,
     });
     return Math.round(estimate.totalUsd * 100) / 100;
 }

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { renderAuthorizedKeysScript } from "./render/authorizedKeys";
 import { renderCloudInit } from "./render/cloudInit";
+import { renderHostUpdatesScript } from "./render/hostUpdates";
 import { renderWaitForHostScript } from "./render/scripts";
 
 export interface DockerHostArgs {
@@ -49,6 +50,8 @@ export class DockerHost extends pulumi.ComponentResource {
     public readonly ready: command.remote.Command;
     /** Installs extraSshPublicKeys over SSH, so changing them does not replace the droplet. */
     public readonly operatorKeys: command.remote.Command;
+    /** Unattended security updates, with reboots held for a quiet hour; set up over SSH too. */
+    public readonly hostUpdates: command.remote.Command;
 
     constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:host:DockerHost", name, {}, opts);
@@ -143,6 +146,17 @@ export class DockerHost extends pulumi.ComponentResource {
                 connection: this.connection,
                 create: pulumi.output(args.extraSshPublicKeys ?? []).apply((keys) => renderAuthorizedKeysScript(keys)),
                 // A new droplet starts with only the deploy key.
+                triggers: [this.droplet.id],
+            },
+            { parent: this, dependsOn: [this.ready] },
+        );
+
+        this.hostUpdates = new command.remote.Command(
+            `${name}-host-updates`,
+            {
+                connection: this.connection,
+                create: renderHostUpdatesScript(),
+                // A new droplet starts from the image's defaults.
                 triggers: [this.droplet.id],
             },
             { parent: this, dependsOn: [this.ready] },

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PrivateRegistry } from "./privateRegistry";
-import { TUNNEL_PORT } from "./render/deployment";
+import { CONTAINER_DEBUG_PORT, TUNNEL_PORT } from "./render/deployment";
+import { MAINTENANCE_SERVICE } from "./render/maintenance";
 
 /** A Docker `config.json` with one `auths` entry: what CI systems and imagePullSecrets take. */
 export function renderDockerConfigJson(host: string, username: string, password: string): string {
@@ -11,6 +12,16 @@ export function renderDockerConfigJson(host: string, username: string, password:
 /** The `ssh -L` line that makes a tunnelled registry appear on the operator's localhost. */
 export function renderSshTunnelCommand(ip: string): string {
     return `ssh -i registry_key -o IdentitiesOnly=yes -N -L ${TUNNEL_PORT}:127.0.0.1:${TUNNEL_PORT} root@${ip}`;
+}
+
+/** Runs the maintenance job now and shows its journal: retention, then garbage collection. */
+export function renderMaintenanceCommand(ip: string): string {
+    return `ssh -i registry_key -o IdentitiesOnly=yes root@${ip} 'systemctl start ${MAINTENANCE_SERVICE}; journalctl -u ${MAINTENANCE_SERVICE} -n 50 --no-pager'`;
+}
+
+/** Brings the droplet-local debug server (Prometheus metrics, health) to the operator's localhost. */
+export function renderMetricsTunnelCommand(ip: string): string {
+    return `ssh -i registry_key -o IdentitiesOnly=yes -N -L ${CONTAINER_DEBUG_PORT}:127.0.0.1:${CONTAINER_DEBUG_PORT} root@${ip}`;
 }
 
 /** The stack outputs CI and operators read; secrets stay secrets. */
@@ -35,6 +46,8 @@ export function stackOutputs(registry: PrivateRegistry) {
         sshPrivateKey: pulumi.secret(registry.host.sshPrivateKey),
         sshHostPublicKey: registry.host.sshHostPublicKey,
         sshTunnelCommand: settings.exposure === "tunnel" ? registry.host.ipAddress.apply(renderSshTunnelCommand) : undefined,
+        maintenanceCommand: registry.host.ipAddress.apply(renderMaintenanceCommand),
+        metricsTunnelCommand: registry.host.ipAddress.apply(renderMetricsTunnelCommand),
         registryImage: registry.registryImage,
         estimatedMonthlyCostUsd: registry.estimatedMonthlyCostUsd,
     };

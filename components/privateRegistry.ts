@@ -80,7 +80,10 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         this.bucketRegion = pulumi.output(value("awsRegion"));
         this.estimatedMonthlyCostUsd = pulumi
             .all([value("dropletSize"), value("redirectPullsToS3"), value("s3ChunkSizeMb")])
-            .apply(([dropletSize, redirectPullsToS3, s3ChunkSizeMb]) => estimatedMonthlyCostUsd({ dropletSize, redirectPullsToS3, s3ChunkSizeMb }));
+            .apply(([dropletSize, redirectPullsToS3, s3ChunkSizeMb]) =>
+                // With alerts and a publicly trusted certificate, one uptime check is billed.
+                estimatedMonthlyCostUsd({ dropletSize, redirectPullsToS3, s3ChunkSizeMb }, settings.alertEmails.length > 0 && settings.tls === "letsencrypt" ? 1 : 0),
+            );
 
         this.bucket = new RegistryBucket(
             `${name}-storage`,

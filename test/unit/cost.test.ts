@@ -180,3 +180,14 @@ describe("compareMonthlyCosts", () => {
         near(c.ecr.totalUsd, 5, "ecr");
     });
 });
+
+describe("alerts in the cost model", () => {
+    it("an uptime check adds its dollar a month; droplet alerts add nothing", () => {
+        const base = { dropletSize: "s-1vcpu-1gb", storedGb: 10, pulledGbPerMonth: 50, redirect: true };
+        const without = estimateMonthlyCost(base);
+        const withCheck = estimateMonthlyCost({ ...base, uptimeChecks: 1 });
+        near(withCheck.totalUsd - without.totalUsd, 1, "one uptime check");
+        assert.equal(line(withCheck, "uptime check"), 1);
+        assert.equal(without.lines.find((l) => l.item === "uptime check"), undefined);
+    });
+});

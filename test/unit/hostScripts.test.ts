@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { renderAuthorizedKeysScript } from "../../components/render/authorizedKeys";
 import { renderCloudInit } from "../../components/render/cloudInit";
+import { renderHostUpdatesScript } from "../../components/render/hostUpdates";
 import { deploymentParts, DeploymentInput, renderConfigFiles } from "../../components/render/deployment";
 import { renderStartScript, renderStdinBundle, renderStopScript } from "../../components/render/scripts";
 import { shellcheck, StubPath } from "../support/shell";
@@ -183,5 +184,36 @@ case "$last" in http://127.0.0.1:5001/debug/health) printf 200 ;; *) printf 000 
         const result = stubs.run(script.replace(/health_timeout=[0-9]+/, "health_timeout=1"), { stdin });
         assert.notEqual(result.status, 0);
         assert.ok(stubs.calls().some((c) => c.startsWith("curl ") && c.endsWith("https://registry.example.com/v2/")));
+    });
+});
+
+describe("unattended security updates", () => {
+    const aptStub = `mkdir -p "$(dirname "$0")/installed"; touch "$(dirname "$0")/installed/unattended-upgrade"
+cat > "$(dirname "$0")/unattended-upgrade" <<'EOF2'
+#!/bin/sh
+EOF2
+chmod +x "$(dirname "$0")/unattended-upgrade"`;
+
+    it("passes shellcheck, installs the package where the image lacks it, and holds reboots for the quiet hour", () => {
+        const stubs = new StubPath({ "apt-get": aptStub });
+        const confDir = join(stubs.dir, "apt.conf.d");
+        const script = renderHostUpdatesScript(confDir);
+        assert.equal(shellcheck(script).status, 0, shellcheck(script).output);
+        const result = stubs.run(script);
+        assert.equal(result.status, 0, result.stderr);
+        assert.match(stubs.calls()[0], /^apt-get -o DPkg::Lock::Timeout=600 install -y -q unattended-upgrades$/);
+        const config = readFileSync(join(confDir, "52private-registry-updates"), "utf8");
+        assert.match(config, /^APT::Periodic::Unattended-Upgrade "1";$/m);
+        assert.match(config, /^Unattended-Upgrade::Automatic-Reboot "true";$/m);
+        assert.match(config, /^Unattended-Upgrade::Automatic-Reboot-Time "04:30";$/m);
+        // Run again (the next deploy): nothing to install, the same config.
+        const again = stubs.run(script);
+        assert.equal(again.status, 0, again.stderr);
+        assert.equal(stubs.calls().filter((c) => c.startsWith("apt-get")).length, 1);
+        assert.equal(readFileSync(join(confDir, "52private-registry-updates"), "utf8"), config);
+    });
+
+    it("refuses a reboot time that is not HH:MM", () => {
+        assert.throws(() => renderHostUpdatesScript("/etc/apt/apt.conf.d", "4:30am"), /HH:MM/);
     });
 });

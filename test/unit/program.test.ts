@@ -27,6 +27,11 @@ describe("the program's stack outputs", () => {
         assert.match(String(await valueOf(program.caCertificate)), /BEGIN CERTIFICATE/);
         assert.match(String(await valueOf(program.sshHostPublicKey)), /^ssh-ed25519 /);
         assert.equal(program.sshTunnelCommand, undefined, "no tunnel command in public mode");
+        assert.equal(
+            await valueOf(program.maintenanceCommand),
+            "ssh -i registry_key -o IdentitiesOnly=yes root@203.0.113.10 'systemctl start private-registry-maintenance.service; journalctl -u private-registry-maintenance.service -n 50 --no-pager'",
+        );
+        assert.equal(await valueOf(program.metricsTunnelCommand), "ssh -i registry_key -o IdentitiesOnly=yes -N -L 5001:127.0.0.1:5001 root@203.0.113.10");
     });
 
     it("keeps every credential secret", async () => {
@@ -54,7 +59,7 @@ describe("the program's stack outputs", () => {
         assert.equal(count("aws:iam/accessKey:AccessKey"), 1);
         assert.equal(count("digitalocean:index/droplet:Droplet"), 1);
         assert.equal(count("digitalocean:index/firewall:Firewall"), 1);
-        assert.equal(count("command:remote:Command"), 3, "first-boot wait, operator keys, registry container");
+        assert.equal(count("command:remote:Command"), 4, "first-boot wait, operator keys, security updates, registry container");
         assert.equal(count("command:local:Command"), 1);
     });
 });

@@ -1,0 +1,55 @@
+import { shellQuote } from "./shell";
+
+/**
+ * Security updates that install themselves, with any reboot they need held for a quiet hour.
+ * Installed over SSH after first boot (not by cloud-init, whose every change replaces the
+ * droplet). Pure: values in, script text out.
+ *
+ * Ubuntu's unattended-upgrades applies the security pocket daily
+ * (`APT::Periodic::Unattended-Upgrade "1"`); with `Unattended-Upgrade::Automatic-Reboot "true"`
+ * it reboots when a package asks for it (/var/run/reboot-required), at
+ * `Automatic-Reboot-Time` (the droplet's local time; DigitalOcean's images run in UTC). The
+ * registry container comes back by itself (`--restart=always`), and where an uptime check
+ * watches it, an outage that outlasts the reboot raises the "down" alert. Sources: Ubuntu Server
+ * docs, "Automatic updates"; the unattended-upgrades package's 50unattended-upgrades comments.
+ */
+
+/** After the weekly collection's default hour, before a European or American working day. */
+export const REBOOT_TIME_UTC = "04:30";
+
+export const APT_CONF_DIR = "/etc/apt/apt.conf.d";
+/** Sorted after the package's own 20auto-upgrades and 50unattended-upgrades, so these win. */
+export const UPDATES_CONF_FILE = "52private-registry-updates";
+
+export function renderUpdatesConfig(rebootTime: string = REBOOT_TIME_UTC): string {
+    if (!/^([01][0-9]|2[0-3]):[0-5][0-9]$/.test(rebootTime)) {
+        throw new Error(`reboot time must be HH:MM; got ${JSON.stringify(rebootTime)}`);
+    }
+    return `// Written by the private registry's deploy; changed by the next pulumi up.
+APT::Periodic::Update-Package-Lists "1";
+APT::Periodic::Unattended-Upgrade "1";
+Unattended-Upgrade::Automatic-Reboot "true";
+Unattended-Upgrade::Automatic-Reboot-WithUsers "true";
+Unattended-Upgrade::Automatic-Reboot-Time "${rebootTime}";
+`;
+}
+
+/** Installs unattended-upgrades if the image lacks it, and writes the config above. */
+export function renderHostUpdatesScript(confDir: string = APT_CONF_DIR, rebootTime: string = REBOOT_TIME_UTC): string {
+    const config = renderUpdatesConfig(rebootTime);
+    return `#!/bin/sh
+# Turns on unattended security updates, rebooting when one needs it at ${rebootTime} (droplet time, UTC).
+set -eu
+conf_dir=${shellQuote(confDir)}
+if ! command -v unattended-upgrade >/dev/null 2>&1; then
+  echo "installing unattended-upgrades"
+  # First boot's own apt runs may still hold the lock: wait for it rather than fail.
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q unattended-upgrades >/dev/null
+fi
+mkdir -p "$conf_dir"
+printf '%s' ${shellQuote(config)} > "$conf_dir/${UPDATES_CONF_FILE}.new"
+chmod 644 "$conf_dir/${UPDATES_CONF_FILE}.new"
+mv -f "$conf_dir/${UPDATES_CONF_FILE}.new" "$conf_dir/${UPDATES_CONF_FILE}"
+echo "unattended security updates on; a reboot they need happens at ${rebootTime} UTC"
+`;
+}
