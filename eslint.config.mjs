@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", "bin/", ".cache/", ".rehearsal/", ".bench/"] },
+    { ignores: ["node_modules/", "bin/", "dist/", ".cache/", ".rehearsal/", ".bench/"] },
     js.configs.recommended,
     ...tseslint.configs.recommended,
     {
