@@ -27,25 +27,8 @@ cache_bin="$repo_root/.cache/bin"
 log() { printf '[pulumi-cli] %s\n' "$*"; }
 die() { printf '[pulumi-cli] ERROR: %s\n' "$*" >&2; exit 1; }
 
-find_go() {
-  if command -v go >/dev/null 2>&1; then
-    command -v go
-  elif [ -x /usr/local/go/bin/go ]; then
-    echo /usr/local/go/bin/go
-  else
-    die "Go >= 1.$MIN_GO_MINOR is needed to build the Pulumi CLI (https://go.dev/dl/)"
-  fi
-}
-
-check_go_version() {
-  local go_bin=$1 version minor
-  version=$("$go_bin" env GOVERSION)
-  minor=$(printf '%s\n' "$version" | sed -n 's/^go1\.\([0-9][0-9]*\).*/\1/p')
-  if [ -z "$minor" ] || [ "$minor" -lt "$MIN_GO_MINOR" ]; then
-    die "$go_bin is $version; need go1.$MIN_GO_MINOR or newer"
-  fi
-  log "go: $version ($go_bin)"
-}
+# shellcheck source=scripts/lib/go.sh
+. "$repo_root/scripts/lib/go.sh"
 
 # The CLI must match the SDK the program runs with, so the version comes from package.json.
 read_sdk_version() {
@@ -136,7 +119,7 @@ build() {
 }
 
 # --- main ----------------------------------------------------------------------------------------
-GO=$(find_go)
+GO=$(find_go "the Pulumi CLI")
 check_go_version "$GO"
 mkdir -p "$cache_bin"
 sdk_version=$(read_sdk_version)

@@ -57,25 +57,8 @@ install_packages() {
 }
 
 # --- 2. Go toolchain -----------------------------------------------------------------------------
-find_go() {
-  if command -v go >/dev/null 2>&1; then
-    command -v go
-  elif [ -x /usr/local/go/bin/go ]; then
-    echo /usr/local/go/bin/go
-  else
-    die "Go >= 1.$MIN_GO_MINOR is needed to build the registry and versitygw (https://go.dev/dl/)"
-  fi
-}
-
-check_go_version() {
-  local go_bin=$1 version minor
-  version=$("$go_bin" env GOVERSION)
-  minor=$(printf '%s\n' "$version" | sed -n 's/^go1\.\([0-9][0-9]*\).*/\1/p')
-  if [ -z "$minor" ] || [ "$minor" -lt "$MIN_GO_MINOR" ]; then
-    die "$go_bin is $version; need go1.$MIN_GO_MINOR or newer"
-  fi
-  log "go: $version ($go_bin)"
-}
+# shellcheck source=scripts/lib/go.sh
+. "$repo_root/scripts/lib/go.sh"
 
 # --- 3. The pinned registry version, from the program's own constant --------------------------
 read_versions_constant() {
@@ -121,7 +104,7 @@ build() {
 
 # --- main ----------------------------------------------------------------------------------------
 install_packages
-GO=$(find_go)
+GO=$(find_go "the registry and versitygw")
 check_go_version "$GO"
 mkdir -p "$cache_bin"
 

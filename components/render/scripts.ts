@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { MAINTENANCE_SERVICE, MAINTENANCE_TIMER, onCalendar, renderMaintenanceScript, renderMaintenanceUnits } from "./maintenance";
 import { REGISTRY_CONFIG_PATH, REGISTRY_HTPASSWD_PATH, REGISTRY_TLS_CERT_PATH, REGISTRY_TLS_KEY_PATH } from "./registryConfig";
-import { renderRunRegistryScript, renderWaitServingScript, ServingCheck } from "./registryRun";
+import { RegistryRunInput, renderRunRegistryScript, renderWaitServingScript, ServingCheck } from "./registryRun";
 import { shellQuote } from "./shell";
 
 /**
@@ -72,17 +72,8 @@ export function renderStdinBundle(bundle: StdinBundle): string {
 /** The health wait's input; see {@link ServingCheck}. */
 export type HealthCheck = ServingCheck;
 
-export interface StartScriptInput {
-    containerName: string;
-    image: string;
-    /** Host directory holding the files from stdin (mode 0700, files 0600) and the host programs. */
-    configDir: string;
-    /** Host directory for state that must survive restarts (the Let's Encrypt cache). */
-    dataDir: string;
-    /** Where dataDir is mounted in the container. */
-    dataMountPath: string;
-    /** `docker run -p` values, e.g. `443:5000` and `127.0.0.1:5001:5001`. */
-    publish: string[];
+/** The run-registry inputs (the bundle decides the mounts), plus what the start script adds. */
+export interface StartScriptInput extends Omit<RegistryRunInput, "mounts" | "env"> {
     health: HealthCheck;
     /** Whether the container needs the TLS key pair from the bundle. */
     mountTlsFiles: boolean;

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { utils } from "ssh2";
+import { teardownAgainstVanishedHost } from "../support/teardown";
 
 /**
  * The package as another Pulumi project gets it: packed with `npm pack`, installed from the
@@ -54,14 +53,6 @@ function run(command: string, args: string[], cwd: string): string {
     return execFileSync(command, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 600_000 });
 }
 
-async function closedPort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as { port: number };
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
-}
-
 let result: { exports: string[]; recorded: { type: string; inputs: Record<string, unknown> }[] };
 
 before(() => {
@@ -104,22 +95,7 @@ describe("the packed package in another project", () => {
         const command = String(teardown?.inputs.delete);
         const script = /^node '(.*)'$/.exec(command)?.[1] ?? "";
         assert.ok(script.startsWith(join(scratch, "node_modules", "pulumi-private-registry")) && existsSync(script), command);
-        const deployKey = utils.generateKeyPairSync("ed25519");
-        const hostKey = utils.generateKeyPairSync("ed25519");
-        const gone = spawnSync("sh", ["-c", command], {
-            cwd: scratch,
-            encoding: "utf8",
-            timeout: 60_000,
-            env: {
-                PATH: process.env.PATH,
-                REGISTRY_SSH_HOST: "127.0.0.1",
-                REGISTRY_SSH_PORT: String(await closedPort()),
-                REGISTRY_SSH_PRIVATE_KEY: deployKey.private,
-                REGISTRY_SSH_HOST_KEY: hostKey.public,
-                REGISTRY_STOP_SCRIPT: "true",
-                REGISTRY_SSH_ATTEMPTS: "1",
-            },
-        });
+        const gone = await teardownAgainstVanishedHost(command, scratch);
         assert.equal(gone.status, 0, gone.stderr);
     });
 });
