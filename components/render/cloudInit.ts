@@ -38,8 +38,9 @@ export function renderCloudInit(input: CloudInitInput): string {
             ed25519_private: input.hostKey.privateOpenssh.trimEnd() + "\n",
             ed25519_public: input.hostKey.publicOpenssh.trim(),
         },
-        // bootcmd runs early on every boot, before sshd accepts connections (cloud-init docs,
-        // module "Bootcmd"); an argv list, so no YAML-to-shell quoting is involved.
+        // bootcmd runs very early, on every boot (canonical/cloud-init
+        // doc/examples/cloud-config-boot-cmds.txt); a list item runs with execve, so no
+        // YAML-to-shell quoting is involved.
         bootcmd: [["sh", "-c", UFW_SSH_SCRIPT]],
     };
     return `#cloud-config\n${stringify(config, { lineWidth: 0 })}`;
