@@ -20,7 +20,7 @@
  * }
  * ```
  *
- * Modules (all re-exported here except podman, sshd and iam, imported from their files)
+ * Modules (all re-exported here except podman, host, sshd and iam, imported from their files)
  * - ports:     `freePort()`, `freePorts(n)`, `isListening(port)`, `LOOPBACK`.
  * - wait:      `waitUntil(probe, { description, timeoutMs, abortIf })`, `sleep(ms)`.
  * - processes: `ProcessTracker` — `start(name, cmd, args, { logFile, env, unsetEnv })` →
@@ -38,6 +38,7 @@
  * - s3:        `S3Server.start(tracker, { dir, port?, accessKey?, secretKey? })` — versitygw,
  *              posix backend, SigV4-checking; `endpoint`, `client()`, `createBucket()`,
  *              `operations({ since, userAgent })` / `operationCount()` from its access log,
+ *              `listObjects(bucket)` (key -> size),
  *              `stop()`, `kill()` (kill -9), `restart()` (same port and data).
  *              `REGISTRY_S3_USER_AGENT` tells the registry's requests from others.
  * - s3proxy:   `S3RecordingProxy.start({ upstreamPort, bucketOwnerEnforced? })` — a loopback
@@ -62,9 +63,14 @@
  *              `dockerRef()`.
  * - stack:     `startStack({ name, tracker?, bucket?, redirect?, configure?, ports?, s3Proxy? })`
  *              → `Stack` (`s3Proxy` set when asked for: the registry then talks S3 through it).
- * - podman:    `writeDockerShim(dir)` (`docker` → podman with runc, ulimits, slirp4netns with
- *              host loopback at `CONTAINER_HOST_LOOPBACK`), `ensureRegistryImage()` (FROM-scratch
- *              image of the static binary under the pinned name), `removeContainer()`.
+ * - podman:    `writeDockerShim(dir, { marks? })` (`docker` → podman with runc, ulimits,
+ *              slirp4netns with host loopback at `CONTAINER_HOST_LOOPBACK` unless the container
+ *              names a network; `marks`: each call's time and a log file's line count),
+ *              `ensureRegistryImage()` (FROM-scratch image of the static binary under the pinned
+ *              name), `removeContainer()`.
+ * - host:      `rehearseOnHost(deploymentInput, swaps)` → the program's start-script input and
+ *              stdin bundle with only the loopback values swapped; `withDropletValues()` puts the
+ *              droplet's back (to prove the program's script renders byte for byte).
  * - sshd:      `SshServer.start(tracker, { dir, remotePath? })` — real sshd on 127.0.0.1, key
  *              only; `exec(scriptText, { stdin })` runs like @pulumi/command's remote.Command.
  * - iam:       `iamRequirementsFor(operations, bucket)` (S3 API → IAM action),

@@ -13,7 +13,9 @@ import { systemBinary } from "./tools";
  *   podman the way it works on this machine: `--runtime runc` and explicit nofile/nproc ulimits
  *   (crun and the default limits fail here), and for `run`/`create` slirp4netns networking with
  *   `allow_host_loopback`, so the container reaches the host's 127.0.0.1 (where the S3 server
- *   listens) as 10.0.2.2 while `-p 127.0.0.1:H:C` publishing works as with Docker.
+ *   listens) as 10.0.2.2 while `-p 127.0.0.1:H:C` publishing works as with Docker (unless the
+ *   container names its own network, e.g. `--network host`). Like Docker's client, it passes
+ *   no open descriptor beyond stdio on to what outlives it.
  * - {@link ensureRegistryImage} pre-loads the locally built static registry binary as a
  *   FROM-scratch image under the pinned image name, so the start script finds it and pulls nothing.
  */
@@ -31,33 +33,61 @@ export interface DockerShim {
     callLog: string;
     /** The invocations so far. */
     calls(): string[];
+    /** With `marks`: each invocation's time and the marked file's line count then, to split a log by step. */
+    marks(): DockerCallMark[];
 }
 
-export function writeDockerShim(dir: string): DockerShim {
+export interface DockerCallMark {
+    atMs: number;
+    /** Lines the marked file (e.g. the S3 server's access log) had when the call began. */
+    lines: number;
+    call: string;
+}
+
+export function writeDockerShim(dir: string, options: { marks?: string } = {}): DockerShim {
     const binDir = path.join(dir, "bin");
     const callLog = path.join(dir, "docker-calls.log");
+    const markLog = path.join(dir, "docker-marks.log");
+    const mark = options.marks === undefined ? "" : `printf '%s %s %s\\n' "$(date +%s%3N)" "$(wc -l < '${options.marks}' 2>/dev/null || echo 0)" "$*" >> '${markLog}'\n`;
     fs.mkdirSync(binDir, { recursive: true });
     const podman = systemBinary("podman");
     const script = `#!/bin/sh
 # docker -> podman, for the registry rehearsal only (test/harness/podman.ts).
 printf '%s\\n' "$*" >> '${callLog}'
+${mark}# Docker's CLI is only a client: the containers it starts descend from the daemon and inherit
+# none of the caller's descriptors. Podman forks conmon and slirp4netns from the caller, which
+# would hold the caller's open files (the maintenance lock, fd 9) for the container's life.
+exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 limits="--ulimit nofile=20000:20000 --ulimit nproc=4096:4096"
 case "\${1:-}" in
   run|create)
     sub=$1
     shift
+    # A container that names its own network (regbot's --network host) keeps it: podman
+    # refuses two network modes.
+    network="--network slirp4netns:allow_host_loopback=true"
+    for arg in "$@"; do
+      case "$arg" in --network|--network=*|--net|--net=*) network="" ;; esac
+    done
     # shellcheck disable=SC2086
-    exec '${podman}' --runtime runc "$sub" --network slirp4netns:allow_host_loopback=true $limits "$@"
+    exec '${podman}' --runtime runc "$sub" $network $limits "$@"
     ;;
 esac
 exec '${podman}' --runtime runc "$@"
 `;
     fs.writeFileSync(path.join(binDir, "docker"), script, { mode: 0o755 });
     fs.writeFileSync(callLog, "");
+    fs.writeFileSync(markLog, "");
+    const lines = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
     return {
         binDir,
         callLog,
-        calls: () => fs.readFileSync(callLog, "utf8").split("\n").filter((l) => l !== ""),
+        calls: () => lines(callLog),
+        marks: () =>
+            lines(markLog).map((line) => {
+                const [atMs, count, ...call] = line.split(" ");
+                return { atMs: Number(atMs), lines: Number(count), call: call.join(" ") };
+            }),
     };
 }
 

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ProcessTracker, RunResult } from "./processes";
+import { runSyncQuietly, type ProcessTracker, type RunResult } from "./processes";
 import { digestOfFile } from "./oci";
 import { CACHE_BIN, systemBinary } from "./tools";
 
@@ -65,19 +65,37 @@ export function accessLogRequests(log: string, userAgent?: RegExp): AccessLogReq
 
 /**
  * A FROM-scratch image of the static regbot binary, laid out like the official scratch image
- * (`/regbot` as entrypoint, uid 1000), under a local name; `cleanup()` removes it.
+ * (`/regbot` as entrypoint, uid 1000), under `image` (a local name, or the pinned REGBOT_IMAGE
+ * so that the rendered docker arguments find it). `cleanup()` removes it and gives a real image
+ * it shadowed its name back.
  */
-export async function buildRegbotImage(tracker: ProcessTracker, options: { image: string; workDir: string }): Promise<{ image: string; cleanup: () => Promise<void> }> {
+export async function buildRegbotImage(
+    tracker: ProcessTracker,
+    options: { image: string; workDir: string },
+): Promise<{ image: string; cleanup: () => Promise<void>; cleanupSync: () => void }> {
     const podman = systemBinary("podman");
     const context = path.join(options.workDir, "regbot-image");
     fs.mkdirSync(context, { recursive: true });
     fs.copyFileSync(regbotBinary(), path.join(context, "regbot"));
     fs.chmodSync(path.join(context, "regbot"), 0o755);
     const sha = digestOfFile(path.join(context, "regbot")).replace("sha256:", "");
+    const label = "org.example.rehearsal.binary-sha256";
+    const inspect = await tracker.run(podman, ["image", "inspect", "--format", `{{.Id}} {{index .Labels "${label}"}}`, options.image]);
+    const [existingId, existingSha] = inspect.code === 0 ? inspect.stdout.trim().split(" ") : [undefined, undefined];
+    const foreignId = existingId !== undefined && (existingSha ?? "").length !== 64 ? existingId : undefined;
     fs.writeFileSync(
         path.join(context, "Containerfile"),
-        ["FROM scratch", "COPY regbot /regbot", "USER 1000:1000", `LABEL org.example.rehearsal.binary-sha256=${sha}`, 'ENTRYPOINT ["/regbot"]', ""].join("\n"),
+        ["FROM scratch", "COPY regbot /regbot", "USER 1000:1000", `LABEL ${label}=${sha}`, 'ENTRYPOINT ["/regbot"]', ""].join("\n"),
     );
     await tracker.runChecked(podman, ["--runtime", "runc", "build", "--quiet", "-t", options.image, "-f", path.join(context, "Containerfile"), context], { timeoutMs: 120_000 });
-    return { image: options.image, cleanup: async () => void (await tracker.run(podman, ["rmi", "-f", options.image])) };
+    const steps = [["rmi", "-f", options.image], ...(foreignId !== undefined ? [["tag", foreignId, options.image]] : [])];
+    return {
+        image: options.image,
+        cleanup: async () => {
+            for (const step of steps) {
+                await tracker.run(podman, step);
+            }
+        },
+        cleanupSync: () => steps.forEach((step) => runSyncQuietly(podman, step)),
+    };
 }

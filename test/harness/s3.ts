@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { freePort, isListening, LOOPBACK } from "./ports";
 import type { ProcessTracker, TrackedProcess } from "./processes";
 import { request } from "./http";
@@ -182,6 +182,25 @@ export class S3Server {
         } finally {
             client.destroy();
         }
+    }
+
+    /** Every object in `bucket` (key -> size in bytes), listed through the S3 API page by page. */
+    async listObjects(bucket: string): Promise<Map<string, number>> {
+        const client = this.client();
+        const objects = new Map<string, number>();
+        try {
+            let token: string | undefined;
+            do {
+                const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+                for (const object of page.Contents ?? []) {
+                    objects.set(object.Key ?? "", object.Size ?? 0);
+                }
+                token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+            } while (token !== undefined);
+        } finally {
+            client.destroy();
+        }
+        return objects;
     }
 
     /** Every request in the access log so far (optionally only those whose user agent matches). */

@@ -9,9 +9,8 @@ import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { CONTAINER_DEBUG_PORT, CONTAINER_PORT, deploymentParts, type Deployment } from "../../components/render/deployment";
-import { renderRegistryConfig } from "../../components/render/registryConfig";
-import { renderStartScript, renderStdinBundle, renderStopScript, type StartScriptInput } from "../../components/render/scripts";
+import { renderDeployment, type Deployment, type DeploymentInput } from "../../components/render/deployment";
+import { renderStartScript, renderStopScript, type StartScriptInput } from "../../components/render/scripts";
 import { registryImageReference, REGISTRY_VERSION } from "../../components/versions";
 import { parse } from "yaml";
 import {
@@ -24,17 +23,15 @@ import {
     makeTempDir,
     ociRef,
     ProcessTracker,
-    programConfigInput,
-    programDeployment,
     programDeploymentInput,
     REGISTRY_S3_USER_AGENT,
-    rehearsalConfigInput,
     request,
     S3Server,
     Skopeo,
     systemBinary,
 } from "../harness";
 import type { RunResult, TempDir, TestCertificates } from "../harness";
+import { rehearseOnHost, withDropletValues, type HostSwaps } from "../harness/host";
 import { CONTAINER_HOST_LOOPBACK, ensureRegistryImage, removeContainer, removeContainerSync, writeDockerShim, type DockerShim } from "../harness/podman";
 import { SshServer } from "../harness/sshd";
 import { assertSucceeded, MB } from "./support";
@@ -63,9 +60,9 @@ describe("the rendered start/stop scripts over real SSH, with podman as the engi
     /** Every secret that must never show in script output, command text or docker argv. */
     let secrets: { name: string; value: string }[] = [];
 
-    /** What the program renders for this deploy (private CA, the program's defaults). */
-    function deployment(secretKey = s3.secretKey): Deployment {
-        return programDeployment({
+    /** The program's input for this deploy (private CA, the program's defaults). */
+    function programInput(secretKey = s3.secretKey): DeploymentInput {
+        return programDeploymentInput({
             s3: { endpoint: "(unused: the program targets AWS)", region: s3.region, bucket: BUCKET, accessKey: s3.accessKey, secretKey },
             login,
             httpSecret,
@@ -74,15 +71,22 @@ describe("the rendered start/stop scripts over real SSH, with podman as the engi
         });
     }
 
+    /** What the program renders for this deploy. */
+    function deployment(): Deployment {
+        return renderDeployment(programInput());
+    }
+
     /**
-     * The program's stdin bundle with one swap in config.yml: the S3 endpoint, which the container
-     * reaches through slirp4netns at 10.0.2.2 (its own 127.0.0.1 is itself).
+     * The program's stdin bundle with one swap in both configs: the S3 endpoint, which the
+     * container reaches through slirp4netns at 10.0.2.2 (its own 127.0.0.1 is itself).
      */
     function bundle(secretKey = s3.secretKey): string {
-        const files = decodeBundleFiles(deployment(secretKey).stdin);
-        const program = programConfigInput({ s3: { endpoint: "", region: s3.region, bucket: BUCKET, accessKey: s3.accessKey, secretKey }, httpSecret, certs });
-        files["config.yml"] = renderRegistryConfig(rehearsalConfigInput(program, { s3Endpoint: `http://${CONTAINER_HOST_LOOPBACK}:${s3.port}` }));
-        return renderStdinBundle({ files, healthCheckUser: { username: login.username, password: login.password } });
+        return rehearseOnHost(programInput(secretKey), hostSwaps()).stdin;
+    }
+
+    function hostSwaps(): HostSwaps {
+        const s3Endpoint = `http://${CONTAINER_HOST_LOOPBACK}:${s3.port}`;
+        return { containerName, image, root: tmp.join("host"), port, debugPort, s3Endpoint, healthTimeoutSeconds: 60 };
     }
 
     function assertNoSecrets(text: string, where: string): void {
@@ -125,20 +129,10 @@ describe("the rendered start/stop scripts over real SSH, with podman as the engi
         port = await freePort();
         debugPort = await freePort();
         // The program's start-script input (components/render/deployment.ts), with the container
-        // name, host directories, published ports and the health check's connect address swapped
-        // for this machine: the droplet publishes 443 on every interface, the rehearsal 127.0.0.1 only.
-        const programStart = deploymentParts(
-            programDeploymentInput({ s3: { endpoint: "", region: s3.region, bucket: BUCKET, accessKey: s3.accessKey, secretKey: s3.secretKey }, login, httpSecret, certs, hostname: PUBLIC_NAME }),
-        ).start;
-        startInput = {
-            ...programStart,
-            containerName,
-            image,
-            configDir: tmp.join("host", "etc", "private-registry"),
-            dataDir: tmp.join("host", "var", "lib", "private-registry"),
-            publish: [`127.0.0.1:${port}:${CONTAINER_PORT}`, `127.0.0.1:${debugPort}:${CONTAINER_DEBUG_PORT}`],
-            health: { ...programStart.health, url: `https://${PUBLIC_NAME}:${port}/v2/`, connectTo: `127.0.0.1:${port}`, timeoutSeconds: 60 },
-        };
+        // name, host directories (systemd's unit directory too), published ports and the health
+        // check's port swapped for this machine: the droplet publishes 443 on every interface,
+        // the rehearsal 127.0.0.1 only.
+        startInput = rehearseOnHost(programInput(), hostSwaps()).start;
     });
 
     after(async () => {
@@ -156,36 +150,37 @@ describe("the rendered start/stop scripts over real SSH, with podman as the engi
         // What runs is the program's script but for the swapped values: with the droplet's values
         // put back, the same renderer gives the program's text byte for byte.
         const program = deployment();
-        const programValues: StartScriptInput = {
-            ...startInput,
-            containerName: "registry",
-            configDir: "/etc/private-registry",
-            dataDir: "/var/lib/private-registry",
-            publish: [`443:${CONTAINER_PORT}`, `127.0.0.1:${CONTAINER_DEBUG_PORT}:${CONTAINER_DEBUG_PORT}`],
-            health: { url: `https://${PUBLIC_NAME}/v2/`, connectTo: "127.0.0.1:443", useBundledCa: true, timeoutSeconds: 300 },
-        };
+        const programValues: StartScriptInput = withDropletValues(startInput, programInput());
+        assert.equal(programValues.maintenance?.unitDir, "/etc/systemd/system");
+        assert.equal(programValues.health.url, `https://${PUBLIC_NAME}/v2/`);
         assert.equal(renderStartScript(programValues), program.startScript, "the rehearsal's start-script input drifted from components/render/deployment.ts");
-        // ...and the bundle is the program's but for config.yml's S3 endpoint.
+        // ...and the bundle is the program's but for both configs' S3 endpoint.
         const ours = decodeBundleFiles(bundle());
         const theirs = decodeBundleFiles(program.stdin);
+        const configs = ["config.yml", "config-readonly.yml"];
         assert.deepEqual(Object.keys(ours).sort(), Object.keys(theirs).sort(), "bundle file names");
-        for (const name of Object.keys(theirs).filter((n) => n !== "config.yml")) {
+        for (const name of Object.keys(theirs).filter((n) => !configs.includes(n))) {
             assert.equal(ours[name], theirs[name], `bundle file ${name} differs from the program's`);
         }
-        const oursConfig = parse(ours["config.yml"]) as { storage: { s3: Record<string, unknown> } };
-        assert.equal(oursConfig.storage.s3.regionendpoint, `http://${CONTAINER_HOST_LOOPBACK}:${s3.port}`);
-        assert.equal(oursConfig.storage.s3.forcepathstyle, true);
-        delete oursConfig.storage.s3.regionendpoint;
-        delete oursConfig.storage.s3.forcepathstyle;
-        // The program names AWS's regional endpoint (or none); only that is swapped.
-        const theirsConfig = parse(theirs["config.yml"]) as { storage: { s3: Record<string, unknown> } };
-        delete theirsConfig.storage.s3.regionendpoint;
-        assert.deepEqual(oursConfig, theirsConfig, "config.yml differs from the program's by more than the S3 endpoint");
+        for (const name of configs) {
+            const oursConfig = parse(ours[name]) as { storage: { s3: Record<string, unknown> } };
+            assert.equal(oursConfig.storage.s3.regionendpoint, `http://${CONTAINER_HOST_LOOPBACK}:${s3.port}`, name);
+            assert.equal(oursConfig.storage.s3.forcepathstyle, true, name);
+            delete oursConfig.storage.s3.regionendpoint;
+            delete oursConfig.storage.s3.forcepathstyle;
+            // The program names AWS's regional endpoint (or none); only that is swapped.
+            const theirsConfig = parse(theirs[name]) as { storage: { s3: Record<string, unknown> } };
+            delete theirsConfig.storage.s3.regionendpoint;
+            assert.deepEqual(oursConfig, theirsConfig, `${name} differs from the program's by more than the S3 endpoint`);
+        }
 
         const first = await ssh.exec(script, { stdin: bundle(), timeoutMs: 120_000 });
         assert.equal(first.code, 0, `first run of the start script failed: ${describeRun(first)}`);
         assert.match(first.stdout, /registry is serving: HTTP 401 without credentials, 200 with them/, `first run: ${describeRun(first)}`);
         assert.match(first.stdout, /its storage answers/, `first run did not prove storage works: ${describeRun(first)}`);
+        // Not a systemd host: the maintenance timer is skipped, and nothing lands in the unit directory.
+        assert.match(first.stdout, /systemd is not running here: the maintenance timer is not installed/, describeRun(first));
+        assert.equal(fs.existsSync(startInput.maintenance?.unitDir ?? ""), false, "the start script wrote a unit directory where systemd does not run");
         assertNoSecrets(first.stdout + first.stderr, "the first run's output");
         const afterFirst = await containers();
         assert.equal(afterFirst.length, 1, `after one run: ${afterFirst.join("; ")}`);
@@ -206,7 +201,7 @@ describe("the rendered start/stop scripts over real SSH, with podman as the engi
         assertNoSecrets(calls.join("\n"), "the docker command lines");
         // The files landed with the modes the script promises.
         assert.equal(fs.statSync(startInput.configDir).mode & 0o777, 0o700, "config dir mode");
-        for (const file of ["config.yml", "htpasswd", "tls.key"]) {
+        for (const file of ["config.yml", "config-readonly.yml", "htpasswd", "tls.key", "health.curlrc", "bin/run-registry", "bin/maintenance"]) {
             assert.equal(fs.statSync(`${startInput.configDir}/${file}`).mode & 0o077, 0, `${file} is readable by group/others`);
         }
     });
