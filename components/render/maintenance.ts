@@ -15,6 +15,14 @@ import { shellQuote } from "./shell";
  * deleted and how many bytes that freed goes to the journal (`journalctl -u UNIT`).
  */
 
+/** Every manifest kind the registry stores: OCI and Docker images and indexes. */
+const MANIFEST_MEDIA_TYPES = [
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
 /** The systemd units, named so an operator finds them. */
 export const MAINTENANCE_SERVICE = "private-registry-maintenance.service";
 export const MAINTENANCE_TIMER = "private-registry-maintenance.timer";
@@ -76,9 +84,12 @@ config_dir=${q(input.configDir)}
 lib_dir=${q(input.libDir)}
 lock_file=${q(input.lockFile)}
 api=${q(input.check.url)}
+# Without these the registry answers a manifest HEAD as if it did not exist.
+manifest_types=${q(MANIFEST_MEDIA_TYPES.join(", "))}
 log() { echo "maintenance: $*"; }
 
 # The deploy's start script takes the same lock: never a restart in the middle of a collection.
+# Whatever outlives a step (an engine's helper processes) gets the lock's descriptor closed (9>&-).
 exec 9>"$lock_file"
 if ! flock -w 1800 9; then
   log "a deploy or another collection has held $lock_file for 30 minutes; not collecting"
@@ -91,7 +102,7 @@ finish() {
   status=$?
   if [ "$read_only" = yes ]; then
     log "restoring the registry read-write after a failure"
-    if ! { "$lib_dir/run-registry" readwrite && "$lib_dir/wait-serving" >/dev/null; }; then
+    if ! { "$lib_dir/run-registry" readwrite 9>&- && "$lib_dir/wait-serving" >/dev/null; }; then
       log "the registry could not be restarted read-write"
     fi
   fi
@@ -104,7 +115,7 @@ ${retention}
 
 log "restarting the registry read-only: pulls go on, pushes are refused until the end"
 read_only=yes
-"$lib_dir/run-registry" readonly
+"$lib_dir/run-registry" readonly 9>&-
 "$lib_dir/wait-serving" >/dev/null
 
 ${gc(true)} > "$work/plan"
@@ -114,12 +125,18 @@ unsized=0
 sed -n 's/^blob eligible for deletion: //p' "$work/plan" > "$work/blobs"
 while read -r digest; do
   blobs=$((blobs + 1))
-  # A blob's size, asked of the registry through a repository that still links it; the
-  # read-only config streams instead of redirecting, so the answer carries Content-Length.
+  # A blob's size, asked of the registry through a repository that still links it (a layer or
+  # config), or that holds it as a manifest; the read-only config streams instead of
+  # redirecting, so the answer carries Content-Length.
   repo=$(sed -n "s|^\\(.*\\): layer link eligible for deletion: $digest\\$|\\1|p" "$work/plan" | head -n 1)
+  path="blobs"
+  if [ -z "$repo" ]; then
+    repo=$(sed -n "s|^manifest eligible for deletion: {\\([^ ]*\\) $digest .*|\\1|p" "$work/plan" | head -n 1)
+    path="manifests"
+  fi
   size=""
   if [ -n "$repo" ]; then
-    size=$(curl -s -I --max-time 20 ${curlTls} -K "$config_dir/health.curlrc" "\${api}$repo/blobs/$digest" | tr -d '\\r' | sed -n 's/^[Cc]ontent-[Ll]ength: *\\([0-9][0-9]*\\)$/\\1/p' | head -n 1)
+    size=$(curl -s -I --max-time 20 ${curlTls} -K "$config_dir/health.curlrc" -H "Accept: $manifest_types" "\${api}$repo/$path/$digest" | tr -d '\\r' | sed -n 's/^[Cc]ontent-[Ll]ength: *\\([0-9][0-9]*\\)$/\\1/p' | head -n 1)
   fi
   if [ -n "$size" ]; then
     bytes=$((bytes + size))
@@ -135,7 +152,7 @@ sed -n 's/^manifest eligible for deletion: /maintenance: deleting manifest /p' "
 ${gc(false)} > "$work/collected" 2>&1 || { cat "$work/collected" >&2; log "garbage-collect failed"; exit 1; }
 
 log "restarting the registry read-write"
-"$lib_dir/run-registry" readwrite
+"$lib_dir/run-registry" readwrite 9>&-
 "$lib_dir/wait-serving" >/dev/null
 read_only=no
 log "done in $(( $(date +%s) - started ))s: deleted $manifests manifests and $blobs blobs, freeing $bytes bytes (plus $unsized blobs of unknown size)"

@@ -84,9 +84,10 @@ export interface RegistryConfigInput {
     };
     logLevel?: "error" | "warn" | "info" | "debug";
     /**
-     * The garbage-collection window: storage read-only (pushes get the registry's read-only
-     * error, pulls go on), and blobs streamed rather than redirected, so a HEAD answers with the
-     * blob's size, which the maintenance job reports as bytes freed.
+     * The garbage-collection window: storage read-only (the registry registers no write routes,
+     * so a push gets HTTP 405 "Method not allowed"; pulls go on), and blobs streamed rather than
+     * redirected, so a HEAD answers with the blob's size, which the maintenance job reports as
+     * bytes freed.
      */
     readOnly?: boolean;
 }

@@ -162,6 +162,7 @@ export function renderStartScript(input: StartScriptInput): string {
         }
     }
     const libDir = hostLibDir(input.configDir);
+    const retentionImage = retentionImageOf(input.maintenance?.retentionDockerArgs);
     const programs = [
         installFile("$lib_dir/run-registry", renderRunRegistryScript({ ...input, mounts, env: REGISTRY_CONTAINER_ENV }), "700"),
         installFile("$lib_dir/wait-serving", renderWaitServingScript(input.health, input), "700"),
@@ -243,16 +244,38 @@ done
 mkdir -p "$lib_dir"
 ${programs.join("\n")}
 
-# A pinned tag that is already present needs no pull (and no registry round trip).
-if ! docker image inspect "$image" >/dev/null 2>&1; then
-  echo "pulling $image"
-  docker pull "$image" >/dev/null
-fi
+# A pinned tag that is already present needs no pull (and no registry round trip). The
+# retention tool's image is pulled now too, so a pull that fails fails the deploy, not a night's job.
+pull_once() {
+  if ! docker image inspect "$1" >/dev/null 2>&1; then
+    echo "pulling $1"
+    docker pull "$1" >/dev/null
+  fi
+}
+pull_once "$image"${retentionImage === undefined ? "" : `
+pull_once ${q(retentionImage)}`}
 
 echo "replacing container $name"
-"$lib_dir/run-registry" readwrite >/dev/null
+# The container outlives this script: it must not keep the lock's descriptor (9>&-).
+"$lib_dir/run-registry" readwrite 9>&- >/dev/null
 "$lib_dir/wait-serving"
 ${maintenance === undefined ? "" : renderTimerInstall(libDir, maintenance.unitDir, maintenance.schedule)}`;
+}
+
+/** The image a `docker run` argument list runs: the first word after the options that is not one's value. */
+function retentionImageOf(dockerArgs: string[] | undefined): string | undefined {
+    if (dockerArgs === undefined) {
+        return undefined;
+    }
+    const valued = new Set(["--network", "--add-host", "--cap-drop", "--security-opt", "--user", "-v", "-e", "--name"]);
+    for (let i = 1; i < dockerArgs.length; i++) {
+        if (valued.has(dockerArgs[i])) {
+            i++;
+        } else if (!dockerArgs[i].startsWith("-")) {
+            return dockerArgs[i];
+        }
+    }
+    return undefined;
 }
 
 /** Installs (or turns off) the maintenance timer, where systemd runs; a container or test host may not. */

@@ -46,6 +46,7 @@ esac`,
 case "$last" in
   *${DIGEST_A}) printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 1048576\\r\\n\\r\\n' ;;
   *${DIGEST_B}) printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 2000\\r\\n\\r\\n' ;;
+  */manifests/${DIGEST_M}) printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 500\\r\\n\\r\\n' ;;
   *) printf 'HTTP/1.1 404 Not Found\\r\\n\\r\\n' ;;
 esac`,
         });
@@ -95,7 +96,10 @@ describe("the maintenance job", () => {
         assert.ok(calls.filter((c) => c.includes("garbage-collect")).every((c) => c.includes("config-readonly.yml:/etc/distribution/config.yml:ro") && c.includes("--delete-untagged")));
         assert.match(result.stdout, new RegExp(`deleting blob ${DIGEST_A} \\(1048576 bytes, last in team/app\\)`));
         assert.match(result.stdout, /deleting manifest \{team\/app sha256:c+ \[old\]\}/);
-        assert.match(result.stdout, /deleted 1 manifests and 3 blobs, freeing 1050576 bytes \(plus 1 blobs of unknown size\)/);
+        assert.match(result.stdout, new RegExp(`deleting blob ${DIGEST_M} \\(500 bytes, last in team/app\\)`), "a manifest is sized too");
+        assert.match(result.stdout, /deleted 1 manifests and 3 blobs, freeing 1051076 bytes \(plus 0 blobs of unknown size\)/);
+        const manifestHead = host.stubs.calls().find((c) => c.includes(`/manifests/${DIGEST_M}`)) ?? "";
+        assert.match(manifestHead, /-H Accept: application\/vnd\.oci\.image\.manifest\.v1\+json/, "the registry hides a manifest from a HEAD that does not accept its type");
         // Sizes are asked with the login from a file, never on the command line.
         assert.ok(host.stubs.calls().filter((c) => c.startsWith("curl ")).every((c) => c.includes(`-K ${host.configDir}/health.curlrc`) && !c.includes("ci:pw")));
     });

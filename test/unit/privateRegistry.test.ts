@@ -8,7 +8,7 @@ import { loadStackArgs } from "../../components/stackConfig";
 import { decodeBundleFiles } from "../support/bundle";
 import type { PrivateRegistry as PrivateRegistryType } from "../../components/privateRegistry";
 import type { ResolveIpv4 } from "../../components/dnsCheck";
-import { REGISTRY_IMAGE_DIGESTS, registryImageReference, REGISTRY_VERSION } from "../../components/versions";
+import { REGBOT_IMAGE, REGISTRY_IMAGE_DIGESTS, registryImageReference, REGISTRY_VERSION } from "../../components/versions";
 
 const recorded: RecordedResource[] = installMocks();
 let PrivateRegistry: typeof PrivateRegistryType;
@@ -443,6 +443,8 @@ describe("operations: garbage collection, retention and alerts", () => {
         const script = startOf(d).inputs.create as string;
         assert.match(script, /docker 'run' '--add-host' '203-0-113-10.sslip.io:127.0.0.1' '--rm' '--network' 'host'/);
         assert.ok(!script.includes("MockPassw0rd"), "no secret in the command text");
+        assert.ok(script.includes(`pull_once '${REGBOT_IMAGE}'`), "the deploy pulls the retention image, so a failed pull fails the deploy and not the night's job");
+        assert.doesNotMatch(startOf(await deploy("keepless", {})).inputs.create, /regbot/, "and only with rules");
     });
 
     it("with alertEmails: CPU, memory and disk alerts on the droplet, and no uptime check it could not judge (private CA)", async () => {
