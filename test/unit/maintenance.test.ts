@@ -168,3 +168,25 @@ describe("the schedule", () => {
         assert.throws(() => renderMaintenanceUnits("/x", "*-*-* 03:00\nExecStart=/bin/sh"), /not a calendar time/);
     });
 });
+
+describe("hostile values in the host programs", () => {
+    it("arrive as single inert words", () => {
+        const hostile = `x'; touch /tmp/pwned; echo '$(id)\`id\`\nnewline ../ ünï`;
+        const script = renderMaintenanceScript({
+            containerName: hostile,
+            image: hostile,
+            configDir: hostile,
+            libDir: hostile,
+            lockFile: hostile,
+            check: { url: hostile, useBundledCa: false },
+            retentionDockerArgs: ["run", hostile],
+        });
+        const assignments = script.slice(script.indexOf("image="), script.indexOf("log() {"));
+        const readBack = spawnSync("sh", ["-c", `${assignments}\nprintf '%s|%s|%s|%s' "$image" "$config_dir" "$lock_file" "$api"`], { encoding: "utf8" });
+        assert.equal(readBack.stdout, `${hostile}|${hostile}|${hostile}|${hostile}`);
+        const run = renderRunRegistryScript({ containerName: hostile, image: hostile, configDir: hostile, dataDir: hostile, dataMountPath: "/m", publish: [hostile], mounts: {}, env: { A: hostile } });
+        const runAssignments = run.slice(run.indexOf("name="), run.indexOf("case "));
+        const runBack = spawnSync("sh", ["-c", `${runAssignments}\nprintf '%s|%s|%s|%s' "$name" "$image" "$config_dir" "$data_dir"`], { encoding: "utf8" });
+        assert.equal(runBack.stdout, `${hostile}|${hostile}|${hostile}|${hostile}`);
+    });
+});
