@@ -179,6 +179,8 @@ function retentionDockerArgs(input: DeploymentInput): { config: string; dockerAr
         dryRun: false,
     });
     // Host networking: the name resolves to the droplet's own loopback, where 443 is published.
+    // With --network host, --add-host entries still reach the container's /etc/hosts (they
+    // replace the host's copy there: docker/cli#4563, moby/libnetwork#2294).
     const dockerArgs = name === undefined ? rendered.dockerArgs : [rendered.dockerArgs[0], "--add-host", `${name}:127.0.0.1`, ...rendered.dockerArgs.slice(1)];
     return { config: rendered.config, dockerArgs };
 }
