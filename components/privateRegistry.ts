@@ -14,9 +14,6 @@ import { StorageUser } from "./storageUser";
 import { sslipHostname, TUNNEL_PORT } from "./render/deployment";
 import { RetentionRules } from "./render/retention";
 
-export { sslipHostname } from "./render/deployment";
-
-
 /** The settings' retention rules, where 0 turns a number rule off. */
 export function retentionRules(keepNewestTags: number, keepTagsYoungerThanDays: number, protectedTags: string[]): RetentionRules {
     return {
