@@ -9,6 +9,7 @@ import { renderCloudInit } from "../../components/render/cloudInit";
 import { renderHostUpdatesScript } from "../../components/render/hostUpdates";
 import { deploymentParts, DeploymentInput, renderConfigFiles } from "../../components/render/deployment";
 import { renderStartScript, renderStdinBundle, renderStopScript } from "../../components/render/scripts";
+import { exampleDeploymentInput } from "../support/fixtures";
 import { shellcheck, StubPath } from "../support/shell";
 
 /**
@@ -130,21 +131,7 @@ describe("the stop script", () => {
 });
 
 describe("the start script while DNS does not point at the droplet yet", () => {
-    const input: DeploymentInput = {
-        image: "docker.io/library/registry:3.1.2",
-        bucket: "team-registry",
-        region: "us-east-1",
-        accessKeyId: "AKIAEXAMPLE",
-        secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        chunkSizeMb: 5,
-        redirect: true,
-        username: "ci",
-        password: "Zq8rT2pLw9XnV4bK7mC1sD6fG3hJ5kQa",
-        passwordSalt: "abcdefghijklmnopqrstuv",
-        httpSecret: "h77p5ecr37h77p5ecr37h77p5ecr37h77p5ecr37",
-        tls: { kind: "letsencrypt", hostname: "registry.example.com", awaitingDnsFor: "203.0.113.10" },
-        healthTimeoutSeconds: 30,
-    };
+    const input = exampleDeploymentInput({ tls: { kind: "letsencrypt", hostname: "registry.example.com", awaitingDnsFor: "203.0.113.10" } });
 
     /** Renders the start script and its stdin as the droplet gets them, with host paths in a temp dir. */
     function rendered(stubs: StubPath, tls: DeploymentInput["tls"]) {

@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { deploymentParts, DeploymentInput, DeploymentTls, renderConfigFiles } from "../../components/render/deployment";
 import { REGISTRY_CONTAINER_ENV, renderStartScript, renderStdinBundle } from "../../components/render/scripts";
 import { decodeBundleFiles } from "../support/bundle";
+import { exampleDeploymentInput } from "../support/fixtures";
 import { StubPath } from "../support/shell";
 
 /**
@@ -14,21 +15,12 @@ import { StubPath } from "../support/shell";
 
 const TLS_KEY = "-----BEGIN PRIVATE KEY-----\nUNITTESTTLSKEYc0ffee7f3a9\n-----END PRIVATE KEY-----\n";
 const IMAGE = "docker.io/library/registry:3.1.2@sha256:0000000000000000000000000000000000000000000000000000000000000000";
-const input: DeploymentInput = {
+const input: DeploymentInput = exampleDeploymentInput({
     image: IMAGE,
-    bucket: "team-registry",
     region: "eu-central-1",
-    accessKeyId: "AKIAEXAMPLE",
     secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY",
-    chunkSizeMb: 5,
-    redirect: true,
-    username: "ci",
-    password: "Zq8rT2pLw9XnV4bK7mC1sD6fG3hJ5kQa",
-    passwordSalt: "abcdefghijklmnopqrstuv",
-    httpSecret: "h77p5ecr37h77p5ecr37h77p5ecr37h77p5ecr37",
-    tls: { kind: "none" },
     healthTimeoutSeconds: 5,
-};
+});
 const SECRETS = [input.secretAccessKey, input.password, input.httpSecret, "UNITTESTTLSKEYc0ffee7f3a9"];
 const MODES: Record<string, DeploymentTls> = {
     "private CA": {

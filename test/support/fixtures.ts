@@ -1,0 +1,21 @@
+import type { DeploymentInput } from "../../components/render/deployment";
+
+/** A complete deployment of plausible values, for tests that render what the droplet gets. */
+export function exampleDeploymentInput(overrides: Partial<DeploymentInput> = {}): DeploymentInput {
+    return {
+        image: "docker.io/library/registry:3.1.2",
+        bucket: "team-registry",
+        region: "us-east-1",
+        accessKeyId: "AKIAEXAMPLE",
+        secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        chunkSizeMb: 5,
+        redirect: true,
+        username: "ci",
+        password: "Zq8rT2pLw9XnV4bK7mC1sD6fG3hJ5kQa",
+        passwordSalt: "abcdefghijklmnopqrstuv",
+        httpSecret: "h77p5ecr37h77p5ecr37h77p5ecr37h77p5ecr37",
+        tls: { kind: "none" },
+        healthTimeoutSeconds: 30,
+        ...overrides,
+    };
+}
