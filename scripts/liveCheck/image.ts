@@ -37,7 +37,7 @@ function blob(mediaType: string, bytes: Buffer): Blob {
 }
 
 /** A 512-byte ustar header for a regular file (mode 0644, owned by root, a fixed mtime). */
-function tarHeader(name: string, size: number): Buffer {
+export function tarHeader(name: string, size: number): Buffer {
     const header = Buffer.alloc(512, 0);
     const field = (value: string, offset: number, length: number) => header.write(value, offset, length, "ascii");
     const octal = (value: number, length: number) => `${value.toString(8).padStart(length - 1, "0")}\0`;
@@ -56,10 +56,14 @@ function tarHeader(name: string, size: number): Buffer {
     return header;
 }
 
+/** What follows a file of `size` bytes to end a one-file archive: padding to a block, two zero blocks. */
+export function tarEnd(size: number): Buffer {
+    return Buffer.alloc(((512 - (size % 512)) % 512) + 1024, 0);
+}
+
 /** A tar archive with one file: header, content padded to a block, two zero blocks. */
 export function tarWithFile(name: string, content: Buffer): Buffer {
-    const padding = (512 - (content.length % 512)) % 512;
-    return Buffer.concat([tarHeader(name, content.length), content, Buffer.alloc(padding + 1024, 0)]);
+    return Buffer.concat([tarHeader(name, content.length), content, tarEnd(content.length)]);
 }
 
 /** Builds the image; `payload` defaults to 1 KiB of random bytes. */

@@ -4,6 +4,8 @@ import * as path from "node:path";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
+// The live check builds its tiny image the same way; one tar writer serves both.
+import { tarEnd, tarHeader } from "../../scripts/liveCheck/image";
 
 /**
  * OCI image layouts on disk, written by hand (no Docker): random-content layers (each a tar with
@@ -59,37 +61,13 @@ function blobPath(layoutDir: string, digest: string): string {
     return path.join(layoutDir, "blobs", algorithm, hex);
 }
 
-/** A 512-byte ustar header for a regular file. */
-function tarHeader(name: string, size: number): Buffer {
-    const header = Buffer.alloc(512, 0);
-    const write = (value: string, offset: number, length: number) => header.write(value, offset, length, "ascii");
-    const octal = (value: number, length: number) => value.toString(8).padStart(length - 1, "0") + "\0";
-    write(name, 0, 100);
-    write(octal(0o644, 8), 100, 8);
-    write(octal(0, 8), 108, 8);
-    write(octal(0, 8), 116, 8);
-    write(octal(size, 12), 124, 12);
-    write(octal(1_700_000_000, 12), 136, 12);
-    write("        ", 148, 8); // checksum placeholder: spaces while summing
-    write("0", 156, 1);
-    write("ustar\0", 257, 6);
-    write("00", 263, 2);
-    let sum = 0;
-    for (const byte of header) {
-        sum += byte;
-    }
-    write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8);
-    return header;
-}
-
 async function* tarWithRandomFile(name: string, size: number): AsyncGenerator<Buffer> {
     yield tarHeader(name, size);
     const chunk = 1024 * 1024;
     for (let left = size; left > 0; left -= chunk) {
         yield randomBytes(Math.min(chunk, left));
     }
-    const padding = (512 - (size % 512)) % 512;
-    yield Buffer.alloc(padding + 1024, 0); // pad to a block, then two zero blocks end the archive
+    yield tarEnd(size);
 }
 
 class Tap extends Transform {
