@@ -1,7 +1,7 @@
 import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
 import { SettingsError } from "./settings";
-import { shown } from "./settingsRules";
+import { isEmail, shown } from "./settingsRules";
 
 /**
  * E-mail alerts for the registry's droplet (DigitalOcean Monitoring) and, where it can be judged
@@ -53,9 +53,6 @@ export const DOWN_PERIOD = "2m";
 export const SSL_EXPIRY_DAYS = 14;
 
 
-// The same rule as letsencryptEmail's (settingsRules.ts).
-const EMAIL = /^[A-Za-z0-9._%+-]{1,64}@(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-
 /** Problems with the `alertEmails` setting, one line each; empty when it is fine. */
 export function validateAlertEmails(list: readonly string[]): string[] {
     if (list.length === 0) {
@@ -64,7 +61,7 @@ export function validateAlertEmails(list: readonly string[]): string[] {
     const problems: string[] = [];
     const seen = new Map<string, number>();
     list.forEach((email, i) => {
-        if (!EMAIL.test(email)) {
+        if (!isEmail(email)) {
             problems.push(`alertEmails[${i}] must be an e-mail address such as ops@example.com; got ${shown(email)}`);
         } else if (seen.has(email.toLowerCase())) {
             problems.push(`alertEmails[${i}] must not repeat alertEmails[${seen.get(email.toLowerCase())}]; got ${shown(email)}`);

@@ -73,6 +73,11 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const DNS_LABEL = "(?!-)[a-z0-9-]{1,63}(?<!-)";
 const HOSTNAME = new RegExp(`^(?=.{1,253}$)(${DNS_LABEL}\\.)+[a-z]{2,63}$`);
 const EMAIL = /^[A-Za-z0-9._%+-]{1,64}@(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+/** The e-mail rule every setting that takes an address uses. */
+export function isEmail(value: string): boolean {
+    return EMAIL.test(value);
+}
 const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const REGION_SLUG = /^[a-z]{3}[0-9]$/;
 const AWS_REGION = /^[a-z]{2}(?:-[a-z]+)+-[0-9]$/;
