@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { s3RegionalEndpoint } from "./awsRegion";
+import { REGBOT_IMAGE } from "../versions";
 import { renderRetentionContainer, RetentionRules } from "./retention";
 import { renderHtpasswd } from "./htpasswd";
 import {
@@ -147,7 +148,12 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         publish: [`${publicPort}:${CONTAINER_PORT}`, `127.0.0.1:${CONTAINER_DEBUG_PORT}:${CONTAINER_DEBUG_PORT}`],
         health,
         mountTlsFiles: input.tls.kind === "private-ca",
-        maintenance: { unitDir: HOST_UNIT_DIR, schedule: input.gcSchedule, retentionDockerArgs: retention?.dockerArgs },
+        maintenance: {
+            unitDir: HOST_UNIT_DIR,
+            schedule: input.gcSchedule,
+            retentionDockerArgs: retention?.dockerArgs,
+            retentionImage: retention === undefined ? undefined : REGBOT_IMAGE,
+        },
     };
     return { config, start, files, healthCheckUser: { username: input.username, password: input.password } };
 }
@@ -177,7 +183,7 @@ function retentionDockerArgs(input: DeploymentInput): { config: string; dockerAr
         rules,
         tls: input.tls.kind === "private-ca" ? { caFile: `${HOST_CONFIG_DIR}/ca.crt` } : input.tls.kind === "none" ? { plainHttpLoopback: true } : {},
         dryRun: false,
-    });
+    }, REGBOT_IMAGE);
     // Host networking: the name resolves to the droplet's own loopback, where 443 is published.
     // With --network host, --add-host entries still reach the container's /etc/hosts (they
     // replace the host's copy there: docker/cli#4563, moby/libnetwork#2294).

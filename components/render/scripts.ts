@@ -85,6 +85,8 @@ export interface StartScriptInput extends Omit<RegistryRunInput, "mounts" | "env
         schedule?: string;
         /** `docker` arguments that run the tag-retention rules; undefined keeps every tag. */
         retentionDockerArgs?: string[];
+        /** The image those arguments run, pulled by the deploy so a failed pull fails it. */
+        retentionImage?: string;
     };
 }
 
@@ -162,7 +164,7 @@ export function renderStartScript(input: StartScriptInput): string {
         }
     }
     const libDir = hostLibDir(input.configDir);
-    const retentionImage = retentionImageOf(input.maintenance?.retentionDockerArgs);
+    const retentionImage = input.maintenance?.retentionImage;
     const programs = [
         installFile("$lib_dir/run-registry", renderRunRegistryScript({ ...input, mounts, env: REGISTRY_CONTAINER_ENV }), "700"),
         installFile("$lib_dir/wait-serving", renderWaitServingScript(input.health, input), "700"),
@@ -260,22 +262,6 @@ echo "replacing container $name"
 "$lib_dir/run-registry" readwrite 9>&- >/dev/null
 "$lib_dir/wait-serving"
 ${maintenance === undefined ? "" : renderTimerInstall(libDir, maintenance.unitDir, maintenance.schedule)}`;
-}
-
-/** The image a `docker run` argument list runs: the first word after the options that is not one's value. */
-function retentionImageOf(dockerArgs: string[] | undefined): string | undefined {
-    if (dockerArgs === undefined) {
-        return undefined;
-    }
-    const valued = new Set(["--network", "--add-host", "--cap-drop", "--security-opt", "--user", "-v", "-e", "--name"]);
-    for (let i = 1; i < dockerArgs.length; i++) {
-        if (valued.has(dockerArgs[i])) {
-            i++;
-        } else if (!dockerArgs[i].startsWith("-")) {
-            return dockerArgs[i];
-        }
-    }
-    return undefined;
 }
 
 /** Installs (or turns off) the maintenance timer, where systemd runs; a container or test host may not. */
