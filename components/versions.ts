@@ -59,3 +59,26 @@ export const REGBOT_GO_MODULE = "github.com/regclient/regclient/cmd/regbot";
  * reading it from the registry (`docker buildx imagetools inspect docker.io/regclient/regbot:v0.11.7`).
  */
 export const REGBOT_IMAGE = `docker.io/regclient/regbot:v${REGCLIENT_VERSION}`;
+
+/**
+ * Caddy release of the front that faces the internet: TLS, logins, roles and the slow-client
+ * timeouts (components/render/front.ts). 2.11.5 added the body-idle timeout the front relies on
+ * to end stalled uploads without a total limit that would cut a slow, steady one.
+ */
+export const CADDY_VERSION = "2.11.9";
+
+/** Go module of the same Caddy as a binary, for the local rehearsal (tag `v` + version). */
+export const CADDY_GO_MODULE = "github.com/caddyserver/caddy/v2/cmd/caddy";
+
+/**
+ * The official Caddy image the droplet runs as the front, by tag (the Linux-only `-alpine`
+ * index; the plain tag also lists Windows images). Its layout, from caddyserver/caddy-docker
+ * `2.11/alpine/Dockerfile`: the binary at /usr/bin/caddy, `CMD caddy run --config
+ * /etc/caddy/Caddyfile --adapter caddyfile`, XDG_DATA_HOME=/data and XDG_CONFIG_HOME=/config with
+ * no VOLUME (mounted here). Not pinned by digest yet: the docker-library records read for this
+ * end at 2.11.4 (repo-info repos/caddy/remote/2.11.4-alpine.md at commit
+ * 140d58041645e33e89eaf9642c32ff0d555b667d), older than the body-idle timeout the front needs;
+ * record 2.11.9's here once read from the registry
+ * (`docker buildx imagetools inspect docker.io/library/caddy:2.11.9-alpine`).
+ */
+export const CADDY_IMAGE = `docker.io/library/caddy:${CADDY_VERSION}-alpine`;

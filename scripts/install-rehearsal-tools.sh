@@ -8,7 +8,9 @@
 #                  same binary also runs inside a FROM-scratch container image;
 #       versitygw  a real S3-compatible server (SigV4 checks, multipart uploads), pinned below;
 #       regbot     regclient's scripted registry client at the version the droplet runs for tag
-#                  retention (REGCLIENT_VERSION in components/versions.ts), static like the image's.
+#                  retention (REGCLIENT_VERSION in components/versions.ts), static like the image's;
+#       caddy      the front the droplet runs (CADDY_VERSION in components/versions.ts), static.
+#   fail2ban and iptables come from Debian, as the droplet's come from Ubuntu.
 # Idempotent and fast when cached: a binary is rebuilt only when its stamp file (module, version,
 # build flags) does not match what this script would build.
 #
@@ -23,7 +25,7 @@ MIN_GO_MINOR=26
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache_bin="$repo_root/.cache/bin"
-apt_packages=(skopeo podman runc slirp4netns openssh-server openssh-client curl openssl shellcheck uidmap systemd util-linux)
+apt_packages=(skopeo podman runc slirp4netns openssh-server openssh-client curl openssl shellcheck uidmap systemd util-linux fail2ban iptables iproute2)
 
 log() { printf '[rehearsal-tools] %s\n' "$*"; }
 die() { printf '[rehearsal-tools] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -122,16 +124,26 @@ case "$regclient_version" in
   *) die "REGCLIENT_VERSION '$regclient_version' is not an exact release like 0.11.7" ;;
 esac
 log "pinned regbot: $regbot_module@v$regclient_version (components/versions.ts)"
+caddy_version=$(read_versions_constant CADDY_VERSION)
+caddy_module=$(read_versions_constant CADDY_GO_MODULE)
+case "$caddy_version" in
+  [0-9]*.[0-9]*.[0-9]*) ;;
+  *) die "CADDY_VERSION '$caddy_version' is not an exact release like 2.11.9" ;;
+esac
+log "pinned caddy: $caddy_module@v$caddy_version (components/versions.ts)"
 
 # Static, so the same file runs on the host and as the only file of a FROM-scratch image.
 build registry "$registry_module" "v$registry_version" 0
 build versitygw "$VERSITYGW_MODULE" "$VERSITYGW_VERSION" 0
 build regbot "$regbot_module" "v$regclient_version" 0
+build caddy "$caddy_module" "v$caddy_version" 0
 
 log "versions:"
 log "  registry   $("$cache_bin/registry" --version 2>&1 | awk '{ print $NF; exit }')"
 log "  versitygw  $("$GO" version -m "$cache_bin/versitygw" | awk '$1 == "mod" { print $3; exit }')"
 log "  regbot     $("$cache_bin/regbot" version --format '{{.VCSTag}}' 2>&1 | head -n1)"
+log "  caddy      $("$cache_bin/caddy" version 2>&1 | awk '{ print $1; exit }')"
+log "  fail2ban   $(fail2ban-client --version 2>&1 | head -n1)"
 log "  skopeo     $(skopeo --version 2>&1 | head -n1)"
 log "  podman     $(podman --version 2>&1 | head -n1)"
 log "  runc       $(runc --version 2>&1 | head -n1)"

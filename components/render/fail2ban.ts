@@ -1,0 +1,157 @@
+/**
+ * fail2ban on the droplet host: it reads the front's JSON access log (front.ts) and, when one
+ * source address keeps failing to log in, drops that address's packets to the front's ports
+ * with iptables for a while. Caddy's standard build has no rate limiting; the front runs with
+ * host networking, so the host's INPUT chain sees the client's own address. Other sources,
+ * and the right credentials from them, are untouched. Pure: values in, two config files out.
+ *
+ * Written for fail2ban 0.11.2 (Ubuntu 22.04's package, 0.11.2-6) and checked against 1.0.2
+ * (Debian 12, Ubuntu 24.04): nothing here is newer than 0.10.3.
+ */
+
+/** The filter, in the directory fail2ban reads filters from (jail.conf(5), "FILTER FILES"). */
+export const FAIL2BAN_FILTER_PATH = "/etc/fail2ban/filter.d/private-registry-front.conf";
+/**
+ * The jail. A `.local` file in jail.d/ is read after jail.conf and overrides it (jail.conf(5),
+ * "CONFIGURATION FILES FORMAT"); the package's own jail.conf is left alone for upgrades.
+ */
+export const FAIL2BAN_JAIL_PATH = "/etc/fail2ban/jail.d/private-registry-front.local";
+/**
+ * The jail's name, also the filter's. The iptables actions name their chain `f2b-<name>`, and
+ * iptables allows at most 28 characters for a chain name; this one makes 26.
+ */
+export const FAIL2BAN_JAIL_NAME = "private-registry-front";
+
+/**
+ * 10 failed logins within 10 minutes from one address ban it for 15 minutes.
+ * - A person who mistypes a password, or a client with a stale one, fails once or twice per
+ *   attempt (Docker sends the credentials once per `docker login`, a few times per pull), so a
+ *   handful of retries stays below 10.
+ * - A password guesser gets about 10 guesses per 25 minutes (10 minutes to collect them, 15
+ *   banned), and every refused guess costs the front a bcrypt comparison: that CPU is what the
+ *   ban protects. The passwords are random (htpasswd.ts), so guessing was hopeless anyway.
+ * - Addresses behind one NAT share a ban; a short one bounds how long colleagues with the right
+ *   credentials are locked out with a misconfigured client among them.
+ */
+export const FAIL2BAN_DEFAULTS = { maxRetry: 10, findTimeSeconds: 600, banTimeSeconds: 900 } as const;
+
+export interface Fail2banInput {
+    /** The front's access log as the host sees it (the container's log directory is a bind mount). */
+    accessLogPath: string;
+    /** TCP ports the front listens on; a banned address is refused on these only (not SSH). */
+    ports: number[];
+    maxRetry: number;
+    findTimeSeconds: number;
+    banTimeSeconds: number;
+}
+
+export interface Fail2banFiles {
+    /** Goes to {@link FAIL2BAN_FILTER_PATH}. */
+    filter: string;
+    /** Goes to {@link FAIL2BAN_JAIL_PATH}. */
+    jail: string;
+}
+
+/**
+ * A JSON string as Caddy (zap) writes it. A `"` inside a value is always written `\"`, so no
+ * value can end its string early and pass for a key.
+ */
+const JSON_STRING = String.raw`"(?:[^"\\]|\\.)*"`;
+
+/**
+ * The failure line, after fail2ban has cut the date (`"ts":<seconds>`) out of it (jail.conf(5):
+ * "the failregex will be applied to the remaining part of message after ... datepattern
+ * processing"). Caddy writes its fields in a fixed order (caddyhttp/marshalers.go
+ * LoggableHTTPRequest, then the access log fields in caddyhttp/server.go); only the headers are
+ * a map, in random order:
+ *   {"level":"info",<ts>,"logger":"http.log.access.log0","msg":"handled request",
+ *    "request":{"remote_ip":"..","remote_port":"..","client_ip":"..",.."headers":{..}[,"tls":{..}]},
+ *    "bytes_read":0,"user_id":"","duration":..,"size":0,"status":401,"resp_headers":{..}}
+ * Counted: status 401, an `Authorization` key in the request's headers, and no user, that is,
+ * the front's basic_auth refused the credentials. Not counted: the unauthenticated 401 every
+ * Docker client starts with (no Authorization), a 403 for a user outside their role, and a 401
+ * from the registry behind a login the front accepted (user_id set; a configuration fault, not
+ * a guess).
+ * - The headers are walked token by token (strings, `:`, `,`, `[`, `]`), so `"Authorization":[`
+ *   is only found as a key of that object, never inside a value or in the response's headers.
+ * - `client_ip` is the address the front saw (no trusted_proxies in front.ts), not a header a
+ *   client could set. `<ADDR>` takes IPv4 or IPv6 and never does a DNS lookup (jail.conf(5),
+ *   "FILTER FILES"; since 0.10.0).
+ */
+const FAILREGEX = [
+    String.raw`^\{"level":"[a-z]+",.*?"logger":"http\.log\.access[^"]*","msg":"handled request",`,
+    String.raw`"request":\{"remote_ip":"[^"]*","remote_port":"[^"]*","client_ip":"<ADDR>",`,
+    String.raw`.*?"headers":\{(?:${JSON_STRING}|[\[\],:])*?"Authorization":\[`,
+    String.raw`.*"user_id":"",.*"status":401,`,
+].join("");
+
+function positiveInteger(value: number, what: string): string {
+    if (!Number.isInteger(value) || value < 1) {
+        throw new Error(`${what} must be a whole number >= 1; got ${value}`);
+    }
+    return String(value);
+}
+
+function checkInput(input: Fail2banInput): void {
+    // fail2ban's config is INI: a newline, `%` (interpolation) or `;`/`#` would change its meaning.
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(input.accessLogPath)) {
+        throw new Error(`accessLogPath must be an absolute plain path; got ${JSON.stringify(input.accessLogPath)}`);
+    }
+    if (input.ports.length === 0) {
+        throw new Error("the jail needs at least one port");
+    }
+    for (const port of input.ports) {
+        if (!Number.isInteger(port) || port < 1 || port > 65535) {
+            throw new Error(`port must be 1-65535; got ${port}`);
+        }
+    }
+}
+
+export function renderFail2banFiles(input: Fail2banInput): Fail2banFiles {
+    checkInput(input);
+    const filter = [
+        "# Failed logins at the private registry's front (Caddy's JSON access log).",
+        "",
+        "[Definition]",
+        "",
+        // Caddy writes `"ts":1795915400.8831248`. `{EPOCH}` inside a custom pattern captures the
+        // seconds and cuts the whole match out of the line (fail2ban ChangeLog 0.10.3, gh-2038;
+        // server/datetemplate.py DateEpoch). The epoch regex takes at most 6 decimals, so with 7
+        // the fraction stays in the line and the time is whole seconds: the failregex allows it.
+        'datepattern = "ts":{EPOCH}',
+        "",
+        `failregex = ${FAILREGEX}`,
+        "",
+        "ignoreregex =",
+        "",
+    ].join("\n");
+    const jail = [
+        "# The private registry's front: ban a source address that keeps failing to log in.",
+        "",
+        `[${FAIL2BAN_JAIL_NAME}]`,
+        "enabled = true",
+        `filter = ${FAIL2BAN_JAIL_NAME}`,
+        `logpath = ${input.accessLogPath}`,
+        // Stated, not inherited: Ubuntu 24.04's package sets `backend = systemd` for every jail
+        // (its jail.d/defaults-debian.conf), which would ignore logpath. Polling stats the file
+        // once a second and follows Caddy's rename-and-reopen when the log rolls.
+        "backend = polling",
+        // Caddy writes UTF-8; `auto` would follow the host's locale.
+        "logencoding = utf-8",
+        `maxretry = ${positiveInteger(input.maxRetry, "maxRetry")}`,
+        `findtime = ${positiveInteger(input.findTimeSeconds, "findTimeSeconds")}`,
+        `bantime = ${positiveInteger(input.banTimeSeconds, "banTimeSeconds")}`,
+        // jail.conf's action (`%(action_)s`) is banaction[port, protocol, chain]: one rule in INPUT
+        // (the action's default chain), `-p tcp -m multiport --dports <ports>`, to a chain of its
+        // own that REJECTs the banned addresses (action.d/iptables-multiport.conf). TCP only:
+        // the cloud firewall admits TCP 443 alone (dockerHost.ts), so HTTP/3 never arrives.
+        "banaction = iptables-multiport",
+        `port = ${input.ports.join(",")}`,
+        "protocol = tcp",
+        // The droplet's own checks and SSH-tunnelled clients come from loopback. fail2ban also
+        // never bans the host's own addresses (`ignoreself`, default true).
+        "ignoreip = 127.0.0.1/8 ::1",
+        "",
+    ].join("\n");
+    return { filter, jail };
+}

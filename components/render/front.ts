@@ -1,0 +1,295 @@
+import { repositoryPatternRegex } from "./repositoryPatterns";
+
+export { repositoryPatternRegex };
+
+/**
+ * The front: Caddy, the only program that faces clients. It terminates TLS, checks every login
+ * (bcrypt), enforces each user's role and repositories, bounds slow and idle clients, and passes
+ * what it allows to the registry on the droplet's loopback. Pure: values in, Caddyfile out.
+ *
+ * The registry keeps its own htpasswd check behind it (Caddy passes the Authorization header on),
+ * so nothing on the droplet's loopback can write without a login either.
+ */
+
+/** What a user may do. `push` may pull, push and delete; `pull` may only read. */
+export type RegistryRole = "push" | "pull";
+export const REGISTRY_ROLES: readonly RegistryRole[] = ["push", "pull"];
+
+export interface FrontUser {
+    name: string;
+    role: RegistryRole;
+    /** bcrypt hash (`$2a$`/`$2b$`/`$2y$`) of the user's password. */
+    bcryptHash: string;
+    /**
+     * Repository patterns the user is limited to; absent: every repository. `*` matches within
+     * one path component, `**` across components (`team-a/**`).
+     */
+    repositories?: string[];
+}
+
+export type FrontTls =
+    /** Caddy obtains and renews the certificate (ACME: TLS-ALPN-01 on 443, or HTTP-01 on 80). */
+    | { kind: "letsencrypt"; hostname: string; email?: string }
+    /**
+     * While the name does not resolve to the droplet yet: a certificate from Caddy's own local CA,
+     * so that no ACME validation is attempted, and failed ones never count against the CA's limits.
+     */
+    | { kind: "internal"; hostname: string }
+    /** A key pair from files (the private CA); any Host and SNI is served with it. */
+    | { kind: "files"; hostname: string; certificate: string; key: string }
+    /** Plain HTTP, for a front bound to loopback and reached through an SSH tunnel. */
+    | { kind: "none" };
+
+/**
+ * The slow-client bounds. None is a total time: a large layer over a slow, steady link must
+ * finish, while a client that stops sending is cut off.
+ * - `readHeader`: the whole request header must arrive within this (half-header floods);
+ * - `readBodyIdle`: a request body that makes no progress for this long is ended (stalled uploads);
+ * - `idle`: a keep-alive connection with no request is closed after this.
+ */
+export interface FrontTimeouts {
+    readHeaderSeconds: number;
+    readBodyIdleSeconds: number;
+    idleSeconds: number;
+}
+
+export const FRONT_TIMEOUTS: FrontTimeouts = { readHeaderSeconds: 10, readBodyIdleSeconds: 20, idleSeconds: 30 };
+
+/**
+ * How long a request waits for the registry while it restarts (a new S3 key, the garbage
+ * collection's read-only window): Caddy retries the connection instead of failing the request.
+ * Longer than the registry's drain (registryConfig.ts `draintimeout`) plus its start.
+ */
+export const FRONT_UPSTREAM_WAIT_SECONDS = 60;
+
+export interface FrontInput {
+    /** `host:port` or `:port` the front listens on. */
+    listen: string;
+    tls: FrontTls;
+    users: FrontUser[];
+    /** The Basic realm clients are challenged with. */
+    realm: string;
+    /** The registry, `127.0.0.1:PORT`. */
+    upstream: string;
+    /** Where the JSON access log goes (inside the front's container). */
+    accessLogFile: string;
+    /** Unix socket of Caddy's admin API (for `caddy reload`); never a TCP port. */
+    adminSocket: string;
+    timeouts?: FrontTimeouts;
+}
+
+/** The response a refused request gets: the registry API's own error shape, so clients print it. */
+export const DENIED_BODY = '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}';
+
+/** The settings' rule (settingsRules.ts): nothing in it needs quoting in a Caddyfile or a CEL string. */
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const HOSTNAME = /^[A-Za-z0-9.:[\]-]+$/;
+const BCRYPT = /^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$/;
+
+function seconds(value: number, what: string): string {
+    if (!Number.isInteger(value) || value < 1) {
+        throw new Error(`${what} must be a whole number of seconds >= 1; got ${value}`);
+    }
+    return `${value}s`;
+}
+
+function checkInput(input: FrontInput): void {
+    if (input.users.length === 0) {
+        throw new Error("the front needs at least one user");
+    }
+    const names = new Set<string>();
+    for (const user of input.users) {
+        if (!USER_NAME.test(user.name)) {
+            throw new Error(`user name must match ${USER_NAME}; got ${JSON.stringify(user.name)}`);
+        }
+        if (names.has(user.name)) {
+            throw new Error(`user ${user.name} is listed twice`);
+        }
+        names.add(user.name);
+        if (!BCRYPT.test(user.bcryptHash)) {
+            throw new Error(`user ${user.name} needs a bcrypt hash`);
+        }
+    }
+    if (input.tls.kind !== "none" && !HOSTNAME.test(input.tls.hostname)) {
+        throw new Error(`hostname must be a DNS name or IP address; got ${JSON.stringify(input.tls.hostname)}`);
+    }
+    for (const [what, value] of [["realm", input.realm], ["upstream", input.upstream], ["listen", input.listen], ["accessLogFile", input.accessLogFile], ["adminSocket", input.adminSocket]] as const) {
+        // Caddyfile tokens: nothing here is ever quoted or escaped, so refuse what would need it.
+        if (!/^[A-Za-z0-9._:/[\]-]+$/.test(value)) {
+            throw new Error(`${what} must be a plain token; got ${JSON.stringify(value)}`);
+        }
+    }
+}
+
+function indent(lines: string[], depth: number): string[] {
+    return lines.map((line) => (line === "" ? line : `${"\t".repeat(depth)}${line}`));
+}
+
+/** The port of a `host:port` or `:port` listen address. */
+function listenParts(listen: string): { host?: string; port: string } {
+    const at = listen.lastIndexOf(":");
+    const host = listen.slice(0, at);
+    return { host: host === "" ? undefined : host, port: listen.slice(at + 1) };
+}
+
+function globalOptions(input: FrontInput, timeouts: FrontTimeouts): string[] {
+    const lines = [`admin unix/${input.adminSocket}`];
+    // Port 80 stays closed at the firewall; ACME uses TLS-ALPN on 443 then.
+    lines.push(input.tls.kind === "none" ? "auto_https off" : "auto_https disable_redirects");
+    if (input.tls.kind === "internal") {
+        lines.push("skip_install_trust");
+    }
+    if (input.tls.kind === "letsencrypt" && input.tls.email !== undefined) {
+        lines.push(`email ${input.tls.email}`);
+    }
+    if (input.tls.kind === "files") {
+        // Clients that connect by IP send no SNI; they get the key pair's certificate.
+        lines.push(`default_sni ${input.tls.hostname}`);
+    }
+    // Caddy v2.11.9: caddyconfig/httpcaddyfile/serveroptions.go maps `read_body_idle` to the
+    // server's ReadIdleTimeout (modules/caddyhttp/server.go, JSON `read_idle_timeout`), which
+    // re-arms the connection's read deadline before every body read (idletimeout.go), so only a
+    // stall ends an upload; `read_body` would be a total limit (`read_timeout`) and is not set.
+    // A stalled body is answered (499 or 504) and the registry's request aborted after
+    // read_body_idle, but Caddy keeps the client's connection until `idle` runs out after that.
+    lines.push(
+        "servers {",
+        "\ttimeouts {",
+        `\t\tread_header ${seconds(timeouts.readHeaderSeconds, "readHeaderSeconds")}`,
+        `\t\tread_body_idle ${seconds(timeouts.readBodyIdleSeconds, "readBodyIdleSeconds")}`,
+        `\t\tidle ${seconds(timeouts.idleSeconds, "idleSeconds")}`,
+        "\t}",
+        // TCP only: the cloud firewall admits no UDP, and these bounds are proven for HTTP/1.1 and 2.
+        "\tprotocols h1 h2",
+        "}",
+    );
+    return ["{", ...indent(lines, 1), "}"];
+}
+
+function siteAddress(input: FrontInput): string {
+    const { port } = listenParts(input.listen);
+    switch (input.tls.kind) {
+        case "letsencrypt":
+        case "internal":
+            return `https://${input.tls.hostname}:${port}`;
+        case "files":
+            return `https://:${port}`;
+        case "none":
+            return `http://:${port}`;
+    }
+}
+
+function proxy(upstream: string): string[] {
+    return [
+        `reverse_proxy ${upstream} {`,
+        `\tlb_try_duration ${FRONT_UPSTREAM_WAIT_SECONDS}s`,
+        "\tlb_try_interval 250ms",
+        // Stream both ways: a layer is never held whole in the front's memory.
+        "\tflush_interval -1",
+        // The route sets it on every answer, the front's own 401s and 403s too; once is enough.
+        "\theader_down -Docker-Distribution-API-Version",
+        "}",
+    ];
+}
+
+/** What may follow a repository name in a registry API path (distribution's v2 routes). */
+const REGISTRY_ROUTE = "(?:manifests/[^/]+|blobs/uploads/[^/]*|blobs/[^/]+|tags/list|referrers/[^/]+)";
+
+/** Matchers (and their names) for what each user may not do. */
+function refusals(users: FrontUser[]): { name: string; lines: string[] }[] {
+    const refused: { name: string; lines: string[] }[] = [];
+    users.forEach((user, index) => {
+        const who = `expression \`{http.auth.user.id} == "${user.name}"\``;
+        if (user.role === "pull") {
+            refused.push({ name: `@write_by_${index}`, lines: [who, "not method GET HEAD"] });
+        }
+        if (user.repositories !== undefined) {
+            const names = user.repositories.map(repositoryPatternRegex).join("|");
+            refused.push({
+                name: `@outside_repositories_of_${index}`,
+                // Anchored at both ends, with the registry's exact route shapes: a bare prefix
+                // (`.../blobs/`) let `team-b/*` write to `team-b/x/blobs/y`, a repository it is
+                // not limited to. path_regexp sees the cleaned path (`..` and `//` resolved).
+                lines: [who, "not path /v2/", `not path_regexp ^/v2/(?:${names})/${REGISTRY_ROUTE}$`],
+            });
+        }
+    });
+    return refused;
+}
+
+export function renderFrontConfig(input: FrontInput): string {
+    checkInput(input);
+    const timeouts = input.timeouts ?? FRONT_TIMEOUTS;
+    const { host } = listenParts(input.listen);
+    const site: string[] = [];
+    if (host !== undefined) {
+        site.push(`bind ${host}`);
+    }
+    if (input.tls.kind === "internal") {
+        site.push("tls internal");
+    } else if (input.tls.kind === "files") {
+        site.push(`tls ${input.tls.certificate} ${input.tls.key}`);
+    }
+    site.push(
+        "log {",
+        `\toutput file ${input.accessLogFile} {`,
+        "\t\troll_size 20MiB",
+        "\t\troll_keep 5",
+        "\t}",
+        // Authorization is redacted by Caddy itself; a redirect's Location is a presigned S3 URL,
+        // a short-lived credential for one layer, so it is dropped.
+        "\tformat filter {",
+        "\t\twrap json",
+        "\t\tfields {",
+        "\t\t\tresp_headers>Location delete",
+        "\t\t}",
+        "\t}",
+        "}",
+    );
+    if (input.tls.kind !== "none") {
+        site.push("header Strict-Transport-Security max-age=31536000");
+    }
+    site.push(
+        // `/` answers without a login: the uptime check's target (200, or 503 when storage fails).
+        "handle / {",
+        ...indent(proxy(input.upstream), 1),
+        "}",
+    );
+    const route: string[] = [
+        // Clients (and the live check) tell a registry by this header on the first 401 to /v2/,
+        // which the front's login answers before the registry sees the request.
+        "header Docker-Distribution-API-Version registry/2.0",
+        `basic_auth bcrypt ${input.realm} {`,
+        ...input.users.map((user) => `\t${user.name} ${user.bcryptHash}`),
+        "}",
+    ];
+    const refused = refusals(input.users);
+    for (const matcher of refused) {
+        route.push(`${matcher.name} {`, ...indent(matcher.lines, 1), "}");
+    }
+    for (const matcher of refused) {
+        route.push(`header ${matcher.name} Content-Type application/json`, `respond ${matcher.name} \`${DENIED_BODY}\` 403`);
+    }
+    // A cross-repository mount names a second repository (`from`); a user limited to some
+    // repositories could name one outside them. The registry reads it with Go's FormValue, which
+    // also takes it from a form body and from a query that Caddy's `query` matcher refuses to
+    // parse (a `;` or `%zz` anywhere): so such a user's POST (an upload start) reaches the
+    // registry with no query and no Content-Type, and the registry starts a plain upload, which
+    // the client then fills.
+    input.users.forEach((user, index) => {
+        if (user.repositories !== undefined) {
+            route.push(
+                `@upload_start_by_${index} {`,
+                `\texpression \`{http.auth.user.id} == "${user.name}"\``,
+                "\tmethod POST",
+                "}",
+                `rewrite @upload_start_by_${index} ?`,
+                `request_header @upload_start_by_${index} -Content-Type`,
+            );
+        }
+    });
+    route.push(...proxy(input.upstream));
+    // `route` keeps this order: the login first, then the refusals, then the proxy.
+    site.push("handle {", "\troute {", ...indent(route, 2), "\t}", "}");
+    return [...globalOptions(input, timeouts), "", `${siteAddress(input)} {`, ...indent(site, 1), "}", ""].join("\n");
+}

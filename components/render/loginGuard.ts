@@ -1,0 +1,62 @@
+import { FAIL2BAN_DEFAULTS, FAIL2BAN_FILTER_PATH, FAIL2BAN_JAIL_NAME, FAIL2BAN_JAIL_PATH, renderFail2banFiles } from "./fail2ban";
+import { shellQuote } from "./shell";
+
+/**
+ * The failed-login guard as the droplet gets it: a script, run over SSH after first boot, that
+ * installs fail2ban and the front's jail (fail2ban.ts). Pure: values in, script text out.
+ */
+
+export interface LoginGuardInput {
+    /** The front's access log on the host. */
+    accessLogPath: string;
+    /** The front's public TCP ports. */
+    ports: number[];
+    /** Stands in for `/` before fail2ban's own paths (tests); default none. */
+    root?: string;
+}
+
+export function renderLoginGuardScript(input: LoginGuardInput): string {
+    const q = shellQuote;
+    const files = renderFail2banFiles({ accessLogPath: input.accessLogPath, ports: input.ports, ...FAIL2BAN_DEFAULTS });
+    const root = input.root ?? "";
+    const filterPath = `${root}${FAIL2BAN_FILTER_PATH}`;
+    const jailPath = `${root}${FAIL2BAN_JAIL_PATH}`;
+    const write = (path: string, content: string) => `printf '%s' ${q(content)} > ${q(`${path}.new`)}
+chmod 644 ${q(`${path}.new`)}
+mv -f ${q(`${path}.new`)} ${q(path)}`;
+    return `#!/bin/sh
+# Installs fail2ban with a jail that refuses, for a while, an address that keeps failing to log in at the front.
+set -eu
+log=${q(input.accessLogPath)}
+if ! command -v fail2ban-client >/dev/null 2>&1; then
+  echo "installing fail2ban"
+  # First boot's own apt runs may still hold the lock: wait for it rather than fail.
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q fail2ban >/dev/null
+fi
+# fail2ban 0.11 refuses to start a jail whose log file does not exist yet; the front appends to it.
+mkdir -p "$(dirname "$log")"
+touch "$log"
+mkdir -p ${q(filterPath.slice(0, filterPath.lastIndexOf("/")))} ${q(jailPath.slice(0, jailPath.lastIndexOf("/")))}
+${write(filterPath, files.filter)}
+${write(jailPath, files.jail)}
+systemctl enable fail2ban >/dev/null 2>&1 || true
+if fail2ban-client ping >/dev/null 2>&1; then
+  fail2ban-client reload >/dev/null
+else
+  systemctl restart fail2ban
+fi
+# Proves the jail loaded, with the filter and log it names; fails the deploy otherwise.
+tries=0
+until fail2ban-client status ${q(FAIL2BAN_JAIL_NAME)} >/dev/null 2>&1; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 30 ]; then
+    echo "fail2ban did not load the ${FAIL2BAN_JAIL_NAME} jail:" >&2
+    fail2ban-client status >&2 || true
+    exit 1
+  fi
+  sleep 1
+done
+echo ${q(`failed-login guard on: ${FAIL2BAN_DEFAULTS.maxRetry} failed logins within ${FAIL2BAN_DEFAULTS.findTimeSeconds / 60} minutes refuse an address for ${FAIL2BAN_DEFAULTS.banTimeSeconds / 60} minutes`)}
+`;
+}
