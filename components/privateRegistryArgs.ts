@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ExposureMode, Settings, SettingsError, TlsMode } from "./settings";
+import { ExposureMode, RegistryUser, Settings, SettingsError, TlsMode } from "./settings";
 import { resolveSettings, SettingsInput } from "./settingsRules";
 
 /**
  * The PrivateRegistry component's arguments. Defaults match Pulumi.yaml's. The settings that
  * decide which resources exist (`exposure`, `tls`, `domain`, `dnsZone`, `forceDestroy`,
- * `alertEmails`) are plain
+ * `alertEmails`, `users`, `credentialRotation`) are plain
  * values, because Pulumi must know them when the resources are declared; every other one may be
  * an Output.
  */
@@ -46,8 +46,20 @@ export interface PrivateRegistryArgs {
     dropletSize?: pulumi.Input<string>;
     /** Image slug of the Docker 1-click. Default `"docker-22-04"`. */
     dropletImage?: pulumi.Input<string>;
-    /** The registry login; its password is generated. Default `"ci"`. */
+    /** The push user's name when `users` is not given; its password is generated. Default `"ci"`. */
     registryUsername?: pulumi.Input<string>;
+    /**
+     * The logins, each with a generated password: `push` users may pull, push and delete, `pull`
+     * users only pull; `repositories` limits a user to some repositories. The first push user is
+     * the one the `registryPassword` and `dockerConfigJson` outputs name. Mutually exclusive with
+     * `registryUsername`. Default `[]`: a push user `registryUsername` and a pull user `deploy`.
+     */
+    users?: RegistryUser[];
+    /**
+     * Raise by one to issue every user a new password and the registry a new S3 access key on the
+     * next `pulumi up`; the old key is deleted only after the registry runs with the new one (0-1000000). Default `0`.
+     */
+    credentialRotation?: number;
     /** Exact CNCF Distribution 3.x release. Default: the pinned release. */
     registryVersion?: pulumi.Input<string>;
     /** sha256 digest pinning the image beyond its tag. Default: the pinned release's known digest. */
@@ -66,7 +78,7 @@ export interface PrivateRegistryArgs {
     alertEmails?: string[];
 }
 
-const STRUCTURAL = ["exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails"] as const;
+const STRUCTURAL = ["exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails", "users", "credentialRotation"] as const;
 
 /** Settings as the component uses them: plain where known now, Outputs where they are not. */
 export interface ResolvedArgs {

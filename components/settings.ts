@@ -1,4 +1,5 @@
 import { AwsPartition } from "./render/awsRegion";
+import { RegistryRole } from "./render/front";
 import { DEFAULT_GC_SCHEDULE } from "./render/maintenance";
 import { REGISTRY_VERSION } from "./versions";
 
@@ -13,6 +14,19 @@ import { REGISTRY_VERSION } from "./versions";
 
 /** How clients reach the registry. */
 export type ExposureMode = "public" | "tunnel";
+
+/** A registry login and what it may do; its password is generated. */
+export interface RegistryUser {
+    /** 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit. */
+    name: string;
+    /** `push`: pull, push and delete; `pull`: pull only. */
+    role: RegistryRole;
+    /**
+     * Repository patterns the user is limited to, for pulls and pushes alike; absent: all.
+     * `*` matches within one path component, `**` across them (`team-a/**`).
+     */
+    repositories?: string[];
+}
 
 /** Where the registry's TLS certificate comes from in public mode. */
 export type TlsMode = "auto" | "letsencrypt" | "private-ca";
@@ -53,7 +67,12 @@ export interface Settings {
     dnsZone?: string;
     letsencryptEmail?: string;
 
+    /** The name of the default push user; with `users` given, the first push user's name. */
     registryUsername: string;
+    /** Every login, push users first as given; the first push user is the one CI outputs name. */
+    users: RegistryUser[];
+    /** Raised by one to issue new passwords and a new S3 access key on the next `pulumi up`. */
+    credentialRotation: number;
     registryVersion: string;
     /** Pins the image beyond its tag; defaults to the known digest of the pinned release. */
     registryImageDigest?: string;
@@ -94,6 +113,9 @@ export const DEFAULTS = {
     exposure: "public" as ExposureMode,
     tls: "auto" as TlsMode,
     registryUsername: "ci",
+    /** Empty: a push user `registryUsername` and a pull user {@link DEFAULT_PULL_USERNAME}. */
+    users: [] as RegistryUser[],
+    credentialRotation: 0,
     registryVersion: REGISTRY_VERSION,
     healthCheckTimeoutSeconds: 300,
     gcSchedule: DEFAULT_GC_SCHEDULE,
@@ -102,6 +124,9 @@ export const DEFAULTS = {
     protectedTags: [] as string[],
     alertEmails: [] as string[],
 } as const;
+
+/** Without `users`, the push user `registryUsername` is joined by a pull-only user of this name. */
+export const DEFAULT_PULL_USERNAME = "deploy";
 
 /**
  * The Docker 1-click's minimum disk: the image is built on s-1vcpu-1gb, a 25 GB disk

@@ -1,6 +1,8 @@
 import * as net from "node:net";
 import { awsPartitionOf } from "./render/awsRegion";
-import { DEFAULTS, DOCKER_IMAGE_MIN_DISK_GB, diskGbInSizeSlug, ExposureMode, Settings, SettingsError, TlsMode } from "./settings";
+import { DEFAULT_PULL_USERNAME, DEFAULTS, DOCKER_IMAGE_MIN_DISK_GB, diskGbInSizeSlug, ExposureMode, RegistryUser, Settings, SettingsError, TlsMode } from "./settings";
+import { REGISTRY_ROLES } from "./render/front";
+import { repositoryPatternProblem } from "./render/repositoryPatterns";
 import { gcScheduleProblem } from "./render/maintenance";
 import { luaPatternProblem } from "./render/retention";
 import { REGISTRY_IMAGE_DIGESTS } from "./versions";
@@ -32,6 +34,9 @@ export interface SettingsInput {
     dropletSize?: string;
     dropletImage?: string;
     registryUsername?: string;
+    /** Objects as stack config or a caller gives them; checked item by item. */
+    users?: unknown[];
+    credentialRotation?: number;
     registryVersion?: string;
     registryImageDigest?: string;
     healthCheckTimeoutSeconds?: number;
@@ -50,6 +55,7 @@ export const NUMBER_RANGES = {
     healthCheckTimeoutSeconds: [30, 1800],
     keepNewestTags: [0, 10000],
     keepTagsYoungerThanDays: [0, 3650],
+    credentialRotation: [0, 1000000],
 } as const;
 
 /** What each list setting may hold, in words. */
@@ -144,6 +150,74 @@ export function isCidr(value: string): boolean {
     return false;
 }
 
+
+/** What the `users` setting holds, in words. */
+export const USERS_ALLOWED =
+    'a JSON list of objects such as {"name": "ci", "role": "push"} or {"name": "deploy", "role": "pull", "repositories": ["team-a/**"]}';
+
+/**
+ * The logins: the given list checked item by item, or without one the default pair, a push user
+ * named `registryUsername` and a pull-only user.
+ */
+/** A value from a list of objects as given: strings shown as text, anything else as JSON. */
+function given(value: unknown): string {
+    return typeof value === "string" ? shown(value) : shown(JSON.stringify(value) ?? "undefined");
+}
+
+function resolveUsers(list: unknown[] | undefined, registryUsername: string, key: (k: string) => string, problems: string[]): RegistryUser[] {
+    // Pulumi.yaml's default, [], arrives as if set: empty means the default pair too.
+    if (list === undefined || (Array.isArray(list) && list.length === 0)) {
+        const pullName = registryUsername === DEFAULT_PULL_USERNAME ? `${DEFAULT_PULL_USERNAME}-pull` : DEFAULT_PULL_USERNAME;
+        return [
+            { name: registryUsername, role: "push" },
+            { name: pullName, role: "pull" },
+        ];
+    }
+    if (!Array.isArray(list)) {
+        problems.push(`${key("users")} must be ${USERS_ALLOWED}; got ${given(list)}`);
+        return [];
+    }
+    const users: RegistryUser[] = [];
+    list.forEach((item, index) => {
+        const where = `${key("users")}[${index}]`;
+        if (typeof item !== "object" || item === null || Array.isArray(item)) {
+            problems.push(`${where} must be an object such as {"name": "ci", "role": "push"}; got ${given(item)}`);
+            return;
+        }
+        const { name, role, repositories, ...rest } = item as Record<string, unknown>;
+        for (const unknownField of Object.keys(rest)) {
+            problems.push(`${where} must have only name, role and repositories; got ${shown(unknownField)}`);
+        }
+        if (typeof name !== "string" || !USERNAME.test(name)) {
+            problems.push(`${where}.name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit; got ${given(name)}`);
+        }
+        if (!(REGISTRY_ROLES as readonly unknown[]).includes(role)) {
+            problems.push(`${where}.role must be one of ${REGISTRY_ROLES.map((r) => `"${r}"`).join(", ")}; got ${given(role)}`);
+        }
+        if (repositories !== undefined) {
+            if (!Array.isArray(repositories) || repositories.length === 0 || repositories.some((r) => typeof r !== "string")) {
+                problems.push(`${where}.repositories must be a non-empty list of repository patterns such as "team-a/**"; got ${given(repositories)}`);
+            } else {
+                for (const pattern of repositories as string[]) {
+                    const problem = repositoryPatternProblem(pattern);
+                    if (problem !== undefined) {
+                        problems.push(`${where}.repositories must contain only repository patterns such as "team-a/**"; got ${shown(pattern)}, which ${problem}`);
+                    }
+                }
+            }
+        }
+        users.push({ name: String(name), role: role as RegistryUser["role"], ...(Array.isArray(repositories) ? { repositories: repositories as string[] } : {}) });
+    });
+    const names = users.map((u) => u.name);
+    const repeated = names.filter((n, i) => names.indexOf(n) !== i);
+    if (repeated.length > 0) {
+        problems.push(`${key("users")} must name each user once; got ${shown(repeated[0])} more than once`);
+    }
+    if (users.length > 0 && !users.some((u) => u.role === "push")) {
+        problems.push(`${key("users")} must include at least one user with role "push": the maintenance job and the deploy's health check log in as the first one; got none`);
+    }
+    return users;
+}
 
 const sameList = (a: readonly string[], b: readonly string[]) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -262,6 +336,8 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
         dnsZone,
         letsencryptEmail,
         registryUsername: text("registryUsername", DEFAULTS.registryUsername, (v) => USERNAME.test(v), "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (no ':')"),
+        users: [],
+        credentialRotation: whole("credentialRotation"),
         registryVersion: text("registryVersion", DEFAULTS.registryVersion, (v) => SEMVER.test(v), "an exact version such as 3.1.1 (no 'latest', no 'v')"),
         registryImageDigest: text("registryImageDigest", undefined, (v) => DIGEST.test(v), "an image digest such as sha256:<64 hex digits>"),
         healthCheckTimeoutSeconds: whole("healthCheckTimeoutSeconds"),
@@ -272,12 +348,21 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
         protectedTags: list("protectedTags", () => true, true),
         alertEmails: list("alertEmails", (v) => EMAIL.test(v), true),
     };
+    settings.users = resolveUsers(input.users, settings.registryUsername, key, problems);
     for (const pattern of settings.protectedTags.filter((p) => luaPatternProblem(p) !== undefined)) {
         problems.push(`${key("protectedTags")} must contain only ${LIST_ITEMS.protectedTags}; got ${shown(pattern)}, which ${luaPatternProblem(pattern)}`);
     }
     const repeated = settings.alertEmails.filter((email, i) => settings.alertEmails.indexOf(email) !== i);
     if (repeated.length > 0) {
         problems.push(`${key("alertEmails")} must list each address once; got ${shown(repeated[0])} more than once`);
+    }
+
+    if (input.users !== undefined && input.users.length > 0 && settings.registryUsername !== DEFAULTS.registryUsername) {
+        problems.push(`${key("users")} and ${key("registryUsername")} are mutually exclusive: name the push user in ${key("users")}`);
+    }
+    const firstPush = settings.users.find((u) => u.role === "push");
+    if (firstPush !== undefined) {
+        settings.registryUsername = firstPush.name;
     }
 
     const diskGb = diskGbInSizeSlug(settings.dropletSize);

@@ -1,6 +1,6 @@
 import type { PrivateRegistryArgs } from "./privateRegistryArgs";
 import { CONFIG_NAMESPACE, Settings, SettingsError } from "./settings";
-import { hintFor, LIST_ITEMS, NUMBER_RANGES, resolveSettings, SettingsInput, shown } from "./settingsRules";
+import { hintFor, LIST_ITEMS, NUMBER_RANGES, resolveSettings, SettingsInput, shown, USERS_ALLOWED } from "./settingsRules";
 
 /**
  * Stack config in, settings out: each `private-registry:KEY` string parsed into its type, then
@@ -32,7 +32,8 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
  */
 export function loadStackArgs(config: ConfigSource, awsConfig: ConfigSource, env: Record<string, string | undefined> = {}, namespace: string = CONFIG_NAMESPACE): PrivateRegistryArgs {
     const { input, settings } = loadStack(config, awsConfig, env, namespace);
-    return { ...input, awsRegion: settings.awsRegion };
+    // The users as validated, so the component gets typed objects, not the raw config.
+    return { ...input, awsRegion: settings.awsRegion, users: input.users === undefined ? undefined : settings.users };
 }
 
 function loadStack(config: ConfigSource, awsConfig: ConfigSource, env: Record<string, string | undefined>, namespace: string): { input: SettingsInput; settings: Settings } {
@@ -76,6 +77,24 @@ function loadStack(config: ConfigSource, awsConfig: ConfigSource, env: Record<st
         return undefined;
     };
 
+    // `pulumi config set --path 'users[0].name' ci` stores a structured value, read back as JSON.
+    const objects = (k: "users"): unknown[] | undefined => {
+        const value = str(k);
+        if (value === undefined) {
+            return undefined;
+        }
+        try {
+            const parsed: unknown = JSON.parse(value);
+            if (Array.isArray(parsed)) {
+                return parsed as unknown[];
+            }
+        } catch {
+            // Reported below.
+        }
+        parseProblems.push(`${key(k)} must be ${USERS_ALLOWED}; got ${shown(value)}`);
+        return undefined;
+    };
+
     const input: SettingsInput = {
         awsRegion: awsConfig.get("region") ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
         exposure: str("exposure") as SettingsInput["exposure"],
@@ -96,6 +115,8 @@ function loadStack(config: ConfigSource, awsConfig: ConfigSource, env: Record<st
         dropletSize: str("dropletSize"),
         dropletImage: str("dropletImage"),
         registryUsername: str("registryUsername"),
+        users: objects("users"),
+        credentialRotation: int("credentialRotation"),
         registryVersion: str("registryVersion"),
         registryImageDigest: str("registryImageDigest"),
         healthCheckTimeoutSeconds: int("healthCheckTimeoutSeconds"),

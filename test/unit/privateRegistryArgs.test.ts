@@ -63,7 +63,7 @@ describe("PrivateRegistryArgs", () => {
     });
 
     it("takes an Output for every setting that does not decide which resources exist", () => {
-        const plain = ["exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails"];
+        const plain = ["exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails", "users", "credentialRotation"];
         for (const [key, { type }] of argsFields()) {
             assert.equal(type.startsWith("pulumi.Input<"), !plain.includes(key), `${key}: ${type}`);
         }

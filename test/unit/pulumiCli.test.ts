@@ -200,4 +200,25 @@ describe("list config through the CLI", { skip }, () => {
             assert.deepEqual(settings.sshAllowedCidrs, expected.objectValue);
         });
     });
+
+    it("hands the program the users as a JSON list of objects, which the settings loader parses", TIMEOUT, () => {
+        withStack((project) => {
+            for (const [path, value] of [
+                ["users[0].name", "ci"],
+                ["users[0].role", "push"],
+                ["users[1].name", "team-a-ci"],
+                ["users[1].role", "push"],
+                ["users[1].repositories[0]", "team-a/**"],
+            ]) {
+                const r = project.pulumi(["config", "set", "--path", path, value]);
+                assert.equal(r.status, 0, r.output);
+            }
+            const stored = configJson(project)[`${CONFIG_NAMESPACE}:users`] as { value: string };
+            const settings = loadSettings(new Map([["users", stored.value]]), new Map([["region", "us-east-1"]]));
+            assert.deepEqual(settings.users, [
+                { name: "ci", role: "push" },
+                { name: "team-a-ci", role: "push", repositories: ["team-a/**"] },
+            ]);
+        });
+    });
 });

@@ -346,3 +346,52 @@ describe("operations settings", () => {
         rejects({ alertEmails: '["ops@example.com", "ops@example.com"]' }, "private-registry:alertEmails", '"ops@example.com"');
     });
 });
+
+describe("users and roles", () => {
+    const users = (list: unknown) => ({ users: JSON.stringify(list) });
+
+    it("without users: a push user named registryUsername and a pull user deploy", () => {
+        assert.deepEqual(load({}).users, [
+            { name: "ci", role: "push" },
+            { name: "deploy", role: "pull" },
+        ]);
+        assert.deepEqual(load({ registryUsername: "builder" }).users.map((u) => u.name), ["builder", "deploy"]);
+        assert.deepEqual(load({ registryUsername: "deploy" }).users.map((u) => u.name), ["deploy", "deploy-pull"], "never two users of one name");
+        assert.deepEqual(load({ users: "[]" }).users.map((u) => u.name), ["ci", "deploy"], "Pulumi.yaml's default, [], is no list");
+    });
+
+    it("takes a list as `pulumi config set --path` stores it, and names the first push user for CI", () => {
+        const s = load(users([{ name: "k8s", role: "pull" }, { name: "builder", role: "push" }, { name: "team", role: "push", repositories: ["team-a/**"] }]));
+        assert.deepEqual(s.users[2], { name: "team", role: "push", repositories: ["team-a/**"] });
+        assert.equal(s.registryUsername, "builder");
+    });
+
+    it("refuses a bad role, name, field or pattern, naming the item", () => {
+        rejects(users([{ name: "ci", role: "admin" }]), "users[0].role", '"admin"');
+        rejects(users([{ name: "ci", role: "push" }, { name: "c:i", role: "pull" }]), "users[1].name", "c:i");
+        rejects(users([{ name: "ci", role: "push", password: "x" }]), "users[0]", "password");
+        rejects(users([{ name: "ci", role: "push", repositories: [] }]), "users[0].repositories");
+        rejects(users([{ name: "ci", role: "push", repositories: ["Team/*"] }]), "users[0].repositories", "Team/*");
+        rejects(users([{ name: "ci", role: "push", repositories: ["team//x"] }]), "users[0].repositories", "team//x");
+        rejects(users(["ci"]), "users[0]", '"ci"');
+        rejects({ users: "ci:push" }, "users", "ci:push");
+    });
+
+    it("refuses a list without a push user, and a name given twice", () => {
+        const e = rejects(users([{ name: "k8s", role: "pull" }]), "users", undefined);
+        assert.match(e.problems.join("\n"), /at least one user with role "push"/);
+        rejects(users([{ name: "ci", role: "push" }, { name: "ci", role: "pull" }]), "users", '"ci"');
+    });
+
+    it("users and registryUsername are mutually exclusive", () => {
+        rejects({ ...users([{ name: "ci", role: "push" }]), registryUsername: "builder" }, "registryUsername");
+        assert.doesNotThrow(() => load({ ...users([{ name: "builder", role: "push" }]), registryUsername: DEFAULTS.registryUsername }), "Pulumi.yaml's default arrives as if set");
+    });
+
+    it("credentialRotation is a whole number from 0", () => {
+        assert.equal(load({}).credentialRotation, 0);
+        assert.equal(load({ credentialRotation: "2" }).credentialRotation, 2);
+        rejects({ credentialRotation: "-1" }, "credentialRotation", "-1");
+        rejects({ credentialRotation: "next" }, "credentialRotation", "next");
+    });
+});
