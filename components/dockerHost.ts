@@ -4,7 +4,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { renderAuthorizedKeysScript } from "./render/authorizedKeys";
 import { renderCloudInit } from "./render/cloudInit";
+import { FRONT_ACCESS_LOG, PUBLIC_PORT } from "./render/deployment";
 import { renderHostUpdatesScript } from "./render/hostUpdates";
+import { renderLoginGuardScript } from "./render/loginGuard";
 import { renderWaitForHostScript } from "./render/scripts";
 
 export interface DockerHostArgs {
@@ -52,6 +54,8 @@ export class DockerHost extends pulumi.ComponentResource {
     public readonly operatorKeys: command.remote.Command;
     /** Unattended security updates, with reboots held for a quiet hour; set up over SSH too. */
     public readonly hostUpdates: command.remote.Command;
+    /** Only where HTTPS is open: fail2ban refusing addresses that keep failing to log in. */
+    public readonly loginGuard?: command.remote.Command;
 
     constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:host:DockerHost", name, {}, opts);
@@ -161,6 +165,19 @@ export class DockerHost extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [this.ready] },
         );
+
+        if (args.httpsAllowedCidrs !== undefined) {
+            this.loginGuard = new command.remote.Command(
+                `${name}-login-guard`,
+                {
+                    connection: this.connection,
+                    create: renderLoginGuardScript({ accessLogPath: FRONT_ACCESS_LOG, ports: [PUBLIC_PORT] }),
+                    triggers: [this.droplet.id],
+                },
+                // After the updates' own apt run, which holds the package lock.
+                { parent: this, dependsOn: [this.hostUpdates] },
+            );
+        }
 
         this.registerOutputs({ ipAddress: this.ipAddress, dropletId: this.droplet.id });
     }

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PrivateRegistry } from "./privateRegistry";
-import { CONTAINER_DEBUG_PORT, TUNNEL_PORT } from "./render/deployment";
+import { REGISTRY_DEBUG_PORT, TUNNEL_PORT } from "./render/deployment";
 import { MAINTENANCE_SERVICE } from "./render/maintenance";
 
 /** A Docker `config.json` with one `auths` entry: what CI systems and imagePullSecrets take. */
@@ -21,7 +21,36 @@ export function renderMaintenanceCommand(ip: string): string {
 
 /** Brings the droplet-local debug server (Prometheus metrics, health) to the operator's localhost. */
 export function renderMetricsTunnelCommand(ip: string): string {
-    return `ssh -i registry_key -o IdentitiesOnly=yes -N -L ${CONTAINER_DEBUG_PORT}:127.0.0.1:${CONTAINER_DEBUG_PORT} root@${ip}`;
+    return `ssh -i registry_key -o IdentitiesOnly=yes -N -L ${REGISTRY_DEBUG_PORT}:127.0.0.1:${REGISTRY_DEBUG_PORT} root@${ip}`;
+}
+
+/** One user's credentials as the `registryUsers` output gives them. */
+export interface UserCredentials {
+    username: string;
+    password: string;
+    role: string;
+    /** Present when the user is limited to some repositories. */
+    repositories?: string[];
+}
+
+/** Every login by name, and a Docker config.json for each: secrets, as a whole. */
+function userOutputs(registry: PrivateRegistry): { registryUsers: pulumi.Output<Record<string, UserCredentials>>; dockerConfigJsons: pulumi.Output<Record<string, string>> } {
+    const entries = registry.service.logins.map((login) =>
+        pulumi.all([registry.registryHost, login.password]).apply(([host, password]) => ({
+            credentials: {
+                username: login.user.name,
+                password,
+                role: login.user.role,
+                ...(login.user.repositories !== undefined ? { repositories: login.user.repositories } : {}),
+            } as UserCredentials,
+            dockerConfigJson: renderDockerConfigJson(host, login.user.name, password),
+        })),
+    );
+    const all = pulumi.all(entries);
+    return {
+        registryUsers: pulumi.secret(all.apply((list) => Object.fromEntries(list.map((e) => [e.credentials.username, e.credentials])))),
+        dockerConfigJsons: pulumi.secret(all.apply((list) => Object.fromEntries(list.map((e) => [e.credentials.username, e.dockerConfigJson])))),
+    };
 }
 
 /** The stack outputs CI and operators read; secrets stay secrets. */
@@ -29,6 +58,7 @@ export function stackOutputs(registry: PrivateRegistry) {
     const settings = registry.settings;
     const username = registry.service.username;
     const password = registry.service.password;
+    const users = userOutputs(registry);
     return {
         registryHost: registry.registryHost,
         registryUrl: registry.registryUrl,
@@ -37,6 +67,10 @@ export function stackOutputs(registry: PrivateRegistry) {
         dockerConfigJson: pulumi.secret(
             pulumi.all([registry.registryHost, username, password]).apply(([host, user, pw]) => renderDockerConfigJson(host, user, pw)),
         ),
+        /** Every user by name: username, password, role and any repository patterns. */
+        registryUsers: users.registryUsers,
+        /** A Docker config.json per user, for CI secrets and Kubernetes imagePullSecrets. */
+        dockerConfigJsons: users.dockerConfigJsons,
         /** Only with the private CA: what clients put in /etc/docker/certs.d/HOST/ca.crt. */
         caCertificate: registry.certificate?.caCertificate,
         serving: registry.serving,

@@ -28,8 +28,8 @@ export function describeServing(settings: Pick<Settings, "exposure" | "tls">, ho
     switch (settings.tls) {
         case "letsencrypt":
             return awaitingDnsFor === undefined
-                ? `public HTTPS at https://${host} with a Let's Encrypt certificate (obtained by the registry on first request)`
-                : `waiting for DNS: create an A record ${host} -> ${awaitingDnsFor}, then run \`pulumi up\` again to finish; the registry then serves public HTTPS at https://${host} with a Let's Encrypt certificate`;
+                ? `public HTTPS at https://${host} with a Let's Encrypt certificate (obtained by the front when it starts)`
+                : `waiting for DNS: create an A record ${host} -> ${awaitingDnsFor}, then run \`pulumi up\` again to finish; the front then serves public HTTPS at https://${host} with a Let's Encrypt certificate`;
         case "private-ca":
             return `public HTTPS at https://${host} with a certificate from this stack's private CA: put the caCertificate output into /etc/docker/certs.d/${host}/ca.crt on every client`;
         case "none":
@@ -95,7 +95,11 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.storageUser = new StorageUser(`${name}-storage`, { bucketName: this.bucket.bucketName, partition: value("awsPartition") }, { parent: this });
+        this.storageUser = new StorageUser(
+            `${name}-storage`,
+            { bucketName: this.bucket.bucketName, partition: value("awsPartition"), keyGeneration: settings.credentialRotation },
+            { parent: this },
+        );
 
         const isPublic = settings.exposure === "public";
         this.host = new DockerHost(
@@ -170,7 +174,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 secretAccessKey: this.storageUser.secretAccessKey,
                 chunkSizeMb: value("s3ChunkSizeMb"),
                 redirectPullsToS3: value("redirectPullsToS3"),
-                username: value("registryUsername"),
+                users: settings.users,
+                passwordGeneration: settings.credentialRotation,
                 tls,
                 healthCheckTimeoutSeconds: value("healthCheckTimeoutSeconds"),
                 gcSchedule: value("gcSchedule"),

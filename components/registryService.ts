@@ -3,7 +3,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH } from "./render/htpasswd";
-import { Deployment, DeploymentTls, renderDeployment, renderHostStopScript } from "./render/deployment";
+import { Deployment, DeploymentTls, DeploymentUser, renderDeployment, renderHostStopScript } from "./render/deployment";
+import type { RegistryUser } from "./settings";
 import { RetentionRules } from "./render/retention";
 import { shellQuote } from "./render/shell";
 
@@ -48,8 +49,10 @@ export interface RegistryServiceArgs {
     chunkSizeMb: pulumi.Input<number>;
     /** Redirect blob pulls to presigned S3 URLs instead of streaming them through the droplet. */
     redirectPullsToS3: pulumi.Input<boolean>;
-    /** The one registry login; its password is generated. */
-    username: pulumi.Input<string>;
+    /** The logins, each with a generated password; at least one with role `push`. */
+    users: RegistryUser[];
+    /** Raised by one, the next `pulumi up` generates every password anew. Default `0`. */
+    passwordGeneration?: number;
     tls: RegistryServiceTls;
     /** Seconds the start command waits for 401-then-200 before failing the deploy. */
     healthCheckTimeoutSeconds: pulumi.Input<number>;
@@ -64,10 +67,28 @@ export interface RegistryServiceArgs {
  * ships them over SSH stdin, (re)starts the container, proves it serves, and removes it on
  * destroy.
  */
-export class RegistryService extends pulumi.ComponentResource {
-    public readonly username: pulumi.Output<string>;
+/** A login as the stack outputs give it out. */
+export interface RegistryLogin {
+    user: RegistryUser;
     /** A secret. */
+    password: pulumi.Output<string>;
+}
+
+/**
+ * The password's resource names. The first push user keeps the names the one login always had,
+ * so an existing stack keeps its password; each other user's carry its name.
+ */
+export function passwordResourceNames(name: string, user: RegistryUser, primary: boolean): { password: string; salt: string } {
+    return primary ? { password: `${name}-password`, salt: `${name}-password-salt` } : { password: `${name}-password-${user.name}`, salt: `${name}-password-salt-${user.name}` };
+}
+
+export class RegistryService extends pulumi.ComponentResource {
+    /** The first push user's name: the login CI's outputs name. */
+    public readonly username: pulumi.Output<string>;
+    /** The first push user's password; a secret. */
     public readonly password: pulumi.Output<string>;
+    /** Every login, in the order given. */
+    public readonly logins: RegistryLogin[];
     public readonly startCommand: command.remote.Command;
     /** Removes the container on destroy; succeeds when the host is already gone. */
     public readonly teardown: command.local.Command;
@@ -75,14 +96,36 @@ export class RegistryService extends pulumi.ComponentResource {
     constructor(name: string, args: RegistryServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:registry:RegistryService", name, {}, opts);
 
-        // Alphanumeric only: the login is pasted into shells, YAML and CI secret stores.
-        const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
-        // A fixed salt kept in state makes the htpasswd line stable, so `pulumi up` is a no-op
-        // when nothing changed instead of restarting the registry each time.
-        const salt = new random.RandomString(
-            `${name}-password-salt`,
-            { length: BCRYPT_SALT_LENGTH, lower: false, upper: false, numeric: false, special: true, overrideSpecial: BCRYPT_SALT_ALPHABET },
-            { parent: this },
+        const primary = args.users.find((u) => u.role === "push");
+        if (primary === undefined) {
+            throw new pulumi.RunError(`RegistryService "${name}": users must include a push user`);
+        }
+        const generation = args.passwordGeneration ?? 0;
+        // Generation 0 has no keepers, so stacks from before rotation keep their passwords.
+        const keepers = generation === 0 ? undefined : { credentialRotation: String(generation) };
+        const deployed = args.users.map((user) => {
+            const names = passwordResourceNames(name, user, user === primary);
+            // Alphanumeric only: the login is pasted into shells, YAML and CI secret stores.
+            const password = new random.RandomPassword(names.password, { length: 32, special: false, keepers }, { parent: this });
+            // A fixed salt kept in state makes the htpasswd line stable, so `pulumi up` is a no-op
+            // when nothing changed instead of restarting the registry each time.
+            const salt = new random.RandomString(
+                names.salt,
+                { length: BCRYPT_SALT_LENGTH, lower: false, upper: false, numeric: false, special: true, overrideSpecial: BCRYPT_SALT_ALPHABET },
+                { parent: this },
+            );
+            return { user, password: password.result, salt: salt.result };
+        });
+        const users: pulumi.Output<DeploymentUser[]> = pulumi.all(
+            deployed.map((d) =>
+                pulumi.all([d.password, d.salt]).apply(([password, salt]): DeploymentUser => ({
+                    name: d.user.name,
+                    role: d.user.role,
+                    ...(d.user.repositories !== undefined ? { repositories: d.user.repositories } : {}),
+                    password,
+                    salt,
+                })),
+            ),
         );
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this });
 
@@ -113,9 +156,7 @@ export class RegistryService extends pulumi.ComponentResource {
                 secretAccessKey: args.secretAccessKey,
                 chunkSizeMb: args.chunkSizeMb,
                 redirect: args.redirectPullsToS3,
-                username: args.username,
-                password: password.result,
-                passwordSalt: salt.result,
+                users,
                 httpSecret: httpSecret.result,
                 tls: resolvedTls,
                 healthTimeoutSeconds: args.healthCheckTimeoutSeconds,
@@ -155,8 +196,9 @@ export class RegistryService extends pulumi.ComponentResource {
             { parent: this, dependsOn: [this.startCommand] },
         );
 
-        this.username = pulumi.output(args.username);
-        this.password = pulumi.secret(password.result);
+        this.logins = deployed.map((d) => ({ user: d.user, password: pulumi.secret(d.password) }));
+        this.username = pulumi.output(primary.name);
+        this.password = pulumi.secret(deployed[args.users.indexOf(primary)].password);
 
         this.registerOutputs({ username: this.username });
     }

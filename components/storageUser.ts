@@ -7,6 +7,22 @@ export interface StorageUserArgs {
     bucketName: pulumi.Input<string>;
     /** ARN partition of the bucket's region (`aws`, `aws-cn`, `aws-us-gov`). Default `aws`. */
     partition?: pulumi.Input<string>;
+    /** Raised by one, the next `pulumi up` issues a new access key and deletes the old one. Default `0`. */
+    keyGeneration?: number;
+}
+
+/**
+ * The access key's resource name for a generation. Generation 0 keeps the name it always had,
+ * so existing stacks keep their key. Each later one is a new resource: Pulumi creates it while
+ * the program runs, the registry's start command (which depends on it) restarts the registry
+ * with it, and only after the program has finished does the engine delete the resources it no
+ * longer declares, the old key among them (pulumi/pulumi v3.248.0,
+ * pkg/resource/deploy/deployment_executor.go `performPostSteps`, step_generator.go
+ * `GenerateDeletes`: "resources that ... were not registered in the new snapshot"). An IAM user
+ * may hold two keys, so the old and the new coexist for that moment.
+ */
+export function accessKeyResourceName(name: string, generation: number): string {
+    return generation === 0 ? `${name}-access-key` : `${name}-access-key-${generation}`;
 }
 
 /**
@@ -40,7 +56,7 @@ export class StorageUser extends pulumi.ComponentResource {
         );
 
         // The key waits for the policy so the registry never starts with a powerless key.
-        this.accessKey = new aws.iam.AccessKey(`${name}-access-key`, { user: this.user.name }, { parent: this, dependsOn: [this.policy] });
+        this.accessKey = new aws.iam.AccessKey(accessKeyResourceName(name, args.keyGeneration ?? 0), { user: this.user.name }, { parent: this, dependsOn: [this.policy] });
         this.accessKeyId = this.accessKey.id;
         this.secretAccessKey = pulumi.secret(this.accessKey.secret);
 

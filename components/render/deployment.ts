@@ -1,32 +1,45 @@
 import { createHash } from "node:crypto";
 import { s3RegionalEndpoint } from "./awsRegion";
-import { REGBOT_IMAGE } from "../versions";
+import { CADDY_IMAGE, REGBOT_IMAGE } from "../versions";
+import { FrontInput, FrontTls, FrontUser, renderFrontConfig } from "./front";
 import { renderRetentionContainer, RetentionRules } from "./retention";
 import { renderHtpasswd } from "./htpasswd";
-import {
-    REGISTRY_HTPASSWD_PATH,
-    REGISTRY_LETSENCRYPT_CACHE_PATH,
-    REGISTRY_TLS_CERT_PATH,
-    REGISTRY_TLS_KEY_PATH,
-    RegistryConfigInput,
-    renderRegistryConfig,
-    TlsConfig,
-} from "./registryConfig";
+import { REGISTRY_HTPASSWD_PATH, RegistryConfigInput, renderRegistryConfig } from "./registryConfig";
 import { BundleFileName, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, StartScriptInput } from "./scripts";
 
 /**
- * Everything the droplet receives, derived in one pure step from plain values: config.yml,
- * htpasswd, the start and stop scripts, the stdin bundle and the hash that triggers a restart.
+ * Everything the droplet receives, derived in one pure step from plain values: the registry's
+ * config.yml and htpasswd, the front's Caddyfile, the start and stop scripts, the stdin bundle
+ * and the hash that triggers a restart.
+ *
+ * Both containers use the host's network: the front so that it sees each client's own address
+ * (which the failed-login guard bans) and binds 443 itself, the registry so that it listens on
+ * the droplet's loopback alone, where only the front reaches it. No Docker port proxy sits
+ * between them: while the registry restarts, the front's connection attempts are refused and
+ * retried, never half-accepted by a proxy and then dropped.
  */
 
-/** Inside the container the registry always listens here; the host publishes it as needed. */
-export const CONTAINER_PORT = 5000;
-export const CONTAINER_DEBUG_PORT = 5001;
+/** The registry listens on the droplet's loopback only; the front is its one client. */
+export const REGISTRY_PORT = 5002;
+/** The registry's debug server (health, Prometheus metrics), on loopback: reach it over SSH. */
+export const REGISTRY_DEBUG_PORT = 5001;
+/** Where clients reach the front in public mode. */
+export const PUBLIC_PORT = 443;
 /** The tunnel's port on the droplet's loopback (the client side of `ssh -L` is the user's choice). */
 export const TUNNEL_PORT = 5000;
 export const HOST_CONFIG_DIR = "/etc/private-registry";
 export const HOST_DATA_DIR = "/var/lib/private-registry";
+/** The front's access log, which the failed-login guard reads; no secret is written to it. */
+export const HOST_LOG_DIR = "/var/log/private-registry";
+export const FRONT_ACCESS_LOG = `${HOST_LOG_DIR}/front-access.log`;
 export const CONTAINER_NAME = "registry";
+export const FRONT_CONTAINER_NAME = "registry-front";
+/** Where the front's container finds its Caddyfile and key pair (the host's configDir/front). */
+export const FRONT_CONFIG_MOUNT = "/etc/caddy";
+/** Caddy's admin API, a socket in its data directory: `caddy reload` uses it, nothing else can. */
+export const FRONT_ADMIN_SOCKET = "/data/admin.sock";
+/** The Basic realm clients are challenged with. */
+export const REALM = "private-registry";
 /** systemd's directory for local units. */
 export const HOST_UNIT_DIR = "/etc/systemd/system";
 
@@ -36,6 +49,15 @@ export type DeploymentTls =
     | { kind: "private-ca"; hostname: string; certificate: string; privateKey: string; caCertificate: string }
     | { kind: "none" };
 
+/** A login as deployed: its role, its generated password and the salt that keeps its hash stable. */
+export interface DeploymentUser {
+    name: string;
+    role: FrontUser["role"];
+    repositories?: string[];
+    password: string;
+    salt: string;
+}
+
 export interface DeploymentInput {
     image: string;
     bucket: string;
@@ -44,9 +66,8 @@ export interface DeploymentInput {
     secretAccessKey: string;
     chunkSizeMb: number;
     redirect: boolean;
-    username: string;
-    password: string;
-    passwordSalt: string;
+    /** Every login; the first push user is the health check's and the maintenance job's. */
+    users: DeploymentUser[];
     httpSecret: string;
     tls: DeploymentTls;
     healthTimeoutSeconds: number;
@@ -59,9 +80,10 @@ export interface DeploymentInput {
 export interface Deployment {
     configYaml: string;
     htpasswd: string;
+    caddyfile: string;
     startScript: string;
     stopScript: string;
-    /** Secret: carries config.yml (S3 key), htpasswd, the TLS key and the health-check login. */
+    /** Secret: carries config.yml (S3 key), htpasswd, the Caddyfile, the TLS key and the health-check login. */
     stdin: string;
     /** Changes whenever anything the container reads changes; not reversible to the secrets. */
     contentHash: string;
@@ -69,7 +91,7 @@ export interface Deployment {
 
 /** Removes the container and its secret files from the host. Needs no secret itself. */
 export function renderHostStopScript(): string {
-    return renderStopScript({ containerName: CONTAINER_NAME, configDir: HOST_CONFIG_DIR });
+    return renderStopScript({ containerName: CONTAINER_NAME, frontContainerName: FRONT_CONTAINER_NAME, configDir: HOST_CONFIG_DIR });
 }
 
 /**
@@ -79,38 +101,57 @@ export function renderHostStopScript(): string {
  */
 export interface DeploymentParts {
     config: RegistryConfigInput;
+    /** The front's Caddyfile input; rendered into the bundle's front/Caddyfile. */
+    front: FrontInput;
     start: StartScriptInput;
-    /** The stdin bundle's files other than the two configs, which are rendered from `config`. */
+    /** The stdin bundle's files other than the two configs and the Caddyfile, rendered from `config` and `front`. */
     files: Partial<Record<BundleFileName, string>>;
     healthCheckUser: { username: string; password: string };
 }
 
+/** The first push user: the health check and the maintenance job log in as it. */
+export function primaryUser(users: DeploymentUser[]): DeploymentUser {
+    const primary = users.find((u) => u.role === "push");
+    if (primary === undefined) {
+        throw new Error("the deployment needs at least one push user");
+    }
+    return primary;
+}
+
 export function deploymentParts(input: DeploymentInput): DeploymentParts {
-    let tls: TlsConfig;
+    let frontTls: FrontTls;
     let health: HealthCheck;
     const files: Partial<Record<BundleFileName, string>> = {};
+    const publicCheck = (hostname: string, useBundledCa: boolean): HealthCheck => ({
+        url: `https://${hostname}/v2/`,
+        connectTo: `127.0.0.1:${PUBLIC_PORT}`,
+        useBundledCa,
+        timeoutSeconds: input.healthTimeoutSeconds,
+    });
     switch (input.tls.kind) {
         case "letsencrypt":
-            tls = { kind: "letsencrypt", hosts: [input.tls.hostname], email: input.tls.email, cacheFile: REGISTRY_LETSENCRYPT_CACHE_PATH };
-            // The first TLS handshake for the name makes the registry obtain its certificate.
-            health = { url: `https://${input.tls.hostname}/v2/`, connectTo: "127.0.0.1:443", useBundledCa: false, timeoutSeconds: input.healthTimeoutSeconds };
+            // The front asks for the certificate at start, unless the name does not point here yet.
+            health = publicCheck(input.tls.hostname, false);
             if (input.tls.awaitingDnsFor !== undefined) {
+                frontTls = { kind: "internal", hostname: input.tls.hostname };
                 health.awaitingDns = {
                     hostname: input.tls.hostname,
                     address: input.tls.awaitingDnsFor,
-                    debugUrl: `http://127.0.0.1:${CONTAINER_DEBUG_PORT}/debug/health`,
+                    debugUrl: `http://127.0.0.1:${REGISTRY_DEBUG_PORT}/debug/health`,
                 };
+            } else {
+                frontTls = { kind: "letsencrypt", hostname: input.tls.hostname, email: input.tls.email };
             }
             break;
         case "private-ca":
-            tls = { kind: "files", certificate: REGISTRY_TLS_CERT_PATH, key: REGISTRY_TLS_KEY_PATH };
-            health = { url: `https://${input.tls.hostname}/v2/`, connectTo: "127.0.0.1:443", useBundledCa: true, timeoutSeconds: input.healthTimeoutSeconds };
-            files["tls.crt"] = input.tls.certificate;
-            files["tls.key"] = input.tls.privateKey;
+            frontTls = { kind: "files", hostname: input.tls.hostname, certificate: `${FRONT_CONFIG_MOUNT}/tls.crt`, key: `${FRONT_CONFIG_MOUNT}/tls.key` };
+            health = publicCheck(input.tls.hostname, true);
+            files["front/tls.crt"] = input.tls.certificate;
+            files["front/tls.key"] = input.tls.privateKey;
             files["ca.crt"] = input.tls.caCertificate;
             break;
         case "none":
-            tls = { kind: "none" };
+            frontTls = { kind: "none" };
             health = { url: `http://127.0.0.1:${TUNNEL_PORT}/v2/`, useBundledCa: false, timeoutSeconds: input.healthTimeoutSeconds };
             break;
     }
@@ -126,28 +167,42 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
             chunkSizeBytes: input.chunkSizeMb * 1024 * 1024,
         },
         redirect: input.redirect,
-        http: { addr: `:${CONTAINER_PORT}`, secret: input.httpSecret, tls, debugAddr: `:${CONTAINER_DEBUG_PORT}` },
-        auth: { realm: "private-registry", htpasswdPath: REGISTRY_HTPASSWD_PATH },
+        // Plain HTTP on loopback: the front terminates TLS.
+        http: { addr: `127.0.0.1:${REGISTRY_PORT}`, secret: input.httpSecret, tls: { kind: "none" }, debugAddr: `127.0.0.1:${REGISTRY_DEBUG_PORT}` },
+        auth: { realm: REALM, htpasswdPath: REGISTRY_HTPASSWD_PATH },
     };
-    files.htpasswd = renderHtpasswd({ username: input.username, password: input.password, salt: input.passwordSalt });
+    const hashes = input.users.map((user) => renderHtpasswd({ username: user.name, password: user.password, salt: user.salt }));
+    files.htpasswd = hashes.join("");
+    const front: FrontInput = {
+        listen: input.tls.kind === "none" ? `127.0.0.1:${TUNNEL_PORT}` : `:${PUBLIC_PORT}`,
+        tls: frontTls,
+        // The same bcrypt hashes as the registry's htpasswd: one password per user, checked twice.
+        users: input.users.map((user, i) => ({
+            name: user.name,
+            role: user.role,
+            bcryptHash: hashes[i].slice(user.name.length + 1).trim(),
+            ...(user.repositories !== undefined ? { repositories: user.repositories } : {}),
+        })),
+        realm: REALM,
+        upstream: `127.0.0.1:${REGISTRY_PORT}`,
+        accessLogFile: FRONT_ACCESS_LOG,
+        adminSocket: FRONT_ADMIN_SOCKET,
+    };
 
-    const retention = retentionDockerArgs(input);
+    const primary = primaryUser(input.users);
+    const retention = retentionDockerArgs(input, primary.name);
     if (retention !== undefined) {
         files["retention.yml"] = retention.config;
-        files["retention-password"] = input.password;
+        files["retention-password"] = primary.password;
     }
 
-    const publicPort = input.tls.kind === "none" ? `127.0.0.1:${TUNNEL_PORT}` : "443";
     const start: StartScriptInput = {
         containerName: CONTAINER_NAME,
         image: input.image,
         configDir: HOST_CONFIG_DIR,
         dataDir: HOST_DATA_DIR,
-        dataMountPath: REGISTRY_LETSENCRYPT_CACHE_PATH.slice(0, REGISTRY_LETSENCRYPT_CACHE_PATH.lastIndexOf("/")),
-        // The debug server (health, metrics) stays on the droplet's loopback: reach it over SSH.
-        publish: [`${publicPort}:${CONTAINER_PORT}`, `127.0.0.1:${CONTAINER_DEBUG_PORT}:${CONTAINER_DEBUG_PORT}`],
         health,
-        mountTlsFiles: input.tls.kind === "private-ca",
+        front: { containerName: FRONT_CONTAINER_NAME, image: CADDY_IMAGE, logDir: HOST_LOG_DIR, configMount: FRONT_CONFIG_MOUNT, keyPairFromBundle: input.tls.kind === "private-ca" },
         maintenance: {
             unitDir: HOST_UNIT_DIR,
             schedule: input.gcSchedule,
@@ -155,7 +210,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
             retentionImage: retention === undefined ? undefined : REGBOT_IMAGE,
         },
     };
-    return { config, start, files, healthCheckUser: { username: input.username, password: input.password } };
+    return { config, front, start, files, healthCheckUser: { username: primary.name, password: primary.password } };
 }
 
 /** The DNS name for an IP without a domain of one's own: a wildcard-DNS service. */
@@ -169,7 +224,7 @@ export function sslipHostname(ip: string): string {
  * name, which the private CA's certificate carries). Undefined without rules, and while DNS is
  * pending: a TLS handshake for the name would then ask Let's Encrypt for a certificate in vain.
  */
-function retentionDockerArgs(input: DeploymentInput): { config: string; dockerArgs: string[] } | undefined {
+function retentionDockerArgs(input: DeploymentInput, username: string): { config: string; dockerArgs: string[] } | undefined {
     const rules = input.retention;
     const active = rules !== undefined && (rules.keepNewest !== undefined || rules.keepYoungerThanDays !== undefined || (rules.protectPatterns ?? []).length > 0);
     if (!active || input.tls.kind === "letsencrypt" && input.tls.awaitingDnsFor !== undefined) {
@@ -178,13 +233,13 @@ function retentionDockerArgs(input: DeploymentInput): { config: string; dockerAr
     const name = input.tls.kind === "letsencrypt" ? input.tls.hostname : input.tls.kind === "private-ca" ? sslipHostname(input.tls.hostname) : undefined;
     const rendered = renderRetentionContainer({
         registryHost: name ?? `127.0.0.1:${TUNNEL_PORT}`,
-        username: input.username,
+        username,
         files: { config: `${HOST_CONFIG_DIR}/retention.yml`, password: `${HOST_CONFIG_DIR}/retention-password` },
         rules,
         tls: input.tls.kind === "private-ca" ? { caFile: `${HOST_CONFIG_DIR}/ca.crt` } : input.tls.kind === "none" ? { plainHttpLoopback: true } : {},
         dryRun: false,
     }, REGBOT_IMAGE);
-    // Host networking: the name resolves to the droplet's own loopback, where 443 is published.
+    // Host networking: the name resolves to the droplet's own loopback, where the front listens.
     // With --network host, --add-host entries still reach the container's /etc/hosts (they
     // replace the host's copy there: docker/cli#4563, moby/libnetwork#2294).
     const dockerArgs = name === undefined ? rendered.dockerArgs : [rendered.dockerArgs[0], "--add-host", `${name}:127.0.0.1`, ...rendered.dockerArgs.slice(1)];
@@ -196,14 +251,20 @@ export function renderConfigFiles(config: RegistryConfigInput): { "config.yml": 
     return { "config.yml": renderRegistryConfig(config), "config-readonly.yml": renderRegistryConfig({ ...config, readOnly: true }) };
 }
 
+/** Every file of the stdin bundle: the parts' own, both registry configs and the Caddyfile. */
+export function renderBundleFiles(parts: Pick<DeploymentParts, "config" | "front" | "files">): Partial<Record<BundleFileName, string>> {
+    return { ...parts.files, ...renderConfigFiles(parts.config), "front/Caddyfile": renderFrontConfig(parts.front) };
+}
+
 export function renderDeployment(input: DeploymentInput): Deployment {
     const parts = deploymentParts(input);
-    const configs = renderConfigFiles(parts.config);
-    const configYaml = configs["config.yml"];
-    const htpasswd = parts.files.htpasswd ?? "";
+    const files = renderBundleFiles(parts);
+    const configYaml = files["config.yml"] ?? "";
+    const htpasswd = files.htpasswd ?? "";
+    const caddyfile = files["front/Caddyfile"] ?? "";
     const startScript = renderStartScript(parts.start);
     const stopScript = renderHostStopScript();
-    const stdin = renderStdinBundle({ files: { ...parts.files, ...configs }, healthCheckUser: parts.healthCheckUser });
+    const stdin = renderStdinBundle({ files, healthCheckUser: parts.healthCheckUser });
 
     const contentHash = createHash("sha256")
         .update(input.image)
@@ -213,5 +274,5 @@ export function renderDeployment(input: DeploymentInput): Deployment {
         .update(stdin)
         .digest("hex");
 
-    return { configYaml, htpasswd, startScript, stopScript, stdin, contentHash };
+    return { configYaml, htpasswd, caddyfile, startScript, stopScript, stdin, contentHash };
 }

@@ -12,14 +12,8 @@ import { shellQuote } from "./shell";
 export interface RegistryRunInput {
     containerName: string;
     image: string;
-    /** Host directory with config.yml, config-readonly.yml, htpasswd and the TLS files. */
+    /** Host directory with config.yml, config-readonly.yml and htpasswd. */
     configDir: string;
-    /** Host directory for state that must survive restarts (the Let's Encrypt cache). */
-    dataDir: string;
-    /** Where dataDir is mounted in the container. */
-    dataMountPath: string;
-    /** `docker run -p` values, e.g. `443:5000` and `127.0.0.1:5001:5001`. */
-    publish: string[];
     /** Host file name in configDir → read-only mount path in the container, besides the config. */
     mounts: Record<string, string>;
     /** The container's environment. */
@@ -29,6 +23,13 @@ export interface RegistryRunInput {
 /** Which config the registry runs with: read-write normally, read-only while garbage is collected. */
 export type RegistryMode = "readwrite" | "readonly";
 export const CONFIG_FILE_FOR_MODE: Readonly<Record<RegistryMode, string>> = { readwrite: "config.yml", readonly: "config-readonly.yml" };
+
+/**
+ * How long `docker stop` lets the old container drain: past the registry's own `draintimeout`
+ * (registryConfig.ts), during which it finishes the requests it has and accepts no new ones.
+ * The front retries those new ones until the next container listens.
+ */
+export const REGISTRY_STOP_SECONDS = 40;
 
 /** `run-registry readwrite|readonly`: replaces the container, with the config for that mode. */
 export function renderRunRegistryScript(input: RegistryRunInput): string {
@@ -40,7 +41,6 @@ set -eu
 name=${q(input.containerName)}
 image=${q(input.image)}
 config_dir=${q(input.configDir)}
-data_dir=${q(input.dataDir)}
 case "\${1:-}" in
   readwrite) config=${q(CONFIG_FILE_FOR_MODE.readwrite)} ;;
   readonly) config=${q(CONFIG_FILE_FOR_MODE.readonly)} ;;
@@ -50,15 +50,18 @@ if [ ! -s "$config_dir/$config" ]; then
   echo "$config_dir/$config is missing; nothing was changed" >&2
   exit 1
 fi
+# SIGTERM first: the registry stops listening and finishes what it has (its draintimeout), and
+# the front holds new requests until the next container listens, so none fails.
+docker stop -t ${REGISTRY_STOP_SECONDS} "$name" >/dev/null 2>&1 || true
 # -v: the image declares VOLUME /var/lib/registry, so each container would leave one behind.
 docker rm -f -v "$name" >/dev/null 2>&1 || true
-docker run -d --name "$name" --restart=always \\
+# Host network: the config binds the droplet's loopback only, where the front reaches it.
+docker run -d --name "$name" --restart=always --network host \\
   --log-driver json-file --log-opt max-size=10m --log-opt max-file=5 \\
   --cap-drop ALL --security-opt no-new-privileges \\
   ${Object.entries(input.env).map(([name, value]) => `-e ${q(`${name}=${value}`)}`).join(" ")} \\
-  ${input.publish.map((p) => `-p ${q(p)}`).join(" ")} \\
   -v "$config_dir/$config:${REGISTRY_CONFIG_PATH}:ro" \\
-  ${[...mounts, `-v "$data_dir:${input.dataMountPath}"`].join(" \\\n  ")} \\
+  ${mounts.join(" \\\n  ")} \\
   "$image" >/dev/null
 echo "registry container $name started ($1)"
 `;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { MAINTENANCE_SERVICE, MAINTENANCE_TIMER, onCalendar, renderMaintenanceScript, renderMaintenanceUnits } from "./maintenance";
-import { REGISTRY_CONFIG_PATH, REGISTRY_HTPASSWD_PATH, REGISTRY_TLS_CERT_PATH, REGISTRY_TLS_KEY_PATH } from "./registryConfig";
+import { renderRunFrontScript } from "./frontRun";
+import { REGISTRY_CONFIG_PATH, REGISTRY_HTPASSWD_PATH } from "./registryConfig";
 import { RegistryRunInput, renderRunRegistryScript, renderWaitServingScript, ServingCheck } from "./registryRun";
 import { shellQuote } from "./shell";
 
@@ -13,15 +14,21 @@ import { shellQuote } from "./shell";
  * as a small line-based bundle (see {@link renderStdinBundle}).
  */
 
-/** Names of the files the start script accepts on stdin, and where each goes in the container. */
+/**
+ * Names of the files the start script accepts on stdin (paths under configDir), and where each
+ * goes in the registry's container. The front's files sit in configDir/front, which its
+ * container mounts whole.
+ */
 export const BUNDLE_FILES = {
     "config.yml": REGISTRY_CONFIG_PATH,
     /** The same config with storage read-only, for the garbage-collection window. */
     "config-readonly.yml": REGISTRY_CONFIG_PATH,
     htpasswd: REGISTRY_HTPASSWD_PATH,
-    "tls.crt": REGISTRY_TLS_CERT_PATH,
-    "tls.key": REGISTRY_TLS_KEY_PATH,
-    /** Not mounted: the health check uses it to verify the registry's certificate. */
+    "front/Caddyfile": undefined,
+    /** The private CA's key pair, which the front serves. */
+    "front/tls.crt": undefined,
+    "front/tls.key": undefined,
+    /** Not mounted: the health check uses it to verify the front's certificate. */
     "ca.crt": undefined,
     /** The tag-retention tool's config and the registry password it reads; not mounted either. */
     "retention.yml": undefined,
@@ -51,8 +58,8 @@ export const REGISTRY_CONTAINER_ENV: Readonly<Record<string, string>> = { OTEL_T
  * line, and an `end` line so a truncated stream is detected instead of half-applied.
  */
 export function renderStdinBundle(bundle: StdinBundle): string {
-    if (bundle.files["config.yml"] === undefined || bundle.files.htpasswd === undefined) {
-        throw new Error("the stdin bundle needs config.yml and htpasswd");
+    if (bundle.files["config.yml"] === undefined || bundle.files.htpasswd === undefined || bundle.files["front/Caddyfile"] === undefined) {
+        throw new Error("the stdin bundle needs config.yml, htpasswd and front/Caddyfile");
     }
     const lines: string[] = [];
     for (const name of Object.keys(BUNDLE_FILES) as BundleFileName[]) {
@@ -74,9 +81,20 @@ export type HealthCheck = ServingCheck;
 
 /** The run-registry inputs (the bundle decides the mounts), plus what the start script adds. */
 export interface StartScriptInput extends Omit<RegistryRunInput, "mounts" | "env"> {
+    /** Host directory for state kept across restarts (the front's certificates and ACME account). */
+    dataDir: string;
     health: HealthCheck;
-    /** Whether the container needs the TLS key pair from the bundle. */
-    mountTlsFiles: boolean;
+    /** The front's container; its config and key pair come in the bundle, under front/. */
+    front: {
+        containerName: string;
+        image: string;
+        /** Host directory for its access log. */
+        logDir: string;
+        /** Where configDir/front is mounted in its container. */
+        configMount: string;
+        /** Whether it serves a key pair from the bundle (the private CA's). */
+        keyPairFromBundle: boolean;
+    };
     /** The maintenance job; its timer is installed where systemd runs. Absent: no job at all. */
     maintenance?: {
         /** systemd's unit directory (`/etc/systemd/system`). */
@@ -152,7 +170,8 @@ export function renderStartScript(input: StartScriptInput): string {
     const requiredFiles: BundleFileName[] = [
         ...configFiles,
         "htpasswd",
-        ...(input.mountTlsFiles ? (["tls.crt", "tls.key"] as const) : []),
+        "front/Caddyfile",
+        ...(input.front.keyPairFromBundle ? (["front/tls.crt", "front/tls.key"] as const) : []),
         ...(input.health.useBundledCa ? (["ca.crt"] as const) : []),
         ...(input.maintenance?.retentionDockerArgs !== undefined ? (["retention.yml", "retention-password"] as const) : []),
     ];
@@ -167,6 +186,11 @@ export function renderStartScript(input: StartScriptInput): string {
     const retentionImage = input.maintenance?.retentionImage;
     const programs = [
         installFile("$lib_dir/run-registry", renderRunRegistryScript({ ...input, mounts, env: REGISTRY_CONTAINER_ENV }), "700"),
+        installFile(
+            "$lib_dir/run-front",
+            renderRunFrontScript({ ...input.front, configDir: `${input.configDir}/front`, dataDir: `${input.dataDir}/front` }),
+            "700",
+        ),
         installFile("$lib_dir/wait-serving", renderWaitServingScript(input.health, input), "700"),
     ];
     const maintenance = input.maintenance;
@@ -202,6 +226,7 @@ fi
 staging=$(mktemp -d "$config_dir/.incoming.XXXXXX")
 cleanup() { rm -rf "$staging"; }
 trap cleanup EXIT
+mkdir "$staging/front"
 
 # The bundle: "file NAME BASE64" lines, one "login BASE64" line, then "end".
 complete=no
@@ -238,6 +263,7 @@ if ! grep -Eq '^[^:]+:[$]2[aby][$]' "$staging/htpasswd"; then
   echo "htpasswd has no bcrypt entry; refusing to start a registry without authentication" >&2
   exit 1
 fi
+mkdir -p "$config_dir/front"
 for f in ${requiredFiles.join(" ")} health.curlrc; do
   mv -f "$staging/$f" "$config_dir/$f"
 done
@@ -254,12 +280,14 @@ pull_once() {
     docker pull "$1" >/dev/null
   fi
 }
-pull_once "$image"${retentionImage === undefined ? "" : `
+pull_once "$image"
+pull_once ${q(input.front.image)}${retentionImage === undefined ? "" : `
 pull_once ${q(retentionImage)}`}
 
 echo "replacing container $name"
-# The container outlives this script: it must not keep the lock's descriptor (9>&-).
+# The containers outlive this script: they must not keep the lock's descriptor (9>&-).
 "$lib_dir/run-registry" readwrite 9>&- >/dev/null
+"$lib_dir/run-front" 9>&-
 "$lib_dir/wait-serving"
 ${maintenance === undefined ? "" : renderTimerInstall(libDir, maintenance.unitDir, maintenance.schedule)}`;
 }
@@ -288,15 +316,17 @@ fi
 `;
 }
 
-/** Removes the container and its secrets. Tolerant: succeeds when there is nothing to remove. */
-export function renderStopScript(input: Pick<StartScriptInput, "containerName" | "configDir">): string {
-    return `${header("Removes the registry container and its secret files; succeeds if they are already gone.")}
+/** Removes the containers and their secrets. Tolerant: succeeds when there is nothing to remove. */
+export function renderStopScript(input: { containerName: string; frontContainerName: string; configDir: string }): string {
+    return `${header("Removes the registry and front containers and their secret files; succeeds if they are already gone.")}
 name=${shellQuote(input.containerName)}
+front=${shellQuote(input.frontContainerName)}
 config_dir=${shellQuote(input.configDir)}
 if command -v docker >/dev/null 2>&1; then
+  docker rm -f -v "$front" >/dev/null 2>&1 || true
   docker rm -f -v "$name" >/dev/null 2>&1 || true
 fi
 rm -rf "$config_dir"
-echo "registry container $name and its files removed"
+echo "containers $front and $name and their files removed"
 `;
 }

@@ -3,12 +3,12 @@ import { generateTinyImage, type TinyImage } from "./image";
 import { secretsOf, type LiveCheckTarget } from "./outputs";
 import { RegistryClient } from "./registryClient";
 import { formatStepLine, type StepName, type StepResult } from "./report";
-import { deleteStep, pullStep, pushStep, type Pushed } from "./imageSteps";
+import { deleteStep, pullStep, pushStep, rolesStep, type Pushed } from "./imageSteps";
 import { authStep, storageStep, tlsStep } from "./serverSteps";
 
 /**
- * The step runner: tls, auth, storage, push, pull, delete, in that order, one line each as it
- * finishes. A failed tls, auth or storage step ends the run (nothing after it can work); a failed
+ * The step runner: tls, auth, storage, push, pull, roles (with pull users), delete, in that
+ * order, one line each as it finishes. A failed tls, auth or storage step ends the run (nothing after it can work); a failed
  * pull still lets delete run, so a broken pull does not leave the image behind.
  */
 
@@ -61,8 +61,11 @@ export async function runLiveCheck(target: LiveCheckTarget, options: LiveCheckOp
     };
     const secrets = secretsOf(target);
     const results: StepResult[] = [];
+    // The pull users' own clients, so their requests count too.
+    const userClients: RegistryClient[] = [];
+    const requestCount = () => userClients.reduce((sum, c) => sum + c.requestCount, client.requestCount);
     const step = async (name: StepName, run: () => Promise<StepOutcome>): Promise<boolean> => {
-        const requestsBefore = client.requestCount;
+        const requestsBefore = requestCount();
         const stepStarted = Date.now();
         let outcome: StepOutcome;
         try {
@@ -70,7 +73,7 @@ export async function runLiveCheck(target: LiveCheckTarget, options: LiveCheckOp
         } catch (error) {
             outcome = { ok: false, detail: explainError(error, target) };
         }
-        const requests = client.requestCount - requestsBefore;
+        const requests = requestCount() - requestsBefore;
         // The TLS probe is a bare handshake (none in tunnel mode), not an HTTP request.
         const what = name === "tls" ? (target.tunnel ? undefined : "1 handshake") : `${requests} request${requests === 1 ? "" : "s"}`;
         const result: StepResult = { step: name, ok: outcome.ok, detail: outcome.detail, cost: what === undefined ? undefined : `${what}, ${Date.now() - stepStarted} ms` };
@@ -85,6 +88,14 @@ export async function runLiveCheck(target: LiveCheckTarget, options: LiveCheckOp
             const pushOk = await step("push", () => pushStep(context, pushed));
             if (pushOk) {
                 await step("pull", () => pullStep(context));
+                if (target.pullUsers.length > 0) {
+                    const clientFor = (login: { username: string; password: string }) => {
+                        const userClient = new RegistryClient({ baseUrl: target.registryUrl, ...login, ca: target.caCertificate, timeoutMs: options.timeoutMs });
+                        userClients.push(userClient);
+                        return userClient;
+                    };
+                    await step("roles", () => rolesStep(context, clientFor));
+                }
             }
             // Whatever pull found, take away what push left (a failed push may have left blobs).
             if (pushed.manifestDigest !== undefined || pushed.blobs.length > 0) {
@@ -94,7 +105,7 @@ export async function runLiveCheck(target: LiveCheckTarget, options: LiveCheckOp
     } finally {
         client.close();
     }
-    return { ok: results.every((r) => r.ok), results, requests: client.requestCount, durationMs: Date.now() - started };
+    return { ok: results.every((r) => r.ok), results, requests: requestCount(), durationMs: Date.now() - started };
 }
 
 /** A thrown error as a reason: Node's code (ECONNREFUSED, CERT_HAS_EXPIRED, ...) and message, with a hint where one helps. */

@@ -1,6 +1,7 @@
 import type { StepContext, StepOutcome } from "./checks";
 import { sha256Digest, type Blob } from "./image";
-import { describeResponse, type RegistryResponse } from "./registryClient";
+import type { UserLogin } from "./outputs";
+import { describeResponse, RegistryClient, type RegistryResponse } from "./registryClient";
 
 /**
  * Push, pull and delete of the tiny image through the distribution API: monolithic blob uploads
@@ -115,4 +116,31 @@ function contentProblem(res: RegistryResponse, expected: Blob): string | undefin
 function digestHeaderProblem(res: RegistryResponse, digest: string): string | undefined {
     const header = res.headers["docker-content-digest"];
     return header === digest ? undefined : `Docker-Content-Digest is ${JSON.stringify(header ?? null)}, want ${short(digest)}`;
+}
+
+/**
+ * Each unrestricted pull user pulls the image just pushed (manifest by tag), and is refused the
+ * start of an upload with 403: the roles hold on the live front, not only in its config.
+ */
+export async function rolesStep(ctx: StepContext, clientFor: (login: UserLogin) => RegistryClient): Promise<StepOutcome> {
+    const { repository, tag, image } = ctx;
+    const checked: string[] = [];
+    for (const login of ctx.target.pullUsers) {
+        const client = clientFor(login);
+        try {
+            const pull = await client.call(`/v2/${repository}/manifests/${tag}`, { headers: { Accept: image.manifest.mediaType } });
+            const problem = pull.status !== 200 ? `answered ${describeResponse(pull)}; want 200` : contentProblem(pull, image.manifest);
+            if (problem !== undefined) {
+                return { ok: false, detail: `pull user ${login.username}: GET manifest ${repository}:${tag} ${problem}` };
+            }
+            const push = await client.call(`/v2/${repository}/blobs/uploads/`, { method: "POST", headers: { "Content-Length": "0" } });
+            if (push.status !== 403) {
+                return { ok: false, detail: `pull user ${login.username}: POST /v2/${repository}/blobs/uploads/ answered ${describeResponse(push)}; want 403 (a pull user must not push)` };
+            }
+        } finally {
+            client.close();
+        }
+        checked.push(login.username);
+    }
+    return { ok: true, detail: `pull user${checked.length === 1 ? "" : "s"} ${checked.join(", ")}: the manifest pulls, an upload is refused with 403` };
 }

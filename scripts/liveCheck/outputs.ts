@@ -11,6 +11,12 @@ export const REQUIRED_OUTPUTS = ["registryHost", "registryUrl", "registryUsernam
 /** Outputs used when present: the private CA, and `serving` to spot a deploy still waiting for DNS. */
 export const OPTIONAL_OUTPUTS = ["caCertificate", "serving"] as const;
 
+/** A login from the `registryUsers` output. */
+export interface UserLogin {
+    username: string;
+    password: string;
+}
+
 /** What `pulumi stack output --json` prints for a secret when `--show-secrets` is missing. */
 const HIDDEN_SECRET = "[secret]";
 
@@ -27,6 +33,11 @@ export interface LiveCheckTarget {
     caCertificate?: string;
     /** True for plain HTTP through the SSH tunnel: there is no TLS to check. */
     tunnel: boolean;
+    /**
+     * The pull-only users not limited to some repositories, from `registryUsers`: each must be
+     * able to pull the check's image and be refused a push. Empty when the output is absent.
+     */
+    pullUsers: UserLogin[];
 }
 
 export function parseStackOutputs(text: string): LiveCheckTarget {
@@ -89,7 +100,32 @@ export function parseStackOutputs(text: string): LiveCheckTarget {
         password: str("registryPassword"),
         caCertificate,
         tunnel: registryUrl.protocol === "http:",
+        pullUsers: pullUsersOf(outputs.registryUsers),
     };
+}
+
+/** The unrestricted pull users of a `registryUsers` output; anything malformed is an error. */
+function pullUsersOf(value: unknown): UserLogin[] {
+    if (value === undefined || value === null) {
+        return [];
+    }
+    if (value === HIDDEN_SECRET) {
+        throw new OutputsError('registryUsers is hidden as "[secret]": run `pulumi stack output --json --show-secrets`');
+    }
+    if (typeof value !== "object" || Array.isArray(value)) {
+        throw new OutputsError(`registryUsers must be an object of users by name; got ${Array.isArray(value) ? "an array" : typeof value}`);
+    }
+    const users: UserLogin[] = [];
+    for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
+        const user = entry as Record<string, unknown> | null;
+        if (typeof user !== "object" || user === null || typeof user.username !== "string" || typeof user.password !== "string" || typeof user.role !== "string") {
+            throw new OutputsError(`registryUsers.${name} must hold a username, password and role`);
+        }
+        if (user.role === "pull" && user.repositories === undefined) {
+            users.push({ username: user.username, password: user.password });
+        }
+    }
+    return users;
 }
 
 function parseUrl(text: string): URL {
@@ -116,7 +152,7 @@ function parseUrl(text: string): URL {
     return url;
 }
 
-/** Strings that must never be printed: the password, and the Basic credential built from it. */
-export function secretsOf(target: Pick<LiveCheckTarget, "username" | "password">): string[] {
-    return [target.password, Buffer.from(`${target.username}:${target.password}`).toString("base64")];
+/** Strings that must never be printed: every password, and the Basic credential built from each. */
+export function secretsOf(target: Pick<LiveCheckTarget, "username" | "password"> & { pullUsers?: UserLogin[] }): string[] {
+    return [target, ...(target.pullUsers ?? [])].flatMap((login) => [login.password, Buffer.from(`${login.username}:${login.password}`).toString("base64")]);
 }

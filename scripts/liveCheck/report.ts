@@ -5,7 +5,7 @@
  * registry could echo anything back.
  */
 
-export const STEPS = ["outputs", "tls", "auth", "storage", "push", "pull", "delete"] as const;
+export const STEPS = ["outputs", "tls", "auth", "storage", "push", "pull", "roles", "delete"] as const;
 export type StepName = (typeof STEPS)[number];
 
 export interface StepResult {

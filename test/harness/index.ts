@@ -8,10 +8,10 @@
  *
  * Quick start
  * ```ts
- * const stack = await startStack();                 // versitygw + bucket + CA + registry
+ * const stack = await startStack();                 // versitygw + bucket + CA + registry + front
  * try {
  *     const image = await buildOciImage(dir, { layerSizes: [30e6, 20e6], tag: "v1" });
- *     const r = stack.registry;
+ *     const r = stack.registry;                     // clients: through the front (Caddy)
  *     await stack.skopeo.copyChecked(ociRef(dir, "v1"), dockerRef(r.host, "team/app", "v1"),
  *         { destCreds: r.login, destCertDir: stack.certs.certDir });
  *     stack.s3.operations();                        // what S3 served (from its access log)
@@ -20,7 +20,8 @@
  * }
  * ```
  *
- * Modules (all re-exported here except podman, host, sshd and iam, imported from their files)
+ * Modules (all re-exported here except podman, host, sshd, iam, netns, s3accounts and
+ * registryLoad, imported from their files)
  * - ports:     `freePort()`, `freePorts(n)`, `isListening(port)`, `LOOPBACK`.
  * - wait:      `waitUntil(probe, { description, timeoutMs, abortIf })`, `sleep(ms)`.
  * - processes: `ProcessTracker` — `start(name, cmd, args, { logFile, env, unsetEnv })` →
@@ -29,7 +30,7 @@
  *              (tracked, timeout, `secrets` redacted from errors); `addCleanup()` for
  *              non-process resources; `stopAll()` / `dispose()` / `killAllNow()`.
  *              Pass `{ exitOnSignal: false }` to handle Ctrl-C yourself (rehearse.ts).
- * - tools:     `cachedBinary("registry" | "versitygw")`, `systemBinary(name)`,
+ * - tools:     `cachedBinary("registry" | "versitygw" | "caddy")`, `systemBinary(name)`,
  *              `makeTempDir(prefix)` (KEEP_REHEARSAL_TMP=1 keeps it), `REPO_ROOT`, `CACHE_BIN`.
  * - http:      `request(url, { ca, basicAuth, method, headers, connectTo, maxBodyBytes })` →
  *              status, headers, body (truncated) and the sha256 `digest` of the whole body.
@@ -45,15 +46,20 @@
  *              proxy in front of versitygw that forwards requests unchanged and records each
  *              one's S3 operation and `x-amz-acl` (`requests(since)`, `count`); with
  *              `bucketOwnerEnforced` it refuses other ACLs like AWS (AccessControlListNotSupported).
- * - registry:  `LocalRegistry.start(tracker, { dir, s3, certs, login?, redirect?, configure?,
- *              omitHtpasswd?, waitFor? })` — the real binary, AWS_* removed from its env;
- *              `url`, `host`, `debugUrl`, `login`, `configInput`, `get(path, { auth })`,
- *              `health()`, `stop()`, `kill()`, `restart()`, `waitUntilReady()`, `log()`.
+ * - registry:  `LocalRegistry.start(tracker, { dir, s3, certs, program?, login?, redirect?,
+ *              configure?, omitHtpasswd?, waitFor? })` — the real binary on plain HTTP (as on the
+ *              droplet's loopback), AWS_* removed from its env; `url`, `host`, `debugUrl`,
+ *              `login`, `configInput`, `get(path, { auth })`, `health()`, `stop()`, `kill()`,
+ *              `restart()`, `waitUntilReady()`, `log()`.
  *              Config: `programConfigInput()` is the program's own input (taken from
  *              `deploymentParts`, the same step `renderDeployment` uses), `rehearsalConfigInput()` swaps only the S3 endpoint +
- *              path style, listen/debug addresses and file paths. `programDeployment()` returns
- *              the program's whole rendering (config, htpasswd, scripts, stdin bundle).
+ *              path style, listen/debug addresses and the htpasswd path. `programDeployment()` returns
+ *              the program's whole rendering (config, htpasswd, Caddyfile, scripts, stdin bundle).
  *              `generateLogin()` makes a program-like login with its htpasswd line.
+ * - front:     `LocalFront.start(tracker, { dir, program, upstreamPort, certs, port? })` — the
+ *              pinned Caddy on the program's FrontInput, `rehearsalFrontInput()` swapping only
+ *              listen, upstream, access log, admin socket and key-pair paths; `accessLog()`,
+ *              `openRawConnection(front)` for slow clients, `frontLogin()`, `bcryptHashOf()`.
  * - oci:       `buildOciImage(dir, { layerSizes, tag, compression })` writes a random
  *              multi-layer OCI layout; `readAndVerifyOciImage(dir, tag)` re-hashes every blob;
  *              `digestOfFile()`, `MEDIA_TYPES`.
@@ -61,20 +67,32 @@
  *              `srcCreds`, `destCertDir`, `srcCertDir`, `--preserve-digests` by default, an
  *              empty auth file and a permissive policy of its own; `inspectRaw()`; `ociRef()`,
  *              `dockerRef()`.
- * - stack:     `startStack({ name, tracker?, bucket?, redirect?, configure?, ports?, s3Proxy? })`
- *              → `Stack` (`s3Proxy` set when asked for: the registry then talks S3 through it).
- * - podman:    `writeDockerShim(dir, { marks? })` (`docker` → podman with runc, ulimits,
- *              slirp4netns with host loopback at `CONTAINER_HOST_LOOPBACK` unless the container
- *              names a network; `marks`: each call's time and a log file's line count),
- *              `ensureRegistryImage()` (FROM-scratch image of the static binary under the pinned
- *              name), `removeContainer()`.
+ * - stack:     `startFrontedRegistry(tracker, { dir, s3, certs, users?, tls?, ... })` → the
+ *              registry behind the front from one `deploymentParts`: a `FrontedRegistry` whose
+ *              `host`/`url`/`get()`/`login` go through the front and whose `stop()`/`kill()`/
+ *              `restart()`/`log()`/`health()`/`configInput` act on the registry process.
+ *              `startStack({ name, tracker?, bucket?, users?, redirect?, configure?, ports?,
+ *              s3Proxy? })` → `Stack` (S3 + CA + that pair + skopeo; `front`, `users`; `s3Proxy`
+ *              set when asked for: the registry then talks S3 through it).
+ * - podman:    `writeDockerShim(dir, { marks? })` (`docker` → podman with runc, ulimits, the
+ *              host's network unless the container names one, `rm -f` killing at once like
+ *              Docker's; `marks`: each call's time and a log file's line count),
+ *              `ensureRegistryImage()` / `ensureFrontImage()` (FROM-scratch images of the static
+ *              binaries under the pinned names), `removeContainer()`.
  * - host:      `rehearseOnHost(deploymentInput, swaps)` → the program's start-script input and
- *              stdin bundle with only the loopback values swapped; `withDropletValues()` puts the
- *              droplet's back (to prove the program's script renders byte for byte).
+ *              stdin bundle with only the loopback values swapped; `withDropletValues()` and
+ *              `bundleWithDropletValues()` put the droplet's back (to prove the program's script
+ *              and bundle render byte for byte).
  * - sshd:      `SshServer.start(tracker, { dir, remotePath? })` — real sshd on 127.0.0.1, key
  *              only; `exec(scriptText, { stdin })` runs like @pulumi/command's remote.Command.
  * - iam:       `iamRequirementsFor(operations, bucket)` (S3 API → IAM action),
  *              `simulateIdentityPolicy(policy, checks, { resourcePolicy, context })`.
+ * - netns:     `createNetworkLab(tracker, clientNames)` → `droplet`, `clients` (network namespaces
+ *              on 10.x.y.0/24 joined by veth pairs; needs root), removed by the tracker's cleanup,
+ *              stale ones by the next run.
+ * - s3accounts: versitygw with its own accounts, so one bucket can be reached with two keys and
+ *              one deleted (the S3 key rotation).
+ * - registryLoad: a counted loop of pushes and pulls through the front, and a slow upload.
  */
 export * from "./ports";
 export * from "./wait";
@@ -85,6 +103,7 @@ export * from "./tls";
 export * from "./s3";
 export * from "./s3proxy";
 export * from "./registry";
+export * from "./front";
 export * from "./oci";
 export * from "./skopeo";
 export * from "./stack";

@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { FRONT_CONFIG_MOUNT } from "../../components/render/deployment";
 import { REGISTRY_CONFIG_PATH } from "../../components/render/registryConfig";
 import type { ProcessTracker } from "./processes";
 import { runSyncQuietly } from "./processes";
@@ -11,17 +12,15 @@ import { systemBinary } from "./tools";
  *
  * - {@link writeDockerShim} writes a `docker` executable (into a test's temp dir only) that runs
  *   podman the way it works on this machine: `--runtime runc` and explicit nofile/nproc ulimits
- *   (crun and the default limits fail here), and for `run`/`create` slirp4netns networking with
- *   `allow_host_loopback`, so the container reaches the host's 127.0.0.1 (where the S3 server
- *   listens) as 10.0.2.2 while `-p 127.0.0.1:H:C` publishing works as with Docker (unless the
- *   container names its own network, e.g. `--network host`). Like Docker's client, it passes
- *   no open descriptor beyond stdio on to what outlives it.
- * - {@link ensureRegistryImage} pre-loads the locally built static registry binary as a
- *   FROM-scratch image under the pinned image name, so the start script finds it and pulls nothing.
+ *   (crun and the default limits fail here). A container that names no network gets the host's,
+ *   like the registry and the front that name it: the S3 stand-in listens on the host's
+ *   127.0.0.1, which the registry and the garbage collection share one config to reach (on the
+ *   droplet the collection's container reaches AWS through Docker's bridge). Like Docker's
+ *   client, it passes no open descriptor beyond stdio on to what outlives it.
+ * - {@link ensureRegistryImage} and {@link ensureFrontImage} pre-load the locally built static
+ *   registry and Caddy binaries as FROM-scratch images under the pinned image names, so the
+ *   start script finds them and pulls nothing.
  */
-
-/** The address of the host's loopback as seen from a container on the shim's network. */
-export const CONTAINER_HOST_LOOPBACK = "10.0.2.2";
 
 /** Label recording which registry binary an image was built from. */
 export const IMAGE_BINARY_LABEL = "org.example.rehearsal.binary-sha256";
@@ -63,14 +62,22 @@ case "\${1:-}" in
   run|create)
     sub=$1
     shift
-    # A container that names its own network (regbot's --network host) keeps it: podman
-    # refuses two network modes.
-    network="--network slirp4netns:allow_host_loopback=true"
+    # A container that names its own network keeps it: podman refuses two network modes.
+    network="--network host"
     for arg in "$@"; do
       case "$arg" in --network|--network=*|--net|--net=*) network="" ;; esac
     done
     # shellcheck disable=SC2086
     exec '${podman}' --runtime runc "$sub" $network $limits "$@"
+    ;;
+  rm)
+    # Docker's \`rm -f\` kills the container at once (SIGKILL); podman's stops it first, with
+    # SIGTERM and a 10 s grace, which would drain the registry where Docker does not.
+    shift
+    for arg in "$@"; do
+      case "$arg" in -f|--force|-f*|-*f) exec '${podman}' --runtime runc rm --time 0 "$@" ;; esac
+    done
+    exec '${podman}' --runtime runc rm "$@"
     ;;
 esac
 exec '${podman}' --runtime runc "$@"
@@ -91,16 +98,22 @@ exec '${podman}' --runtime runc "$@"
     };
 }
 
+export interface RehearsalImage {
+    image: string;
+    built: boolean;
+    cleanup: () => Promise<void>;
+    cleanupSync: () => void;
+}
+
 /**
- * Builds `image` (e.g. docker.io/library/registry:3.1.2) from the static registry binary unless
- * an image built from the same binary is already there. The image runs
- * `registry serve /etc/distribution/config.yml`, like the official one. If a different image
+ * Builds `image` FROM scratch with `binary` at `target` and the given Containerfile lines after
+ * the COPY, unless an image built from the same binary is already there. If a different image
  * (a real pulled one) carried the name, its tag is restored by `cleanup()`.
  */
-export async function ensureRegistryImage(
+async function ensureBinaryImage(
     tracker: ProcessTracker,
-    options: { image: string; binary: string; workDir: string },
-): Promise<{ image: string; built: boolean; cleanup: () => Promise<void>; cleanupSync: () => void }> {
+    options: { image: string; binary: string; workDir: string; target: string; lines: string[] },
+): Promise<RehearsalImage> {
     const podman = systemBinary("podman");
     const sha = digestOfFile(options.binary).replace("sha256:", "");
     const inspect = await tracker.run(podman, ["image", "inspect", "--format", `{{.Id}} {{index .Labels "${IMAGE_BINARY_LABEL}"}}`, options.image]);
@@ -109,22 +122,13 @@ export async function ensureRegistryImage(
 
     let built = false;
     if (existingSha !== sha) {
-        const context = path.join(options.workDir, "image-context");
+        const context = path.join(options.workDir, `image-context-${path.basename(options.target)}`);
         fs.mkdirSync(context, { recursive: true });
-        fs.copyFileSync(options.binary, path.join(context, "registry"));
-        fs.chmodSync(path.join(context, "registry"), 0o755);
+        fs.copyFileSync(options.binary, path.join(context, "binary"));
+        fs.chmodSync(path.join(context, "binary"), 0o755);
         fs.writeFileSync(
             path.join(context, "Containerfile"),
-            [
-                "FROM scratch",
-                "COPY registry /bin/registry",
-                "ENV OTEL_TRACES_EXPORTER=none",
-                "EXPOSE 5000",
-                `LABEL ${IMAGE_BINARY_LABEL}=${sha}`,
-                'ENTRYPOINT ["/bin/registry"]',
-                `CMD ["serve", "${REGISTRY_CONFIG_PATH}"]`,
-                "",
-            ].join("\n"),
+            ["FROM scratch", `COPY binary ${options.target}`, ...options.lines, `LABEL ${IMAGE_BINARY_LABEL}=${sha}`, ""].join("\n"),
         );
         await tracker.runChecked(podman, ["--runtime", "runc", "build", "--quiet", "-t", options.image, "-f", path.join(context, "Containerfile"), context], {
             timeoutMs: 120_000,
@@ -143,6 +147,40 @@ export async function ensureRegistryImage(
         },
         cleanupSync: () => cleanupSteps.forEach((step) => runSyncQuietly(podman, step)),
     };
+}
+
+/**
+ * The registry's image (e.g. docker.io/library/registry:3.1.2) from the static registry binary:
+ * it runs `registry serve /etc/distribution/config.yml`, like the official one.
+ */
+export function ensureRegistryImage(tracker: ProcessTracker, options: { image: string; binary: string; workDir: string }): Promise<RehearsalImage> {
+    return ensureBinaryImage(tracker, {
+        ...options,
+        target: "/bin/registry",
+        lines: ["ENV OTEL_TRACES_EXPORTER=none", "EXPOSE 5000", 'ENTRYPOINT ["/bin/registry"]', `CMD ["serve", "${REGISTRY_CONFIG_PATH}"]`],
+    });
+}
+
+/**
+ * The front's image (CADDY_IMAGE) from the static Caddy binary, laid out like the official one
+ * (caddyserver/caddy-docker `2.11/alpine/Dockerfile`): /usr/bin/caddy, Caddy's data and config
+ * under /data and /config (XDG_DATA_HOME, XDG_CONFIG_HOME), and its CMD. PATH lets `docker exec
+ * NAME caddy reload` find the binary, as the official image's Alpine PATH does; HOME is root's,
+ * which Docker sets from the official image's /etc/passwd (a scratch image has none).
+ */
+export function ensureFrontImage(tracker: ProcessTracker, options: { image: string; binary: string; workDir: string }): Promise<RehearsalImage> {
+    return ensureBinaryImage(tracker, {
+        ...options,
+        target: "/usr/bin/caddy",
+        lines: [
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "ENV HOME=/root",
+            "ENV XDG_CONFIG_HOME=/config",
+            "ENV XDG_DATA_HOME=/data",
+            "EXPOSE 80 443",
+            `CMD ["caddy", "run", "--config", "${FRONT_CONFIG_MOUNT}/Caddyfile", "--adapter", "caddyfile"]`,
+        ],
+    });
 }
 
 /** Removes a container by name, ignoring "no such container". */

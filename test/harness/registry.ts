@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH, renderHtpasswd } from "../../components/render/htpasswd";
-import { deploymentParts, renderDeployment, type Deployment, type DeploymentInput } from "../../components/render/deployment";
+import { deploymentParts, renderDeployment, type Deployment, type DeploymentInput, type DeploymentUser } from "../../components/render/deployment";
 import { renderRegistryConfig, type RegistryConfigInput } from "../../components/render/registryConfig";
 import { REGISTRY_CONTAINER_ENV } from "../../components/render/scripts";
 import { DEFAULTS } from "../../components/settings";
@@ -16,15 +16,15 @@ import { waitUntil } from "./wait";
 
 /**
  * The real `registry` binary (built from the pinned version) serving the program's own
- * config.yml and htpasswd on 127.0.0.1.
+ * config.yml and htpasswd on 127.0.0.1: plain HTTP, as on the droplet's loopback, where the
+ * front (front.ts) is its one client.
  *
- * {@link programConfigInput} is the `RegistryConfigInput` the program's `renderDeployment`
- * builds for a private-CA deploy with the program's defaults (components/settings.ts); every
- * call checks that `renderRegistryConfig` of it is byte-identical to `renderDeployment`'s
- * config.yml, so a change in the program fails loudly instead of drifting.
- * {@link rehearsalConfigInput} then swaps only what cannot be the same on loopback: the S3
- * endpoint and path-style addressing, the listen addresses, and (for a registry running on the
- * host rather than in its container) the certificate and htpasswd paths.
+ * {@link programConfigInput} is the `RegistryConfigInput` the program's `deploymentParts`
+ * builds for a private-CA deploy with the program's defaults (components/settings.ts), the same
+ * step `renderDeployment` renders config.yml from. {@link rehearsalConfigInput} then swaps only
+ * what cannot be the same on loopback: the S3 endpoint and path-style addressing, the listen
+ * addresses, and (for a registry running on the host rather than in its container) the
+ * htpasswd path.
  */
 
 export type { RegistryConfigInput };
@@ -66,7 +66,11 @@ export interface ProgramDeploymentParams {
     hostname?: string;
     /** Default: the program's default (`redirectPullsToS3`). */
     redirect?: boolean;
+    /** Logins besides `login`, which is the first push user. */
+    moreUsers?: DeploymentUser[];
     healthTimeoutSeconds?: number;
+    /** Default "private-ca" (with `certs`); "none" is the SSH-tunnel deploy (plain HTTP on loopback). */
+    tls?: "private-ca" | "none";
 }
 
 /** Everything the program renders for the droplet (`renderDeployment`), for a private-CA deploy with the program's defaults. */
@@ -86,17 +90,18 @@ export function programDeploymentInput(p: ProgramDeploymentParams): DeploymentIn
         secretAccessKey: p.s3.secretKey,
         chunkSizeMb: DEFAULTS.s3ChunkSizeMb,
         redirect: p.redirect ?? DEFAULTS.redirectPullsToS3,
-        username: p.login.username,
-        password: p.login.password,
-        passwordSalt: p.login.salt,
+        users: [{ name: p.login.username, role: "push", password: p.login.password, salt: p.login.salt }, ...(p.moreUsers ?? [])],
         httpSecret: p.httpSecret,
-        tls: {
-            kind: "private-ca",
-            hostname: p.hostname ?? LOOPBACK,
-            certificate: fs.readFileSync(p.certs.certFile, "utf8"),
-            privateKey: fs.readFileSync(p.certs.keyFile, "utf8"),
-            caCertificate: p.certs.caCertPem,
-        },
+        tls:
+            p.tls === "none"
+                ? { kind: "none" }
+                : {
+                      kind: "private-ca",
+                      hostname: p.hostname ?? LOOPBACK,
+                      certificate: fs.readFileSync(p.certs.certFile, "utf8"),
+                      privateKey: fs.readFileSync(p.certs.keyFile, "utf8"),
+                      caCertificate: p.certs.caCertPem,
+                  },
         healthTimeoutSeconds: p.healthTimeoutSeconds ?? DEFAULTS.healthCheckTimeoutSeconds,
     };
 }
@@ -113,8 +118,6 @@ export interface RehearsalSwaps {
     addr?: string;
     /** Debug server address (`http.debug.addr`); omit to keep the program's. */
     debugAddr?: string;
-    /** Certificate and key paths, for a registry running outside its container. */
-    tlsFiles?: { certificate: string; key: string };
     /** htpasswd path, for a registry running outside its container. */
     htpasswdPath?: string;
 }
@@ -128,7 +131,6 @@ export function rehearsalConfigInput(program: RegistryConfigInput, swaps: Rehear
     if (program.storage.kind !== "s3" || !(program.storage.regionEndpoint === undefined || AWS_S3_ENDPOINT.test(program.storage.regionEndpoint))) {
         throw new Error(`expected the program's S3 storage on AWS; got ${JSON.stringify(program.storage.kind === "s3" ? program.storage.regionEndpoint : program.storage.kind)}`);
     }
-    const tls = program.http.tls;
     return {
         ...program,
         storage: { ...program.storage, regionEndpoint: swaps.s3Endpoint, forcePathStyle: true },
@@ -136,7 +138,6 @@ export function rehearsalConfigInput(program: RegistryConfigInput, swaps: Rehear
             ...program.http,
             addr: swaps.addr ?? program.http.addr,
             debugAddr: swaps.debugAddr ?? program.http.debugAddr,
-            tls: swaps.tlsFiles !== undefined && tls.kind === "files" ? { kind: "files", ...swaps.tlsFiles } : tls,
         },
         auth: { ...program.auth, htpasswdPath: swaps.htpasswdPath ?? program.auth.htpasswdPath },
     };
@@ -147,8 +148,11 @@ export interface LocalRegistryOptions {
     dir: string;
     /** The bucket and credentials (pass wrong ones to test failures). */
     s3: S3Target;
+    /** The private CA's material, for the program's input (the registry itself serves plain HTTP). */
     certs: TestCertificates;
-    /** Default: a fresh {@link generateLogin}. The htpasswd line is written as given. */
+    /** The program's config input, before the swaps; default: {@link programConfigInput} of these options. */
+    program?: RegistryConfigInput;
+    /** Default: a fresh {@link generateLogin}. The htpasswd is written as given (one line or several). */
     login?: RegistryLogin & { htpasswd: string };
     httpSecret?: string;
     port?: number;
@@ -207,12 +211,12 @@ export class LocalRegistry {
         this.logFile = path.join(dir, "registry.log");
         const login = options.login ?? generateLogin();
         this.login = { username: login.username, password: login.password };
-        this.httpSecret = options.httpSecret ?? randomBytes(36).toString("base64url");
-        const swapped = rehearsalConfigInput(programConfigInput({ s3: options.s3, httpSecret: this.httpSecret, certs, redirect: options.redirect }), {
+        this.httpSecret = options.program?.http.secret ?? options.httpSecret ?? randomBytes(36).toString("base64url");
+        const program = options.program ?? programConfigInput({ s3: options.s3, httpSecret: this.httpSecret, certs, redirect: options.redirect });
+        const swapped = rehearsalConfigInput(program, {
             s3Endpoint: options.s3.endpoint,
             addr: `${LOOPBACK}:${port}`,
             debugAddr: `${LOOPBACK}:${debugPort}`,
-            tlsFiles: { certificate: certs.certFile, key: certs.keyFile },
             htpasswdPath: this.htpasswdFile,
         });
         this.configInput = options.configure ? options.configure(swapped) : swapped;
@@ -236,14 +240,14 @@ export class LocalRegistry {
         return registry;
     }
 
-    /** `127.0.0.1:PORT`, the registry host as clients name it. */
+    /** `127.0.0.1:PORT`, the registry's own loopback address (the front's upstream). */
     get host(): string {
         return `${LOOPBACK}:${this.port}`;
     }
 
-    /** `https://127.0.0.1:PORT` */
+    /** `http://127.0.0.1:PORT`: the program's registry serves plain HTTP (`https` only if `configure` gave it TLS). */
     get url(): string {
-        return `https://${this.host}`;
+        return `${this.configInput.http.tls.kind === "none" ? "http" : "https"}://${this.host}`;
     }
 
     /** `http://127.0.0.1:DEBUGPORT` (health, metrics). */
@@ -279,7 +283,7 @@ export class LocalRegistry {
         return proc === undefined || proc.running ? undefined : `the registry exited (${JSON.stringify(proc.exitStatus)}); its log ends:\n${proc.logTail()}`;
     };
 
-    /** Waits until the TLS port accepts connections. */
+    /** Waits until the port accepts connections. */
     async waitUntilListening(timeoutMs = 15_000): Promise<void> {
         await waitUntil(async () => ((await isListening(this.port)) ? { done: true, value: undefined } : { done: false, seen: "connection refused" }), {
             description: `the registry to listen on ${this.host}`,
@@ -299,7 +303,7 @@ export class LocalRegistry {
         );
     }
 
-    /** GET (or another method) on the registry, trusting the test CA; with the login unless `auth: false`. */
+    /** GET (or another method) on the registry itself, past the front; with the login unless `auth: false`. */
     get(pathAndQuery: string, options: { auth?: boolean | RegistryLogin; method?: string; headers?: Record<string, string>; maxBodyBytes?: number } = {}): Promise<HttpResponse> {
         const auth = options.auth ?? true;
         return request(`${this.url}${pathAndQuery}`, {

@@ -1,18 +1,220 @@
 import { randomBytes } from "node:crypto";
+import * as path from "node:path";
+import { deploymentParts } from "../../components/render/deployment";
 import type { RegistryConfigInput } from "../../components/render/registryConfig";
-import { ProcessTracker } from "./processes";
-import { LocalRegistry, generateLogin, type S3Target } from "./registry";
+import { DEFAULTS } from "../../components/settings";
+import { frontLogin, LocalFront, type FrontLogin, type FrontUserSpec } from "./front";
+import type { HttpResponse } from "./http";
+import { ProcessTracker, type TrackedProcess } from "./processes";
+import { LocalRegistry, programDeploymentInput, type RegistryLogin, type S3Target } from "./registry";
 import { S3Server } from "./s3";
 import { S3RecordingProxy } from "./s3proxy";
 import { Skopeo } from "./skopeo";
 import { generateTestCertificates, type TestCertificates } from "./tls";
 import { makeTempDir, type TempDir } from "./tools";
+import { waitUntil } from "./wait";
 
 /**
- * The whole rehearsal stack in one call: versitygw with a fresh bucket, a throwaway CA, and the
- * real registry serving the program's rendered config on 127.0.0.1, plus a skopeo client.
- * `stop()` kills every process and removes the temp directory.
+ * What the droplet runs, on 127.0.0.1: the real registry on the program's config (plain HTTP on
+ * loopback) behind the real front (Caddy on the program's FrontInput), both with only loopback
+ * swaps. Clients talk to the front exactly as they talk to the droplet; {@link startStack} adds
+ * versitygw with a fresh bucket, a throwaway CA and a skopeo client.
  */
+
+export interface FrontedRegistryOptions {
+    /** Directory for the registry's and the front's files (created). */
+    dir: string;
+    /** The bucket and credentials (pass wrong ones to test failures). */
+    s3: S3Target;
+    certs: TestCertificates;
+    /** Every login, in the program's order; default: one push user with the program's default name. The first push user is `login`. */
+    users?: (FrontUserSpec | FrontLogin)[];
+    httpSecret?: string;
+    /** Default: the program's (presigned redirects on). */
+    redirect?: boolean;
+    /** Default "private-ca"; "none" is the SSH-tunnel deploy (the front serves plain HTTP on loopback). */
+    tls?: "private-ca" | "none";
+    /** A last change to the registry's config input (e.g. a benchmark's); tests of the program should not need it. */
+    configure?: (input: RegistryConfigInput) => RegistryConfigInput;
+    /** Fixed ports; free ones by default. */
+    ports?: { front?: number; registry?: number; debug?: number };
+    /**
+     * Default "ready": a login gets 200 through the front (the whole path works). "listening":
+     * both ports are open, for a registry whose storage is broken on purpose.
+     */
+    waitFor?: "ready" | "listening";
+}
+
+type ClientRequestOptions = { auth?: boolean | RegistryLogin; method?: string; headers?: Record<string, string>; body?: string | Buffer; maxBodyBytes?: number };
+
+/**
+ * The registry as clients and operators see it. Client calls (`host`, `url`, `get`, `login`)
+ * go through the front; process control (`stop`, `kill`, `restart`, `log`, `health`,
+ * `debugUrl`, `configInput`, `configFile`) acts on the registry behind it, as on the droplet.
+ */
+export class FrontedRegistry {
+    constructor(
+        /** The registry process itself (plain HTTP on loopback). */
+        readonly backend: LocalRegistry,
+        readonly front: LocalFront,
+        /** Logins by user name. */
+        readonly users: Record<string, FrontLogin>,
+        /** The first push user: the program's health-check and maintenance login. */
+        readonly login: RegistryLogin,
+    ) {}
+
+    /** `127.0.0.1:FRONTPORT`, the registry host as clients name it. */
+    get host(): string {
+        return this.front.host;
+    }
+
+    /** The front's port, the one clients use. */
+    get port(): number {
+        return this.front.port;
+    }
+
+    /** `https://127.0.0.1:FRONTPORT` (`http://` for the tunnel deploy). */
+    get url(): string {
+        return this.front.url;
+    }
+
+    get certs(): TestCertificates {
+        return this.front.certs;
+    }
+
+    get debugUrl(): string {
+        return this.backend.debugUrl;
+    }
+
+    get configInput(): RegistryConfigInput {
+        return this.backend.configInput;
+    }
+
+    get configFile(): string {
+        return this.backend.configFile;
+    }
+
+    get logFile(): string {
+        return this.backend.logFile;
+    }
+
+    get httpSecret(): string {
+        return this.backend.httpSecret;
+    }
+
+    get process(): TrackedProcess | undefined {
+        return this.backend.process;
+    }
+
+    get running(): boolean {
+        return this.backend.running;
+    }
+
+    /** A request through the front, trusting the test CA; with `login` unless `auth: false` (or another login). */
+    get(pathAndQuery: string, options: ClientRequestOptions = {}): Promise<HttpResponse> {
+        const auth = options.auth ?? true;
+        return this.front.get(pathAndQuery, { ...options, auth: auth === true ? this.login : auth === false ? undefined : auth });
+    }
+
+    /** The registry's /debug/health (on its debug port, as over SSH on the droplet). */
+    health(): Promise<{ status: number; body: string }> {
+        return this.backend.health();
+    }
+
+    /** Waits until a login gets 200 on /v2/ through the front: the front, the proxy and the registry all work. */
+    async waitUntilReady(timeoutMs = 20_000): Promise<void> {
+        await waitUntil(
+            async () => {
+                const res = await this.get("/v2/", { auth: true });
+                return res.status === 200 ? { done: true, value: undefined } : { done: false, seen: `HTTP ${res.status} ${res.text().slice(0, 200)}` };
+            },
+            {
+                description: `${this.url}/v2/ to answer 200 with a login`,
+                timeoutMs,
+                abortIf: () => (this.backend.running ? undefined : `the registry is not running; its log ends:\n${this.backend.logTail()}`),
+            },
+        );
+    }
+
+    /** Graceful stop of the registry (the front stays, as when the droplet restarts the registry alone). */
+    stop(): Promise<void> {
+        return this.backend.stop();
+    }
+
+    /** Stops the front, then the registry: for a pair a test started beside its stack's. */
+    async close(): Promise<void> {
+        await this.front.stop();
+        await this.backend.stop();
+    }
+
+    /** kill -9 of the registry, as a crash. */
+    kill(): Promise<void> {
+        return this.backend.kill();
+    }
+
+    /** Starts the registry again with the same files and ports; by default waits until it serves through the front. */
+    async restart(waitFor: "ready" | "listening" | "none" = "ready"): Promise<void> {
+        await this.backend.restart(waitFor === "none" ? "none" : "listening");
+        if (waitFor === "ready") {
+            await this.waitUntilReady();
+        }
+    }
+
+    /** The registry's log so far. */
+    log(): string {
+        return this.backend.log();
+    }
+
+    logTail(lines = 30): string {
+        return this.backend.logTail(lines);
+    }
+}
+
+/**
+ * The registry on the program's config and the front on the program's FrontInput, from one
+ * `deploymentParts` (one DeploymentInput with every user), with only loopback swaps.
+ */
+export async function startFrontedRegistry(tracker: ProcessTracker, options: FrontedRegistryOptions): Promise<FrontedRegistry> {
+    const specs = options.users ?? [{ name: DEFAULTS.registryUsername, role: "push" }];
+    const logins = specs.map((spec) => ("htpasswd" in spec ? spec : frontLogin(spec)));
+    const primary = logins.find((l) => l.role === "push");
+    if (primary === undefined) {
+        throw new Error("the stack needs at least one push user");
+    }
+    const parts = deploymentParts(
+        programDeploymentInput({
+            s3: options.s3,
+            login: primary,
+            moreUsers: logins.filter((l) => l !== primary),
+            httpSecret: options.httpSecret ?? randomBytes(36).toString("base64url"),
+            certs: options.certs,
+            redirect: options.redirect,
+            tls: options.tls,
+        }),
+    );
+    // The loopback swaps below replace both ends; the program must wire them to each other.
+    if (parts.front.upstream !== parts.config.http.addr) {
+        throw new Error(`the program's front proxies to ${parts.front.upstream}, but its registry listens on ${parts.config.http.addr}`);
+    }
+    const registry = await LocalRegistry.start(tracker, {
+        dir: path.join(options.dir, "registry"),
+        s3: options.s3,
+        certs: options.certs,
+        program: parts.config,
+        // The program's htpasswd, every user's line: the registry checks the login again behind the front.
+        login: { username: primary.username, password: primary.password, htpasswd: parts.files.htpasswd ?? "" },
+        configure: options.configure,
+        port: options.ports?.registry,
+        debugPort: options.ports?.debug,
+        waitFor: "listening",
+    });
+    const front = await LocalFront.start(tracker, { dir: path.join(options.dir, "front"), program: parts.front, upstreamPort: registry.port, certs: options.certs, port: options.ports?.front });
+    const fronted = new FrontedRegistry(registry, front, Object.fromEntries(logins.map((l) => [l.name, l])), { username: primary.username, password: primary.password });
+    if ((options.waitFor ?? "ready") === "ready") {
+        await fronted.waitUntilReady();
+    }
+    return fronted;
+}
 
 export interface StackOptions {
     /** Prefix of the temp directory. */
@@ -20,12 +222,14 @@ export interface StackOptions {
     /** Use this tracker (and leave disposing it to the caller); default: a new one. */
     tracker?: ProcessTracker;
     bucket?: string;
+    /** Every login (default: one push user); see {@link FrontedRegistryOptions.users}. */
+    users?: FrontUserSpec[];
     /** Redirect blob pulls to presigned S3 URLs; default: the program's default (true). */
     redirect?: boolean;
-    /** Passed to {@link LocalRegistry.start}: a last change to the config input. */
+    /** Passed to the registry: a last change to its config input. */
     configure?: (input: RegistryConfigInput) => RegistryConfigInput;
-    /** Fixed ports (e.g. for rehearse.ts); free ones by default. */
-    ports?: { registry?: number; debug?: number; s3?: number };
+    /** Fixed ports (e.g. for rehearse.ts); free ones by default. `front` is the one clients use. */
+    ports?: { front?: number; registry?: number; debug?: number; s3?: number };
     /**
      * Put a {@link S3RecordingProxy} between the registry and versitygw (to see each request's
      * `x-amz-acl`), optionally refusing ACLs like a BucketOwnerEnforced bucket.
@@ -42,23 +246,25 @@ export interface Stack {
     /** The bucket the registry stores in, with the credentials it signs with. */
     s3Target: S3Target;
     certs: TestCertificates;
-    registry: LocalRegistry;
+    /** Clients through the front, process control on the registry. */
+    registry: FrontedRegistry;
+    /** The front (Caddy) itself: its access log, its raw port. */
+    front: LocalFront;
+    /** Logins by user name. */
+    users: Record<string, FrontLogin>;
     skopeo: Skopeo;
     /** Stops everything and removes the temp directory; never throws. */
     stop(): Promise<void>;
 }
 
+/** The whole rehearsal stack in one call; `stop()` kills every process and removes the temp directory. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const ownTracker = options.tracker === undefined;
     const tracker = options.tracker ?? new ProcessTracker();
     const tmp = makeTempDir(options.name ?? "registry-rehearsal");
     const stop = async () => {
         try {
-            if (ownTracker) {
-                await tracker.dispose();
-            } else {
-                await tracker.stopAll();
-            }
+            await (ownTracker ? tracker.dispose() : tracker.stopAll());
         } catch (error) {
             process.stderr.write(`[harness] ${error instanceof Error ? error.message : String(error)}\n`);
         } finally {
@@ -78,18 +284,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         const endpoint = s3Proxy?.endpoint ?? s3.endpoint;
         const s3Target: S3Target = { endpoint, region: s3.region, bucket, accessKey: s3.accessKey, secretKey: s3.secretKey };
         const certs = await generateTestCertificates(tracker, tmp.join("tls"));
-        const registry = await LocalRegistry.start(tracker, {
-            dir: tmp.join("registry"),
+        const registry = await startFrontedRegistry(tracker, {
+            dir: tmp.path,
             s3: s3Target,
             certs,
-            login: generateLogin(),
+            users: options.users,
             redirect: options.redirect,
             configure: options.configure,
-            port: options.ports?.registry,
-            debugPort: options.ports?.debug,
+            ports: options.ports,
         });
         const skopeo = new Skopeo(tracker, tmp.join("skopeo"));
-        return { tracker, tmp, s3, s3Proxy, s3Target, certs, registry, skopeo, stop };
+        return { tracker, tmp, s3, s3Proxy, s3Target, certs, registry, front: registry.front, users: registry.users, skopeo, stop };
     } catch (error) {
         await stop();
         throw error;

@@ -1,11 +1,11 @@
 /**
  * Check 3: the registry keeps nothing that matters outside the bucket. Stop it, start a brand-new
- * registry process (new directory, new ports, new login) on the same bucket, and everything
- * pushed before pulls back intact.
+ * registry process behind a new front (new directory, new ports, new login) on the same bucket,
+ * and everything pushed before pulls back intact.
  */
 import * as assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { buildOciImage, dockerRef, generateLogin, LocalRegistry, makeTempDir, ociRef, readAndVerifyOciImage, startStack } from "../harness";
+import { buildOciImage, dockerRef, makeTempDir, ociRef, readAndVerifyOciImage, startFrontedRegistry, startStack } from "../harness";
 import type { OciImage, Stack, TempDir } from "../harness";
 import { assertManifestServed, assertSameImage, assertSucceeded, MB } from "./support";
 
@@ -40,14 +40,15 @@ describe("persistence across registry processes", () => {
         assert.ok(exit?.code === 0 || exit?.signal === "SIGTERM", `the first registry did not stop cleanly: ${JSON.stringify(exit)}\n${first.logTail()}`);
 
         // A new process that shares nothing with the first but the bucket (and the http secret, as replicas must).
-        const second = await LocalRegistry.start(stack.tracker, {
-            dir: stack.tmp.join("registry-second"),
+        const second = await startFrontedRegistry(stack.tracker, {
+            dir: stack.tmp.join("second"),
             s3: stack.s3Target,
             certs,
-            login: generateLogin("second-login"),
+            users: [{ name: "second-login", role: "push" }],
             httpSecret: first.httpSecret,
         });
         assert.notEqual(second.port, first.port);
+        assert.notEqual(second.backend.port, first.backend.port);
 
         const catalog = await second.get("/v2/_catalog");
         assert.equal(catalog.status, 200, `_catalog on the new process: HTTP ${catalog.status}`);
@@ -62,8 +63,11 @@ describe("persistence across registry processes", () => {
             assertSucceeded(pull, `pull ${repository}:${tag} from the new process`, { registry: second, secrets: [second.login.password] });
             assertSameImage(readAndVerifyOciImage(dir, tag), image, `${repository}:${tag} after the restart`);
         }
-        // The old login is gone with the old htpasswd: the state that persisted is the bucket only.
+        // The old login is gone with the old htpasswd and Caddyfile: the state that persisted is the bucket only.
         const oldLogin = await second.get("/v2/", { auth: first.login });
         assert.equal(oldLogin.status, 401, "the first process's login still works on the second");
+        // Nor does the registry itself know it: behind the front it checks logins with its own htpasswd.
+        const oldLoginBehind = await second.backend.get("/v2/", { auth: first.login });
+        assert.equal(oldLoginBehind.status, 401, "the first process's login still works on the second registry itself");
     });
 });

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { CONTAINER_NAME, FRONT_CONTAINER_NAME } from "../../components/render/deployment";
 import { renderStopScript } from "../../components/render/scripts";
 import { freePort, makeTempDir, ProcessTracker, type TempDir } from "../harness";
 import { SshServer } from "../harness/sshd";
@@ -39,7 +40,8 @@ describe("7) teardown on destroy", () => {
         pinnedHostKey = fs.readFileSync(path.join(ssh.dir, "ssh_host_ed25519_key.pub"), "utf8");
         privateKey = fs.readFileSync(ssh.clientKey, "utf8");
         configDir = tmp.join("etc", "private-registry");
-        script = renderStopScript({ containerName: "registry", configDir });
+        // The program's container names; the config dir in this test's temp dir.
+        script = renderStopScript({ containerName: CONTAINER_NAME, frontContainerName: FRONT_CONTAINER_NAME, configDir });
     });
 
     after(async () => {
@@ -56,13 +58,16 @@ describe("7) teardown on destroy", () => {
         fs.rmSync(dockerLog, { force: true });
     }
 
-    test("7a) runs the stop script on the pinned host: container removed, secret files gone", async () => {
+    test("7a) runs the stop script on the pinned host: both containers removed, secret files gone", async () => {
         freshHostFiles();
         const lines: string[] = [];
         const outcome = await teardown({ host: "127.0.0.1", port: ssh.port, username: ssh.user, privateKey, hostKey: pinnedHostKey, script, log: (l) => lines.push(l) });
         assert.equal(outcome, "removed");
         // `-v` also drops the container's anonymous volumes; either form removes the container.
-        assert.match(fs.readFileSync(dockerLog, "utf8"), /^rm -f (-v )?registry$/m, "docker rm -f registry ran on the host");
+        const calls = fs.readFileSync(dockerLog, "utf8");
+        for (const name of [CONTAINER_NAME, FRONT_CONTAINER_NAME]) {
+            assert.match(calls, new RegExp(`^rm -f (-v )?${name}$`, "m"), `docker rm -f ${name} ran on the host:\n${calls}`);
+        }
         assert.equal(fs.existsSync(configDir), false, "the secret files were removed");
     });
 

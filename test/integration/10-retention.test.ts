@@ -1,6 +1,6 @@
 /**
  * Check 10: tag retention with the pinned regbot and the rendered config, against the real
- * registry. Two repositories of dated images: with no rules nothing happens; a dry run prints
+ * registry behind the real front, as the droplet's job reaches it. Two repositories of dated images: with no rules nothing happens; a dry run prints
  * the plan and deletes nothing (also from a container, with the container's paths); the real run
  * leaves exactly the tags some rule keeps, the others answer 404, and the kept ones pull intact.
  */
@@ -11,7 +11,7 @@ import { renderRetention, renderRetentionContainer, type RetentionInput, type Re
 import { dockerRef, makeTempDir, ociRef, readAndVerifyOciImage, REGISTRY_S3_USER_AGENT, startStack, systemBinary } from "../harness";
 import type { OciImage, Stack, TempDir } from "../harness";
 import { addTag, buildImageCreatedAt, daysAgo } from "../harness/datedImages";
-import { accessLogRequests, buildRegbotImage, REGBOT_USER_AGENT, regbotBinary, runRegbot, type RegbotRun } from "../harness/regbot";
+import { buildRegbotImage, REGBOT_USER_AGENT, regbotBinary, runRegbot, type RegbotRun } from "../harness/regbot";
 import { assertManifestServed, assertSameImage, assertSucceeded } from "./support";
 
 /** Tag -> days since the image was created; null: no `created`; "epoch": a reproducible build's 1970. */
@@ -48,15 +48,19 @@ describe("tag retention with regbot against the rehearsal registry", () => {
         dryRun,
     });
 
-    /** Writes the rendered config, runs the pinned binary with the rendered arguments, counts the registry requests it made. */
+    /**
+     * Writes the rendered config, runs the pinned binary with the rendered arguments, counts the
+     * registry requests it made: in the front's access log, which also has the ones the front
+     * answers itself (the unauthenticated first request).
+     */
     const run = async (rules: RetentionRules, dryRun: boolean): Promise<RegbotRun & { requests: number }> => {
         const rendered = renderRetention(input(rules, dryRun, "retention.yml"));
         fs.writeFileSync(work.join("retention.yml"), rendered.config, { mode: 0o600 });
-        const logBefore = stack.registry.log().length;
+        const logBefore = stack.front.accessLog().length;
         const s3Before = stack.s3.operationCount();
         const result = await runRegbot(stack.tracker, regbotBinary(), rendered.args);
         assertSucceeded(result, `regbot ${rendered.args.join(" ")}`, { registry: stack.registry });
-        const requests = accessLogRequests(stack.registry.log().slice(logBefore), REGBOT_USER_AGENT).length;
+        const requests = stack.front.accessLog().slice(logBefore).filter((e) => REGBOT_USER_AGENT.test(e.request.headers?.["User-Agent"]?.[0] ?? "")).length;
         const s3 = stack.s3.operations({ since: s3Before, userAgent: REGISTRY_S3_USER_AGENT }).length;
         process.stderr.write(`[retention] ${dryRun ? "dry run" : "run"}: ${result.durationMs} ms, ${requests} registry requests, ${s3} S3 requests by the registry\n`);
         return { ...result, requests };

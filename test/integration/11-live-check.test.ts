@@ -1,6 +1,6 @@
 /**
  * Check 11: the live check CI runs after `pulumi up` (scripts/live-check.ts), against the real
- * registry binary and S3 stand-in on 127.0.0.1. It is fed the stack outputs as `pulumi stack
+ * front and registry binaries (the program's rendered configs) and S3 stand-in on 127.0.0.1. It is fed the stack outputs as `pulumi stack
  * output --json --show-secrets` prints them, and must pass every step on a healthy registry, fail
  * at the right step with a reason that names the cause on broken ones, and never print a secret.
  */
@@ -14,15 +14,21 @@ import { registryImageReference, REGISTRY_VERSION } from "../../components/versi
 import { runLiveCheck } from "../../scripts/liveCheck/checks";
 import { parseStackOutputs, REQUIRED_OUTPUTS } from "../../scripts/liveCheck/outputs";
 import { parseStepLine, type StepResult } from "../../scripts/liveCheck/report";
-import { generateTestCertificates, LocalRegistry, LOOPBACK, REGISTRY_S3_USER_AGENT, REPO_ROOT, startStack } from "../harness";
-import type { RunResult, Stack } from "../harness";
+import { generateTestCertificates, LOOPBACK, REGISTRY_S3_USER_AGENT, REPO_ROOT, startFrontedRegistry, startStack } from "../harness";
+import type { FrontedRegistry, FrontUserSpec, RunResult, Stack } from "../harness";
 
 /** The rehearsal's certificates live 2 days; the default threshold (14) is for real deploys. */
 const MIN_DAYS = ["--min-days", "1"];
 const RUN_TIMEOUT_MS = 60_000;
-const ALL_OK = ["ok tls", "ok auth", "ok storage", "ok push", "ok pull", "ok delete"];
+const ALL_OK = ["ok tls", "ok auth", "ok storage", "ok push", "ok pull", "ok roles", "ok delete"];
 /** Stands in for the SSH deploy key, a secret output the check must not print either. */
 const FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAfakefakefake\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/** The program's default users: a push user and a pull user. */
+const DEFAULT_USERS: FrontUserSpec[] = [
+    { name: "ci", role: "push" },
+    { name: "deploy", role: "pull" },
+];
 
 /** `ok tls`, `FAIL storage`, ...: which steps ran, and how they ended. */
 const verdicts = (result: { steps: StepResult[] }) => result.steps.map((s) => `${s.ok ? "ok" : "FAIL"} ${s.step}`);
@@ -31,7 +37,7 @@ describe("the live check (scripts/live-check.ts) against the rehearsal registry"
     let stack: Stack;
 
     before(async () => {
-        stack = await startStack({ name: "rehearsal-live-check" });
+        stack = await startStack({ name: "rehearsal-live-check", users: DEFAULT_USERS });
     });
 
     after(async () => {
@@ -39,7 +45,7 @@ describe("the live check (scripts/live-check.ts) against the rehearsal registry"
     });
 
     /** Every output `pulumi stack output --json --show-secrets` prints for a private-CA deploy, for this registry. */
-    function stackOutputs(registry: LocalRegistry, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+    function stackOutputs(registry: FrontedRegistry, overrides: Record<string, unknown> = {}): Record<string, unknown> {
         const { username, password } = registry.login;
         return {
             bucketName: stack.s3Target.bucket,
@@ -53,6 +59,9 @@ describe("the live check (scripts/live-check.ts) against the rehearsal registry"
             registryPassword: password,
             registryUrl: registry.url,
             registryUsername: username,
+            registryUsers: Object.fromEntries(
+                Object.values(registry.users).map((u) => [u.username, { username: u.username, password: u.password, role: u.role, ...(u.repositories ? { repositories: u.repositories } : {}) }]),
+            ),
             serving: describeServing({ exposure: "public", tls: "private-ca" }, registry.host),
             sshHostPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyForTheRehearsal root@registry",
             sshPrivateKey: FAKE_SSH_KEY,
@@ -78,9 +87,11 @@ describe("the live check (scripts/live-check.ts) against the rehearsal registry"
     function assertNoSecretPrinted(result: RunResult, outputs: Record<string, unknown>): void {
         const printed = `${result.stdout}\n${result.stderr}`;
         const { registryUsername, registryPassword } = outputs as { registryUsername: string; registryPassword: string };
+        const users = Object.values((outputs.registryUsers ?? {}) as Record<string, { username: string; password: string }>);
         const secrets = {
             registryPassword,
             "Basic credential": Buffer.from(`${registryUsername}:${registryPassword}`).toString("base64"),
+            ...Object.fromEntries(users.map((u) => [`${u.username}'s password`, u.password])),
             dockerConfigJson: String(outputs.dockerConfigJson),
             sshPrivateKey: FAKE_SSH_KEY.split("\n")[1],
         };
@@ -114,13 +125,27 @@ describe("the live check (scripts/live-check.ts) against the rehearsal registry"
         assert.deepEqual(catalog.json<{ repositories: string[] }>().repositories, [], `${pushed[1]} was left behind`);
     });
 
-    test("11b) the same modules in-process: 18 HTTP requests, 2 of them to S3", { timeout: 30_000 }, async () => {
+    test("11b) the same modules in-process: 20 HTTP requests, 2 of them to S3", { timeout: 30_000 }, async () => {
         const lines: string[] = [];
         const run = await runLiveCheck(parseStackOutputs(JSON.stringify(stackOutputs(stack.registry))), { minDays: 1, timeoutMs: 10_000 }, (line) => lines.push(line));
         assert.equal(run.ok, true, lines.join("\n"));
-        // auth 2, storage 1, push 2x(POST+PUT)+manifest, pull 2 manifests + 2 blobs + 2 redirects, delete 1+2+1.
-        assert.equal(run.requests, 18, lines.join("\n"));
+        // auth 2, storage 1, push 2x(POST+PUT)+manifest, pull 2 manifests + 2 blobs + 2 redirects,
+        // roles 1 manifest + 1 refused upload, delete 1+2+1.
+        assert.equal(run.requests, 20, lines.join("\n"));
         process.stdout.write(`# one in-process run: ${run.requests} HTTP requests (+1 TLS probe) in ${run.durationMs} ms\n`);
+    });
+
+    test("11i) a pull user the front lets push: FAIL roles, and the image is still deleted", { timeout: RUN_TIMEOUT_MS + 10_000 }, async () => {
+        // The outputs call the push user a pull user: the live front lets it start an upload.
+        const { username, password } = stack.registry.login;
+        const outputs = stackOutputs(stack.registry, { registryUsers: { [username]: { username, password, role: "pull" } } });
+        const result = await liveCheck(outputs);
+        assert.equal(result.code, 1);
+        assert.deepEqual(verdicts(result), ["ok tls", "ok auth", "ok storage", "ok push", "ok pull", "FAIL roles", "ok delete"]);
+        assert.match(result.steps[5].detail, /pull user ci: POST \/v2\/live-check\/[0-9a-f]+\/blobs\/uploads\/ answered HTTP 202.*want 403/);
+        const roles = (await liveCheck(stackOutputs(stack.registry))).steps.find((s) => s.step === "roles");
+        assert.match(roles?.detail ?? "", /^pull user deploy: the manifest pulls, an upload is refused with 403/);
+        assertNoSecretPrinted(result, outputs);
     });
 
     test("11c) a certificate expiring before --min-days: FAIL tls, and nothing else runs", { timeout: RUN_TIMEOUT_MS + 10_000 }, async () => {
@@ -141,13 +166,14 @@ describe("the live check (scripts/live-check.ts) against the rehearsal registry"
         const result = await liveCheck(wrong);
         assert.equal(result.code, 1);
         assert.deepEqual(verdicts(result), ["ok tls", "FAIL auth"]);
-        assert.match(result.steps[1].detail, /401 .*refuses registryUsername\/registryPassword/);
+        // The front answers a wrong login itself, with no registry error body after the status.
+        assert.match(result.steps[1].detail, /HTTP 401\b.*refuses registryUsername\/registryPassword/);
         assertNoSecretPrinted(result, wrong);
     });
 
     test("11e) broken S3 credentials: FAIL storage with the S3 error, exit 1, nothing pushed; no secret printed", { timeout: RUN_TIMEOUT_MS + 30_000 }, async () => {
         // As in 05-broken-inputs: the program's config, signing with a wrong secret key.
-        const broken = await LocalRegistry.start(stack.tracker, {
+        const broken = await startFrontedRegistry(stack.tracker, {
             dir: stack.tmp.join("registry-broken-s3"),
             s3: { ...stack.s3Target, secretKey: "definitely-not-the-secret" },
             certs: stack.certs,
@@ -166,19 +192,15 @@ describe("the live check (scripts/live-check.ts) against the rehearsal registry"
             assert.match(reason, /SignatureDoesNotMatch/);
             assertNoSecretPrinted(result, outputs);
         } finally {
-            await broken.stop();
+            await broken.close();
         }
     });
 
     test("11f) tunnel mode (plain HTTP on loopback, as the program renders it): TLS skipped, the rest ok", { timeout: RUN_TIMEOUT_MS + 30_000 }, async () => {
-        const plain = await LocalRegistry.start(stack.tracker, {
-            dir: stack.tmp.join("registry-tunnel"),
-            s3: stack.s3Target,
-            certs: stack.certs,
-            configure: (input) => ({ ...input, http: { ...input.http, tls: { kind: "none" } } }),
-            waitFor: "listening",
-        });
+        // The program's tunnel deploy: the front serves plain HTTP on loopback, in front of the registry.
+        const plain = await startFrontedRegistry(stack.tracker, { dir: stack.tmp.join("registry-tunnel"), s3: stack.s3Target, certs: stack.certs, tls: "none", users: DEFAULT_USERS });
         try {
+            assert.equal(plain.front.input.tls.kind, "none", "the program's tunnel front");
             // 127.0.0.1 rather than the program's localhost:5000, to keep every connection on IPv4 loopback.
             const host = `${LOOPBACK}:${plain.port}`;
             const outputs = stackOutputs(plain, { registryHost: host, registryUrl: `http://${host}`, caCertificate: undefined, serving: describeServing({ exposure: "tunnel", tls: "none" }, host) });
@@ -188,7 +210,7 @@ describe("the live check (scripts/live-check.ts) against the rehearsal registry"
             assert.match(result.steps[0].detail, /^skipped: .*plain HTTP through the SSH tunnel/);
             assertNoSecretPrinted(result, outputs);
         } finally {
-            await plain.stop();
+            await plain.close();
         }
     });
 

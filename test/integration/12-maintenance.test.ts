@@ -16,12 +16,13 @@ import { DEFAULT_GC_SCHEDULE } from "../../components/render/maintenance";
 import type { RetentionRules } from "../../components/render/retention";
 import { hostLibDir, hostLockFile, renderStartScript } from "../../components/render/scripts";
 import { shellQuote } from "../../components/render/shell";
-import { REGBOT_IMAGE, registryImageReference, REGISTRY_VERSION } from "../../components/versions";
+import { CADDY_IMAGE, REGBOT_IMAGE, registryImageReference, REGISTRY_VERSION } from "../../components/versions";
 import { cachedBinary, dockerRef, freePort, generateLogin, generateTestCertificates, LOOPBACK, makeTempDir, ociRef, ProcessTracker, programDeploymentInput } from "../harness";
 import { readAndVerifyOciImage, request, S3Server, Skopeo, waitUntil, type OciImage, type RunResult, type TempDir, type TestCertificates } from "../harness";
 import { addTag, buildImageCreatedAt, daysAgo } from "../harness/datedImages";
-import { dropletRetentionConfig, rehearseOnHost, withDropletValues, type HostRehearsal } from "../harness/host";
-import { CONTAINER_HOST_LOOPBACK, ensureRegistryImage, removeContainer, removeContainerSync, writeDockerShim, type DockerShim } from "../harness/podman";
+import { caddyBinary } from "../harness/front";
+import { bundleWithDropletValues, dropletRetentionConfig, rehearseOnHost, withDropletValues, type HostRehearsal } from "../harness/host";
+import { ensureFrontImage, ensureRegistryImage, removeContainer, removeContainerSync, writeDockerShim, type DockerShim } from "../harness/podman";
 import { buildRegbotImage, scriptMessages } from "../harness/regbot";
 import { SshServer } from "../harness/sshd";
 import { decodeBundleFiles } from "../support/bundle";
@@ -53,6 +54,7 @@ describe("the maintenance job over real SSH: retention, a read-only window and g
     let lib: string;
     let registry: string;
     const containerName = `registry-maintenance-${randomBytes(4).toString("hex")}`;
+    const frontContainerName = `${containerName}-front`;
     const login = generateLogin();
     const images = new Map<string, OciImage>();
     /** The images garbage collection should take: untagged by retention or by a re-pushed latest. */
@@ -93,20 +95,33 @@ describe("the maintenance job over real SSH: retention, a read-only window and g
         tracker.addCleanup("rehearsal registry image", registryImage.cleanup, registryImage.cleanupSync);
         const regbot = await buildRegbotImage(tracker, { image: REGBOT_IMAGE, workDir: tmp.path });
         tracker.addCleanup("rehearsal regbot image", regbot.cleanup, regbot.cleanupSync);
-        tracker.addCleanup(`container ${containerName}`, () => removeContainer(tracker, containerName), () => removeContainerSync(containerName));
+        const frontImage = await ensureFrontImage(tracker, { image: CADDY_IMAGE, binary: caddyBinary(), workDir: tmp.path });
+        tracker.addCleanup("rehearsal front image", frontImage.cleanup, frontImage.cleanupSync);
+        for (const name of [containerName, frontContainerName]) {
+            tracker.addCleanup(`container ${name}`, () => removeContainer(tracker, name), () => removeContainerSync(name));
+        }
 
         shim = writeDockerShim(tmp.join("shim"), { marks: s3.accessLogFile });
         ssh = await SshServer.start(tracker, { dir: tmp.join("ssh"), remotePath: `${shim.binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` });
-        const [port, debugPort] = [await freePort(), await freePort()];
-        registry = `${LOOPBACK}:${port}`;
+        const [port, debugPort, frontPort] = [await freePort(), await freePort(), await freePort()];
+        // Clients, regbot and the job's size queries reach the registry through its front.
+        registry = `${LOOPBACK}:${frontPort}`;
         // The program's input with retention rules and its default schedule. Blob pulls are not
         // redirected (redirectPullsToS3=false, a program setting): regbot refuses a redirect from
-        // the https registry to the plain-http S3 stand-in, and inside regbot's host network the
-        // stand-in's container address 10.0.2.2 does not exist. On AWS the redirect is https.
+        // the https registry to the plain-http S3 stand-in. On AWS the redirect is https.
         const s3Target = { endpoint: "", region: s3.region, bucket: BUCKET, accessKey: s3.accessKey, secretKey: s3.secretKey };
         input = { ...programDeploymentInput({ s3: s3Target, login, httpSecret: randomBytes(36).toString("base64url"), certs, redirect: false }), gcSchedule: DEFAULT_GC_SCHEDULE, retention: RULES };
-        const s3Endpoint = `http://${CONTAINER_HOST_LOOPBACK}:${s3.port}`;
-        host = rehearseOnHost(input, { containerName, image: registryImage.image, root: tmp.join("host"), port, debugPort, s3Endpoint, healthTimeoutSeconds: 60 });
+        host = rehearseOnHost(input, {
+            containerName,
+            frontContainerName,
+            image: registryImage.image,
+            root: tmp.join("host"),
+            port,
+            debugPort,
+            frontPort,
+            s3Endpoint: s3.endpoint,
+            healthTimeoutSeconds: 60,
+        });
         lib = hostLibDir(host.start.configDir);
     });
 
@@ -125,14 +140,12 @@ describe("the maintenance job over real SSH: retention, a read-only window and g
         assert.equal(dropletRetentionConfig(input), theirs["retention.yml"], "the rehearsal's retention part drifted from deployment.ts");
         // retention.yml names the registry on the rehearsal's port instead of 443; nothing else differs.
         assert.equal(host.files["retention.yml"].split(`${SSLIP}:${registry.split(":")[1]}`).join(SSLIP), theirs["retention.yml"]);
-        for (const name of Object.keys(theirs).filter((n) => !["config.yml", "config-readonly.yml", "retention.yml"].includes(n))) {
-            assert.equal(host.files[name], theirs[name], `bundle file ${name} differs from the program's`);
-        }
+        assert.deepEqual(bundleWithDropletValues(host, input), theirs, "the rehearsal's bundle differs from the program's by more than the swaps");
 
         const start = await ssh.exec(renderStartScript(host.start), { stdin: host.stdin, timeoutMs: 120_000 });
         assert.equal(start.code, 0, `the start script failed: ${describeRun(start)}`);
         assert.match(start.stdout, /registry is serving/, describeRun(start));
-        for (const file of ["retention.yml", "retention-password", "config-readonly.yml", "bin/maintenance", "bin/run-registry", "bin/wait-serving"]) {
+        for (const file of ["retention.yml", "retention-password", "config-readonly.yml", "bin/maintenance", "bin/run-registry", "bin/run-front", "bin/wait-serving"]) {
             assert.equal(fs.statSync(`${host.start.configDir}/${file}`).mode & 0o077, 0, `${file} is readable by group/others`);
         }
     });
@@ -201,7 +214,11 @@ describe("the maintenance job over real SSH: retention, a read-only window and g
 
         // The engine was asked for exactly these steps, in this order: GC only while read-only.
         const steps = engineSteps(shim.calls().slice(callsBefore), containerName);
-        assert.deepEqual(steps, ["retention", "remove registry", "registry read-only", "gc plan", "gc", "remove registry", "registry read-write"], shim.calls().slice(callsBefore).join("\n"));
+        assert.deepEqual(
+            steps,
+            ["retention", "drain registry", "remove registry", "registry read-only", "gc plan", "gc", "drain registry", "remove registry", "registry read-write"],
+            shim.calls().slice(callsBefore).join("\n"),
+        );
 
         // What it says it deleted: the five collected images, each manifest, config and layer sized.
         const log = parseJobLog(job.stdout);

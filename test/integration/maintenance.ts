@@ -97,12 +97,14 @@ export function byOperation(operations: S3Operation[]): string {
     return [...counts].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${n}`).join(", ") || "none";
 }
 
-/** The `docker` calls that change what runs, named: which registry config, which collection, regbot. */
+/** The `docker` calls that change what runs, named: the registry's drain and removal, which config it runs, which collection, regbot. */
 export function engineSteps(calls: string[], containerName: string): string[] {
     const steps: string[] = [];
     for (const call of calls) {
         if (call.includes(` ${REGBOT_IMAGE} `)) {
             steps.push("retention");
+        } else if (call.startsWith(`stop -t `) && call.endsWith(` ${containerName}`)) {
+            steps.push("drain registry");
         } else if (call.startsWith(`rm -f -v ${containerName}`)) {
             steps.push("remove registry");
         } else if (call.startsWith(`run -d --name ${containerName} `)) {

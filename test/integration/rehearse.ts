@@ -1,16 +1,19 @@
 /**
  * `npm run rehearse`: starts the same stack the integration tests use (versitygw with a fresh
  * bucket, a throwaway CA, the real pinned registry serving the program's config.yml on
- * 127.0.0.1) and leaves it up until Ctrl-C, SIGTERM or SIGHUP (to this process, or to npm alone),
- * then stops everything cleanly.
+ * 127.0.0.1, and the pinned Caddy in front of it serving the program's Caddyfile) and leaves it
+ * up until Ctrl-C, SIGTERM or SIGHUP (to this process, or to npm alone), then stops everything
+ * cleanly.
  *
- * Prints the registry URL, the throwaway login (on purpose: it dies with the process), a skopeo
- * command and a `docker login` command with the CA hint.
+ * Prints the address clients use (the front's), the throwaway login (on purpose: it dies with
+ * the process), a skopeo command and a `docker login` command with the CA hint.
  *
  * Options (after `npm run rehearse --`):
- *   --port N        registry port (default: a free one); the debug port is N+1 unless --debug-port
- *   --debug-port N  debug server port (health, metrics)
- *   --s3-port N     S3 server port (default: a free one)
+ *   --port N           the front's port, the one clients use (default: a free one); the debug
+ *                      port is N+1 unless --debug-port
+ *   --registry-port N  the registry's own plain-HTTP port behind the front (default: a free one)
+ *   --debug-port N     the registry's debug server port (health, metrics)
+ *   --s3-port N        S3 server port (default: a free one)
  *   --no-redirect   stream pulls through the registry instead of redirecting to presigned S3 URLs
  *   --sample        push a small sample image (rehearsal/sample:latest) once it is up
  */
@@ -18,8 +21,17 @@ import { buildOciImage, dockerRef, ociRef, ProcessTracker, startStack } from "..
 import type { Stack } from "../harness";
 import { watchStarter } from "../harness/proc";
 
-function parseArgs(argv: string[]): { port?: number; debugPort?: number; s3Port?: number; redirect?: boolean; sample: boolean } {
-    const out: { port?: number; debugPort?: number; s3Port?: number; redirect?: boolean; sample: boolean } = { sample: false };
+interface Args {
+    port?: number;
+    registryPort?: number;
+    debugPort?: number;
+    s3Port?: number;
+    redirect?: boolean;
+    sample: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+    const out: Args = { sample: false };
     const number = (flag: string, value: string | undefined): number => {
         const n = Number(value);
         if (!Number.isInteger(n) || n < 1 || n > 65535) {
@@ -31,6 +43,8 @@ function parseArgs(argv: string[]): { port?: number; debugPort?: number; s3Port?
         const arg = argv[i];
         if (arg === "--port") {
             out.port = number(arg, argv[++i]);
+        } else if (arg === "--registry-port") {
+            out.registryPort = number(arg, argv[++i]);
         } else if (arg === "--debug-port") {
             out.debugPort = number(arg, argv[++i]);
         } else if (arg === "--s3-port") {
@@ -57,13 +71,15 @@ function banner(stack: Stack, sample: string | undefined): string {
         "",
         "Registry rehearsal is up (everything on 127.0.0.1; throwaway credentials, gone on exit).",
         "",
-        `  registry     ${registry.url}   (CNCF Distribution, the program's config.yml; redirect pulls to S3: ${registry.configInput.redirect})`,
+        `  registry     ${registry.url}   (clients use this: the front, Caddy on the program's Caddyfile)`,
+        `  behind it    ${registry.backend.url}   (CNCF Distribution, the program's config.yml; redirect pulls to S3: ${registry.configInput.redirect})`,
         `  login        ${username} / ${password}`,
         `  CA           ${certs.caCertFile}`,
         `  cert dir     ${certs.certDir}   (holds ca.crt, for skopeo --cert-dir / Docker certs.d)`,
         `  health       ${registry.debugUrl}/debug/health   metrics: ${registry.debugUrl}/metrics`,
         `  S3           ${s3.endpoint}  bucket ${s3Target.bucket}  (versitygw, data in ${s3.dataDir})`,
         `  logs         ${registry.logFile}`,
+        `               ${stack.front.accessLogFile}   (the front's access log; its own output: ${stack.front.logFile})`,
         `               ${s3.logFile}`,
         "",
         "  skopeo (no Docker needed; any source skopeo reads: oci:DIR:TAG, docker-archive:FILE, docker://...):",
@@ -109,7 +125,7 @@ async function main(): Promise<void> {
     const stop = async (reason: string, code: number) => {
         if (state.stopping === undefined) {
             state.stopping = reason;
-            say(process.stdout, `\n${reason}: stopping the registry, then the S3 server...\n`);
+            say(process.stdout, `\n${reason}: stopping the front, the registry, then the S3 server...\n`);
             // Bounded, so a draining registry cannot outlast a process manager's patience.
             setTimeout(() => forceStop("still not stopped after 15 s"), 15_000).unref();
         }
@@ -117,6 +133,7 @@ async function main(): Promise<void> {
         if (stack === undefined) {
             return; // still starting: main() stops it as soon as startStack returns
         }
+        await stack.front.stop();
         await stack.registry.stop();
         await stack.s3.stop();
         await stack.stop();
@@ -137,12 +154,12 @@ async function main(): Promise<void> {
         }
     });
 
-    say(process.stdout, "starting versitygw, the throwaway CA and the registry...\n");
+    say(process.stdout, "starting versitygw, the throwaway CA, the registry and its front...\n");
     const stack = await startStack({
         name: "registry-rehearse",
         tracker,
         redirect: args.redirect,
-        ports: { registry: args.port, debug: args.debugPort, s3: args.s3Port },
+        ports: { front: args.port, registry: args.registryPort, debug: args.debugPort, s3: args.s3Port },
     });
     state.stack = stack;
     if (state.stopping !== undefined) {
@@ -164,7 +181,7 @@ async function main(): Promise<void> {
     process.stdout.write(banner(stack, args.sample ? "rehearsal/sample:latest" : undefined));
 
     // If a server dies on its own, say so and stop the rest.
-    for (const proc of [stack.registry.process, stack.s3.process]) {
+    for (const proc of [stack.front.process, stack.registry.process, stack.s3.process]) {
         void proc?.exited.then((status) => {
             if (state.stopping === undefined) {
                 process.stderr.write(`\n${proc.name} exited unexpectedly (${JSON.stringify(status)}); its log ends:\n${proc.logTail(20)}\n`);

@@ -1,16 +1,25 @@
 /**
  * Assertion helpers shared by the integration tests (not a test file: the runner's glob is
  * `*.test.ts`). Failure messages carry the command's stderr and the registry's log tail, with
- * secrets redacted, so a red test says why without re-running it.
+ * secrets redacted, so a red test says why without re-running it. They take the registry as
+ * clients reach it (through the front, or the registry process itself).
  */
 import * as assert from "node:assert/strict";
 import { request } from "../harness/http";
+import type { HttpResponse } from "../harness/http";
 import { redact, type RunResult } from "../harness/processes";
-import type { LocalRegistry } from "../harness/registry";
 import type { OciImage } from "../harness/oci";
 
+/** What the helpers need of a registry: its log, and GET with its login. */
+interface RegistryLog {
+    logTail(lines?: number): string;
+}
+interface RegistryClient {
+    get(pathAndQuery: string, options?: { headers?: Record<string, string>; maxBodyBytes?: number }): Promise<HttpResponse>;
+}
+
 /** Asserts a command exited 0; the message has its output and, if given, the registry's log tail. */
-export function assertSucceeded(result: RunResult, what: string, context: { registry?: LocalRegistry; secrets?: string[] } = {}): void {
+export function assertSucceeded(result: RunResult, what: string, context: { registry?: RegistryLog; secrets?: string[] } = {}): void {
     if (result.code === 0) {
         return;
     }
@@ -41,7 +50,7 @@ export function assertSameImage(actual: OciImage, expected: OciImage, what: stri
  * Fetches every blob of `image` from the registry and checks nothing corrupt is served: each blob
  * is either absent (404) or its content hashes to its digest. Returns how many were present.
  */
-export async function assertNoCorruptBlobs(registry: LocalRegistry, repository: string, image: OciImage): Promise<{ present: number; absent: number }> {
+export async function assertNoCorruptBlobs(registry: RegistryClient, repository: string, image: OciImage): Promise<{ present: number; absent: number }> {
     let present = 0;
     let absent = 0;
     for (const digest of [image.config.digest, ...image.layers.map((l) => l.digest)]) {
@@ -62,7 +71,7 @@ export async function assertNoCorruptBlobs(registry: LocalRegistry, repository: 
 }
 
 /** Asserts the registry serves `repository:tag` with the expected manifest digest. */
-export async function assertManifestServed(registry: LocalRegistry, repository: string, tag: string, digest: string): Promise<void> {
+export async function assertManifestServed(registry: RegistryClient, repository: string, tag: string, digest: string): Promise<void> {
     const res = await registry.get(`/v2/${repository}/manifests/${tag}`, {
         headers: { Accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" },
     });

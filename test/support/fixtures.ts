@@ -10,9 +10,10 @@ export function exampleDeploymentInput(overrides: Partial<DeploymentInput> = {})
         secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         chunkSizeMb: 5,
         redirect: true,
-        username: "ci",
-        password: "Zq8rT2pLw9XnV4bK7mC1sD6fG3hJ5kQa",
-        passwordSalt: "abcdefghijklmnopqrstuv",
+        users: [
+            { name: "ci", role: "push", password: "Zq8rT2pLw9XnV4bK7mC1sD6fG3hJ5kQa", salt: "abcdefghijklmnopqrstuv" },
+            { name: "deploy", role: "pull", password: "Pm4nB7vC2xZ9lK3jH6gF1dS8aQ5wE0rT", salt: "vutsrqponmlkjihgfedcba" },
+        ],
         httpSecret: "h77p5ecr37h77p5ecr37h77p5ecr37h77p5ecr37",
         tls: { kind: "none" },
         healthTimeoutSeconds: 30,

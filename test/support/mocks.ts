@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 /** One resource the program asked for, with the inputs it gave. */
@@ -63,8 +64,11 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
             return { certPem: `-----BEGIN CERTIFICATE-----\nmock-${name}\n-----END CERTIFICATE-----\n` };
         case "tls:index/certRequest:CertRequest":
             return { certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nmock-${name}\n-----END CERTIFICATE REQUEST-----\n` };
-        case "random:index/randomPassword:RandomPassword":
-            return { result: "MockPassw0rdMockPassw0rdMockPassw".slice(0, inputs.length ?? 32) };
+        case "random:index/randomPassword:RandomPassword": {
+            // Distinct per resource (and per rotation), and always carrying the marker tests look for.
+            const tag = createHash("sha256").update(`${name}/${JSON.stringify(inputs.keepers ?? {})}`).digest("hex");
+            return { result: `MockPassw0rd${tag}MockPassw0rdMockPassw0rd`.slice(0, inputs.length ?? 32) };
+        }
         case "random:index/randomString:RandomString":
             return { result: "abcdefghijklmnopqrstuvwxyz".slice(0, inputs.length ?? 22) };
         case "digitalocean:index/sshKey:SshKey":

@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { renderAuthorizedKeysScript } from "../../components/render/authorizedKeys";
 import { renderCloudInit } from "../../components/render/cloudInit";
 import { renderHostUpdatesScript } from "../../components/render/hostUpdates";
-import { deploymentParts, DeploymentInput, renderConfigFiles } from "../../components/render/deployment";
+import { deploymentParts, DeploymentInput, renderBundleFiles } from "../../components/render/deployment";
 import { renderStartScript, renderStdinBundle, renderStopScript } from "../../components/render/scripts";
 import { exampleDeploymentInput } from "../support/fixtures";
 import { shellcheck, StubPath } from "../support/shell";
@@ -124,9 +124,9 @@ describe("the stop script", () => {
     it("removes the container together with its anonymous volume", () => {
         const stubs = new StubPath({ docker: "exit 0" });
         const configDir = join(stubs.dir, "config");
-        const result = stubs.run(renderStopScript({ containerName: "registry", configDir }));
+        const result = stubs.run(renderStopScript({ containerName: "registry", frontContainerName: "registry-front", configDir }));
         assert.equal(result.status, 0, result.stderr);
-        assert.deepEqual(stubs.calls(), ["docker rm -f -v registry"]);
+        assert.deepEqual(stubs.calls(), ["docker rm -f -v registry-front", "docker rm -f -v registry"]);
     });
 });
 
@@ -137,7 +137,7 @@ describe("the start script while DNS does not point at the droplet yet", () => {
     function rendered(stubs: StubPath, tls: DeploymentInput["tls"]) {
         const parts = deploymentParts({ ...input, tls });
         const script = renderStartScript({ ...parts.start, configDir: join(stubs.dir, "etc"), dataDir: join(stubs.dir, "data") });
-        const stdin = renderStdinBundle({ files: { ...parts.files, ...renderConfigFiles(parts.config) }, healthCheckUser: parts.healthCheckUser });
+        const stdin = renderStdinBundle({ files: renderBundleFiles(parts), healthCheckUser: parts.healthCheckUser });
         return { script, stdin };
     }
 

@@ -47,11 +47,25 @@ describe("live check: reading the stack outputs", () => {
     it("a private-CA deploy and a tunnel deploy", () => {
         const target = parseStackOutputs(outputs());
         assert.deepEqual({ ...target, registryUrl: target.registryUrl.href }, {
-            registryHost: "203.0.113.7", registryUrl: "https://203.0.113.7/", username: "ci", password: PASSWORD, caCertificate: CA, tunnel: false,
+            registryHost: "203.0.113.7", registryUrl: "https://203.0.113.7/", username: "ci", password: PASSWORD, caCertificate: CA, tunnel: false, pullUsers: [],
         });
         const tunnel = parseStackOutputs(outputs({ registryHost: "localhost:5000", registryUrl: "http://localhost:5000", caCertificate: undefined, serving: describeServing({ exposure: "tunnel", tls: "none" }, "localhost:5000") }));
         assert.equal(tunnel.tunnel, true);
         assert.equal(tunnel.caCertificate, undefined);
+    });
+
+    it("takes the unrestricted pull users from registryUsers, and refuses a hidden or malformed one", () => {
+        const registryUsers = {
+            ci: { username: "ci", password: PASSWORD, role: "push" },
+            deploy: { username: "deploy", password: "PullPa55w0rd", role: "pull" },
+            team: { username: "team", password: "TeamPa55w0rd", role: "pull", repositories: ["team-a/**"] },
+        };
+        const target = parseStackOutputs(outputs({ registryUsers }));
+        assert.deepEqual(target.pullUsers, [{ username: "deploy", password: "PullPa55w0rd" }], "the push user and a limited one are not the roles step's");
+        const secrets = secretsOf(target);
+        assert.ok(secrets.includes("PullPa55w0rd") && secrets.includes(Buffer.from("deploy:PullPa55w0rd").toString("base64")), "the pull user's password is redacted too");
+        assert.match(outputsError(outputs({ registryUsers: "[secret]" })), /registryUsers is hidden/);
+        assert.match(outputsError(outputs({ registryUsers: { deploy: { username: "deploy" } } })), /registryUsers\.deploy must hold a username, password and role/);
     });
 
     it("names every missing required key, and what the outputs do hold", () => {

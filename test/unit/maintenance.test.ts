@@ -76,7 +76,7 @@ esac`,
 
 describe("the maintenance job", () => {
     it("passes shellcheck, as do the host programs it shares with the start script", () => {
-        const run = renderRunRegistryScript({ containerName: "registry", image: "i", configDir: "/etc/private-registry", dataDir: "/d", dataMountPath: "/m", publish: ["443:5000"], mounts: { htpasswd: "/etc/distribution/htpasswd" }, env: { A: "b" } });
+        const run = renderRunRegistryScript({ containerName: "registry", image: "i", configDir: "/etc/private-registry", mounts: { htpasswd: "/etc/distribution/htpasswd" }, env: { A: "b" } });
         const wait = renderWaitServingScript({ url: "https://h/v2/", useBundledCa: true, timeoutSeconds: 30 }, { containerName: "registry", configDir: "/etc/private-registry" });
         for (const [name, script] of Object.entries({ maintenance: new Host({ retention: true }).script, "run-registry": run, "wait-serving": wait })) {
             const { status, output } = shellcheck(script);
@@ -184,9 +184,9 @@ describe("hostile values in the host programs", () => {
         const assignments = script.slice(script.indexOf("image="), script.indexOf("log() {"));
         const readBack = spawnSync("sh", ["-c", `${assignments}\nprintf '%s|%s|%s|%s' "$image" "$config_dir" "$lock_file" "$api"`], { encoding: "utf8" });
         assert.equal(readBack.stdout, `${hostile}|${hostile}|${hostile}|${hostile}`);
-        const run = renderRunRegistryScript({ containerName: hostile, image: hostile, configDir: hostile, dataDir: hostile, dataMountPath: "/m", publish: [hostile], mounts: {}, env: { A: hostile } });
+        const run = renderRunRegistryScript({ containerName: hostile, image: hostile, configDir: hostile, mounts: { [hostile]: "/m" }, env: { A: hostile } });
         const runAssignments = run.slice(run.indexOf("name="), run.indexOf("case "));
-        const runBack = spawnSync("sh", ["-c", `${runAssignments}\nprintf '%s|%s|%s|%s' "$name" "$image" "$config_dir" "$data_dir"`], { encoding: "utf8" });
-        assert.equal(runBack.stdout, `${hostile}|${hostile}|${hostile}|${hostile}`);
+        const runBack = spawnSync("sh", ["-c", `${runAssignments}\nprintf '%s|%s|%s' "$name" "$image" "$config_dir"`], { encoding: "utf8" });
+        assert.equal(runBack.stdout, `${hostile}|${hostile}|${hostile}`);
     });
 });

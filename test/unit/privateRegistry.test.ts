@@ -143,9 +143,10 @@ describe("default stack (public, private CA)", () => {
         assert.equal(config.storage.s3.region, "eu-central-1");
         assert.equal(config.storage.s3.regionendpoint, "https://s3.eu-central-1.amazonaws.com", "set, so regions newer than the driver's SDK work");
         assert.equal(config.storage.s3.objectacl, "bucket-owner-full-control", "the only ACL an owner-enforced bucket accepts");
-        assert.equal(config.http.tls.certificate, "/etc/distribution/tls.crt");
-        assert.match(files.htpasswd, /^ci:\$2y\$05\$/);
-        assert.match(files["tls.key"], /mock-pub-tls-server-key/);
+        assert.equal(config.http.tls, undefined, "plain HTTP on loopback, behind the front");
+        assert.match(files.htpasswd, /^ci:\$2y\$05\$.*\ndeploy:\$2y\$05\$/);
+        assert.match(files["front/tls.key"], /mock-pub-tls-server-key/);
+        assert.match(files["front/Caddyfile"], /^\ttls \/etc\/caddy\/tls\.crt \/etc\/caddy\/tls\.key$/m);
         for (const secret of ["MOCKSECRET", "MockPassw0rd", "mock-pub-tls-server-key"]) {
             assert.ok(!start.inputs.create.includes(secret), `command text contains ${secret}`);
         }
@@ -211,12 +212,13 @@ describe("tunnel stack", () => {
         assert.deepEqual(firewall.inboundRules.map((r: { portRange: string }) => r.portRange), ["22"]);
     });
 
-    it("binds the registry to the droplet's loopback, without TLS or certificates", () => {
+    it("binds the front to the droplet's loopback, without TLS or certificates", () => {
         const start = ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("service-container"));
         assert.ok(start);
-        assert.match(start.inputs.create, /-p '127.0.0.1:5000:5000'/);
-        assert.doesNotMatch(start.inputs.create, /443/);
-        assert.equal(parse(decodeBundleFiles(start.inputs.stdin)["config.yml"]).http.tls, undefined);
+        const files = decodeBundleFiles(start.inputs.stdin);
+        assert.match(files["front/Caddyfile"], /^http:\/\/:5000 \{\n\tbind 127\.0\.0\.1$/m);
+        assert.doesNotMatch(files["front/Caddyfile"], /443/);
+        assert.equal(parse(files["config.yml"]).http.tls, undefined);
         assert.equal(ofType(d.resources, "tls:index/selfSignedCert:SelfSignedCert").length, 0);
         assert.equal(ofType(d.resources, "tls:index/locallySignedCert:LocallySignedCert").length, 0);
     });
@@ -249,9 +251,9 @@ describe("Let's Encrypt stack with a managed DNS record", () => {
     it("requests the certificate for the domain and creates no private CA", () => {
         const start = ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("service-container"));
         assert.ok(start);
-        const config = parse(decodeBundleFiles(start.inputs.stdin)["config.yml"]);
-        assert.deepEqual(config.http.tls.letsencrypt.hosts, ["registry.example.com"]);
-        assert.equal(config.http.tls.letsencrypt.email, "ops@example.com");
+        const caddyfile = decodeBundleFiles(start.inputs.stdin)["front/Caddyfile"];
+        assert.match(caddyfile, /^https:\/\/registry\.example\.com:443 \{$/m);
+        assert.match(caddyfile, /^\temail ops@example\.com$/m);
         assert.equal(ofType(d.resources, "tls:index/selfSignedCert:SelfSignedCert").length, 0);
     });
 

@@ -107,18 +107,17 @@ const startInput: StartScriptInput = {
     image: "docker.io/library/registry:3.1.1",
     configDir: "/etc/private-registry",
     dataDir: "/var/lib/private-registry",
-    dataMountPath: "/var/lib/registry-acme",
-    publish: ["443:5000", "127.0.0.1:5001:5001"],
     health: { url: "https://203.0.113.7/v2/", connectTo: "127.0.0.1:443", useBundledCa: true, timeoutSeconds: 120 },
-    mountTlsFiles: true,
+    front: { containerName: "registry-front", image: "docker.io/library/caddy:2.11.9-alpine", logDir: "/var/log/private-registry", configMount: "/etc/caddy", keyPairFromBundle: true },
 };
+const stopInput = { containerName: "registry", frontContainerName: "registry-front", configDir: "/etc/private-registry" };
 
 describe("host scripts", () => {
     const scripts: Record<string, string> = {
         "wait-for-host": renderWaitForHostScript(600),
         "start (private CA)": renderStartScript(startInput),
-        "start (tunnel)": renderStartScript({ ...startInput, publish: ["127.0.0.1:5000:5000"], health: { url: "http://127.0.0.1:5000/v2/", useBundledCa: false, timeoutSeconds: 60 }, mountTlsFiles: false }),
-        stop: renderStopScript(startInput),
+        "start (tunnel)": renderStartScript({ ...startInput, health: { url: "http://127.0.0.1:5000/v2/", useBundledCa: false, timeoutSeconds: 60 }, front: { ...startInput.front, keyPairFromBundle: false } }),
+        stop: renderStopScript(stopInput),
     };
     for (const [name, script] of Object.entries(scripts)) {
         it(`${name} passes shellcheck`, () => {
@@ -145,7 +144,7 @@ describe("host scripts", () => {
 
     it("the start script carries no secret: they travel on stdin", () => {
         const deployment = renderDeployment(deploymentInput);
-        for (const secret of [deploymentInput.secretAccessKey, deploymentInput.password, deploymentInput.httpSecret, "PRIVATE KEY"]) {
+        for (const secret of [deploymentInput.secretAccessKey, ...deploymentInput.users.map((u) => u.password), deploymentInput.httpSecret, "PRIVATE KEY"]) {
             assert.ok(!deployment.startScript.includes(secret), `start script contains ${secret}`);
             assert.ok(!deployment.stopScript.includes(secret), `stop script contains ${secret}`);
         }
@@ -166,7 +165,7 @@ describe("host scripts", () => {
     });
 
     it("the stop script tolerates an already-removed container", () => {
-        assert.match(renderStopScript(startInput), /docker rm -f -v "\$name" >\/dev\/null 2>&1 \|\| true/);
+        assert.match(renderStopScript(stopInput), /docker rm -f -v "\$name" >\/dev\/null 2>&1 \|\| true/);
     });
 });
 
@@ -178,9 +177,10 @@ const deploymentInput: DeploymentInput = {
     secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     chunkSizeMb: 10,
     redirect: true,
-    username: "ci",
-    password: "Zq8rT2pLw9XnV4bK7mC1sD6fG3hJ5kQa",
-    passwordSalt: SALT,
+    users: [
+        { name: "ci", role: "push", password: "Zq8rT2pLw9XnV4bK7mC1sD6fG3hJ5kQa", salt: SALT },
+        { name: "deploy", role: "pull", password: "Pm4nB7vC2xZ9lK3jH6gF1dS8aQ5wE0rT", salt: SALT },
+    ],
     httpSecret: "h77p5ecr37h77p5ecr37h77p5ecr37h77p5ecr37",
     tls: { kind: "private-ca", hostname: "203.0.113.7", certificate: "CERT", privateKey: "-----BEGIN PRIVATE KEY-----x", caCertificate: "CA" },
     healthTimeoutSeconds: 300,
@@ -188,43 +188,60 @@ const deploymentInput: DeploymentInput = {
 
 describe("stdin bundle", () => {
     it("decodes back to every file and the health-check login", () => {
-        const stdin = renderStdinBundle({ files: { "config.yml": "c: 1\n", htpasswd: "ci:$2y$08$x\n", "ca.crt": "CA" }, healthCheckUser: { username: "ci", password: 'p"w\\' } });
+        const files = { "config.yml": "c: 1\n", htpasswd: "ci:$2y$08$x\n", "front/Caddyfile": ":443 {\n}\n", "ca.crt": "CA" };
+        const stdin = renderStdinBundle({ files, healthCheckUser: { username: "ci", password: 'p"w\\' } });
         const lines = stdin.trimEnd().split("\n");
         assert.equal(lines.at(-1), "end");
         const decoded = decodeBundleFiles(stdin);
-        assert.deepEqual(decoded, { "config.yml": "c: 1\n", htpasswd: "ci:$2y$08$x\n", "ca.crt": "CA" });
+        assert.deepEqual(decoded, files);
         const login = Buffer.from(lines.find((l) => l.startsWith("login "))!.split(" ")[1], "base64").toString();
         assert.equal(login, 'user = "ci:p\\"w\\\\"\n');
     });
 
-    it("refuses a bundle without config.yml or htpasswd", () => {
-        assert.throws(() => renderStdinBundle({ files: { "config.yml": "x" }, healthCheckUser: { username: "ci", password: "p" } }), /config.yml and htpasswd/);
+    it("refuses a bundle without config.yml, htpasswd or the Caddyfile", () => {
+        const login = { username: "ci", password: "p" };
+        assert.throws(() => renderStdinBundle({ files: { "config.yml": "x", "front/Caddyfile": "y" }, healthCheckUser: login }), /config.yml, htpasswd and front\/Caddyfile/);
+        assert.throws(() => renderStdinBundle({ files: { "config.yml": "x", htpasswd: "z" }, healthCheckUser: login }), /front\/Caddyfile/);
     });
 });
 
 describe("deployment plan", () => {
-    it("mounts the private CA's key pair and checks health against the bundled CA", () => {
+    it("hands the private CA's key pair to the front and checks health against the bundled CA", () => {
         const d = renderDeployment(deploymentInput);
-        const config = parse(d.configYaml);
-        assert.equal(config.http.tls.certificate, "/etc/distribution/tls.crt");
-        assert.match(d.startScript, /-p '443:5000' -p '127.0.0.1:5001:5001'/);
+        assert.equal(parse(d.configYaml).http.tls, undefined, "the registry behind the front speaks plain HTTP on loopback");
+        assert.match(d.caddyfile, /^\ttls \/etc\/caddy\/tls\.crt \/etc\/caddy\/tls\.key$/m);
         assert.match(d.startScript, /--cacert "\$config_dir\/ca.crt"/);
         assert.match(d.startScript, /health_url='https:\/\/203.0.113.7\/v2\/'/);
-        assert.ok(d.stdin.includes(`file tls.key ${Buffer.from("-----BEGIN PRIVATE KEY-----x").toString("base64")}`));
+        assert.ok(d.stdin.includes(`file front/tls.key ${Buffer.from("-----BEGIN PRIVATE KEY-----x").toString("base64")}`));
     });
 
-    it("binds the tunnel's registry to loopback only, without TLS", () => {
+    it("binds the tunnel's front to loopback only, without TLS", () => {
         const d = renderDeployment({ ...deploymentInput, tls: { kind: "none" } });
-        assert.match(d.startScript, /-p '127.0.0.1:5000:5000'/);
-        assert.doesNotMatch(d.startScript, /-p '443/);
+        assert.match(d.caddyfile, /^http:\/\/:5000 \{\n\tbind 127\.0\.0\.1$/m);
+        assert.doesNotMatch(d.caddyfile, /:443/);
         assert.equal(parse(d.configYaml).http.tls, undefined);
     });
 
-    it("lets Let's Encrypt validate the public name", () => {
-        const d = renderDeployment({ ...deploymentInput, tls: { kind: "letsencrypt", hostname: "registry.example.com" } });
-        assert.deepEqual(parse(d.configYaml).http.tls.letsencrypt.hosts, ["registry.example.com"]);
+    it("lets the front obtain the public name's certificate, unless DNS is still pending", () => {
+        const d = renderDeployment({ ...deploymentInput, tls: { kind: "letsencrypt", hostname: "registry.example.com", email: "ops@example.com" } });
+        assert.match(d.caddyfile, /^https:\/\/registry\.example\.com:443 \{$/m);
+        assert.match(d.caddyfile, /^\temail ops@example\.com$/m);
+        assert.doesNotMatch(d.caddyfile, /tls internal/);
         assert.match(d.startScript, /--connect-to '::127.0.0.1:443'/);
         assert.doesNotMatch(d.startScript, /--cacert/);
+        const pending = renderDeployment({ ...deploymentInput, tls: { kind: "letsencrypt", hostname: "registry.example.com", awaitingDnsFor: "203.0.113.7" } });
+        assert.match(pending.caddyfile, /^\ttls internal$/m, "no ACME validation while the name points elsewhere");
+    });
+
+    it("gives every user the same bcrypt hash in the front and the registry, and the pull user its refusal", () => {
+        const d = renderDeployment(deploymentInput);
+        for (const line of d.htpasswd.trim().split("\n")) {
+            const [name, hash] = line.split(":");
+            assert.ok(d.caddyfile.includes(`\t${name} ${hash}\n`), `${name}'s hash in the Caddyfile`);
+        }
+        assert.equal(d.htpasswd.trim().split("\n").length, deploymentInput.users.length);
+        assert.match(d.caddyfile, /expression `\{http\.auth\.user\.id\} == "deploy"`\n\t+not method GET HEAD/);
+        assert.doesNotMatch(d.caddyfile, /== "ci"/, "the push user has no refusal");
     });
 
     it("changes its content hash when anything the container reads changes, and only then", () => {
@@ -232,8 +249,9 @@ describe("deployment plan", () => {
         assert.equal(renderDeployment(deploymentInput).contentHash, a);
         assert.notEqual(renderDeployment({ ...deploymentInput, chunkSizeMb: 32 }).contentHash, a);
         assert.notEqual(renderDeployment({ ...deploymentInput, image: "docker.io/library/registry:3.1.0" }).contentHash, a);
-        assert.notEqual(renderDeployment({ ...deploymentInput, password: "other" }).contentHash, a);
-        assert.ok(!a.includes(deploymentInput.password));
+        const otherPassword = deploymentInput.users.map((u, i) => (i === 1 ? { ...u, password: "other" } : u));
+        assert.notEqual(renderDeployment({ ...deploymentInput, users: otherPassword }).contentHash, a, "a pull user's new password");
+        assert.ok(!a.includes(deploymentInput.users[0].password));
     });
 });
 

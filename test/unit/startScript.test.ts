@@ -2,11 +2,14 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { deploymentParts, DeploymentInput, DeploymentTls, renderConfigFiles } from "../../components/render/deployment";
+import { deploymentParts, DeploymentInput, DeploymentTls, renderBundleFiles } from "../../components/render/deployment";
 import { REGISTRY_CONTAINER_ENV, renderStartScript, renderStdinBundle } from "../../components/render/scripts";
 import { decodeBundleFiles } from "../support/bundle";
 import { exampleDeploymentInput } from "../support/fixtures";
 import { StubPath } from "../support/shell";
+import { shellQuote } from "../../components/render/shell";
+import { CADDY_IMAGE } from "../../components/versions";
+import { parse } from "yaml";
 
 /**
  * The start script run for real against a stand-in docker and curl. The container's hardening
@@ -21,7 +24,8 @@ const input: DeploymentInput = exampleDeploymentInput({
     secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY",
     healthTimeoutSeconds: 5,
 });
-const SECRETS = [input.secretAccessKey, input.password, input.httpSecret, "UNITTESTTLSKEYc0ffee7f3a9"];
+const SECRETS = [input.secretAccessKey, ...input.users.map((u) => u.password), input.httpSecret, "UNITTESTTLSKEYc0ffee7f3a9"];
+const PRIMARY = input.users[0];
 const MODES: Record<string, DeploymentTls> = {
     "private CA": {
         kind: "private-ca",
@@ -37,14 +41,26 @@ const MODES: Record<string, DeploymentTls> = {
 const END = "<end-of-call>";
 const RECORD = `printf '%s\\0' "$(basename "$0")" "$@" '${END}' >> "$(dirname "$0")/argv.log"`;
 
-/** A droplet stand-in: docker that records and succeeds, curl that answers like a healthy registry. */
+/**
+ * A droplet stand-in: docker that records, succeeds and remembers which containers it runs (a
+ * running front reports the pinned image), and curl that answers like a healthy registry.
+ */
 class Host {
     readonly stubs = new StubPath({
         docker: `${RECORD}
+state="$(dirname "$0")"
+for last; do :; done
 case "$1" in
   image) exit 1 ;;
-  inspect) echo true ;;
-  run) echo 0123456789ab ;;
+  inspect)
+    [ -e "$state/running-$last" ] || exit 1
+    case "$3" in *Config.Image*) echo ${shellQuote(CADDY_IMAGE)} ;; *) echo true ;; esac ;;
+  run)
+    name=""; prev=""
+    for arg; do if [ "$prev" = --name ]; then name="$arg"; fi; prev="$arg"; done
+    touch "$state/running-$name"
+    echo 0123456789ab ;;
+  rm) rm -f "$state/running-$last" ;;
 esac`,
         // 401 without -K; 200 with -K only when the file holds the login the bundle carried.
         curl: `${RECORD}
@@ -61,20 +77,21 @@ esac`,
     });
     readonly configDir = join(this.stubs.dir, "etc");
     readonly dataDir = join(this.stubs.dir, "data");
+    readonly logDir = join(this.stubs.dir, "log");
     readonly script: string;
     readonly stdin: string;
     readonly files: Record<string, string>;
 
     constructor(readonly tls: DeploymentTls, htpasswd?: string) {
         const parts = deploymentParts({ ...input, tls });
-        this.script = renderStartScript({ ...parts.start, configDir: this.configDir, dataDir: this.dataDir });
+        this.script = renderStartScript({ ...parts.start, configDir: this.configDir, dataDir: this.dataDir, front: { ...parts.start.front, logDir: this.logDir } });
         this.stdin = renderStdinBundle({
-            files: { ...parts.files, ...renderConfigFiles(parts.config), ...(htpasswd === undefined ? {} : { htpasswd }) },
+            files: { ...renderBundleFiles(parts), ...(htpasswd === undefined ? {} : { htpasswd }) },
             healthCheckUser: parts.healthCheckUser,
         });
         this.files = decodeBundleFiles(this.stdin);
         writeFileSync(join(this.stubs.dir, "argv.log"), "");
-        writeFileSync(join(this.stubs.dir, "expected-login"), `user = "${input.username}:${input.password}"\n`);
+        writeFileSync(join(this.stubs.dir, "expected-login"), `user = "${PRIMARY.name}:${PRIMARY.password}"\n`);
     }
 
     run(stdin = this.stdin) {
@@ -91,12 +108,12 @@ esac`,
         return calls.slice(0, -1).filter((c) => program === undefined || c[0] === program);
     }
 
-    dockerRuns(): string[][] {
-        return this.calls("docker").filter((c) => c[1] === "run");
+    dockerRuns(name?: string): string[][] {
+        return this.calls("docker").filter((c) => c[1] === "run" && (name === undefined || c[c.indexOf("--name") + 1] === name));
     }
 }
 
-const VALUED = new Set(["--name", "--log-driver", "--log-opt", "--cap-drop", "--security-opt", "-e", "-p", "-v"]);
+const VALUED = new Set(["--name", "--network", "--log-driver", "--log-opt", "--cap-drop", "--cap-add", "--security-opt", "-e", "-p", "-v"]);
 
 /** `docker run` options grouped by flag (`--a=b` and `--a b` alike), and what follows them. */
 function parseRun(argv: string[]): { flags: Map<string, string[]>; positional: string[] } {
@@ -115,20 +132,21 @@ function parseRun(argv: string[]): { flags: Map<string, string[]>; positional: s
 
 for (const [mode, tls] of Object.entries(MODES)) {
     const privateCa = tls.kind === "private-ca";
-    const mountedFiles = privateCa ? ["config.yml", "htpasswd", "tls.crt", "tls.key"] : ["config.yml", "htpasswd"];
-    const installedFiles = [...mountedFiles, "config-readonly.yml", ...(privateCa ? ["ca.crt"] : [])];
+    const mountedFiles = ["config.yml", "htpasswd"];
+    const frontFiles = privateCa ? ["front/Caddyfile", "front/tls.crt", "front/tls.key"] : ["front/Caddyfile"];
+    const installedFiles = [...mountedFiles, "config-readonly.yml", ...(privateCa ? ["ca.crt"] : []), ...frontFiles];
 
     describe(`the start script (${mode})`, () => {
-        it("runs one hardened, self-restarting container with rotated logs and read-only config", () => {
+        it("runs one hardened, self-restarting registry with rotated logs and read-only config, on the host's loopback", () => {
             const host = new Host(tls);
             const result = host.run();
             assert.equal(result.status, 0, result.stderr);
-            const runs = host.dockerRuns();
+            const runs = host.dockerRuns("registry");
             assert.equal(runs.length, 1, JSON.stringify(host.calls("docker")));
             const { flags, positional } = parseRun(runs[0]);
 
-            // Anything else (--privileged, --network host, a second -v...) needs a look first.
-            assert.deepEqual([...flags.keys()].sort(), ["--cap-drop", "--log-driver", "--log-opt", "--name", "--restart", "--security-opt", "-d", "-e", "-p", "-v"]);
+            // Anything else (--privileged, -p, a second -v...) needs a look first.
+            assert.deepEqual([...flags.keys()].sort(), ["--cap-drop", "--log-driver", "--log-opt", "--name", "--network", "--restart", "--security-opt", "-d", "-e", "-v"]);
             assert.deepEqual(flags.get("--restart"), ["always"], "comes back after a reboot or a crash");
             assert.deepEqual(flags.get("--cap-drop"), ["ALL"]);
             assert.deepEqual(flags.get("--security-opt"), ["no-new-privileges"]);
@@ -138,16 +156,43 @@ for (const [mode, tls] of Object.entries(MODES)) {
             assert.deepEqual(flags.get("-e"), Object.entries(REGISTRY_CONTAINER_ENV).map(([k, v]) => `${k}=${v}`));
             assert.ok(flags.get("-e")!.includes("OTEL_TRACES_EXPORTER=none"));
             assert.deepEqual(positional, [IMAGE], "the pinned image, and no command override");
-
-            const publish = flags.get("-p")!;
-            assert.deepEqual(publish, privateCa ? ["443:5000", "127.0.0.1:5001:5001"] : ["127.0.0.1:5000:5000", "127.0.0.1:5001:5001"]);
-            // The debug server (and, in a tunnel, the registry) must never listen on the public address.
-            assert.ok(publish.slice(privateCa ? 1 : 0).every((p) => p.startsWith("127.0.0.1:")));
+            // No port proxy: the host's network, where its config binds loopback alone.
+            assert.deepEqual(flags.get("--network"), ["host"]);
+            const config = parse(host.files["config.yml"]);
+            assert.match(config.http.addr, /^127\.0\.0\.1:[0-9]+$/);
+            assert.match(config.http.debug.addr, /^127\.0\.0\.1:[0-9]+$/);
+            assert.equal(config.http.tls, undefined, "the front terminates TLS");
 
             const mounts = flags.get("-v")!;
-            const configMounts = mounts.filter((m) => m.startsWith(`${host.configDir}/`));
-            assert.deepEqual(configMounts.sort(), mountedFiles.map((f) => `${host.configDir}/${f}:/etc/distribution/${f}:ro`).sort(), "every config file read-only");
-            assert.deepEqual(mounts.filter((m) => !configMounts.includes(m)), [`${host.dataDir}:/var/lib/registry-acme`]);
+            assert.deepEqual(mounts.sort(), mountedFiles.map((f) => `${host.configDir}/${f}:/etc/distribution/${f}:ro`).sort(), "every config file read-only, nothing else");
+        });
+
+        it("runs the front on the host's network with only the capability to bind its port", () => {
+            const host = new Host(tls);
+            assert.equal(host.run().status, 0);
+            const runs = host.dockerRuns("registry-front");
+            assert.equal(runs.length, 1, JSON.stringify(host.calls("docker")));
+            const { flags, positional } = parseRun(runs[0]);
+            assert.deepEqual([...flags.keys()].sort(), ["--cap-add", "--cap-drop", "--log-driver", "--log-opt", "--name", "--network", "--restart", "--security-opt", "-d", "-v"]);
+            assert.deepEqual(flags.get("--cap-drop"), ["ALL"]);
+            assert.deepEqual(flags.get("--cap-add"), ["NET_BIND_SERVICE"]);
+            assert.deepEqual(flags.get("--security-opt"), ["no-new-privileges"]);
+            assert.deepEqual(flags.get("--network"), ["host"]);
+            assert.deepEqual(flags.get("--restart"), ["always"]);
+            assert.deepEqual(positional, [CADDY_IMAGE, "caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]);
+            assert.deepEqual(
+                flags.get("-v")!.sort(),
+                [`${host.configDir}/front:/etc/caddy:ro`, `${host.dataDir}/front/config:/config`, `${host.dataDir}/front/data:/data`, `${host.logDir}:${host.logDir}`].sort(),
+            );
+            const caddyfile = host.files["front/Caddyfile"];
+            if (privateCa) {
+                assert.match(caddyfile, /^https:\/\/:443 \{$/m);
+                assert.match(caddyfile, /^\t+tls \/etc\/caddy\/tls\.crt \/etc\/caddy\/tls\.key$/m);
+            } else {
+                assert.match(caddyfile, /^http:\/\/:5000 \{$/m);
+                assert.match(caddyfile, /^\t+bind 127\.0\.0\.1$/m, "a tunnel's front listens on loopback alone");
+            }
+            assert.match(caddyfile, /reverse_proxy 127\.0\.0\.1:5002 \{/);
         });
 
         it("proves the registry serves: 401 without a login, 200 with it, then a storage listing", () => {
@@ -179,15 +224,36 @@ for (const [mode, tls] of Object.entries(MODES)) {
             assert.ok(logins.length >= 2, "the stub answers 200 only to the -K file holding the login");
         });
 
-        it("replaces the container: rm -f -v before every run, one run per invocation", () => {
+        it("replaces the registry after draining it, and reloads a running front only when its files changed", () => {
             const host = new Host(tls);
             assert.equal(host.run().status, 0);
-            assert.equal(host.run().status, 0);
-            const lifecycle = host.calls("docker").filter((c) => c[1] === "rm" || c[1] === "run");
-            assert.deepEqual(lifecycle.map((c) => c[1]), ["rm", "run", "rm", "run"]);
-            for (const rm of lifecycle.filter((c) => c[1] === "rm")) {
+            assert.equal(host.run().status, 0, "the same files again: a new S3 key, say");
+            const changed = renderStdinBundle({
+                files: { ...host.files, "front/Caddyfile": `${host.files["front/Caddyfile"]}# a new password\n` } as Record<string, string>,
+                healthCheckUser: { username: PRIMARY.name, password: PRIMARY.password },
+            });
+            const third = host.run(changed);
+            assert.equal(third.status, 0, third.stderr);
+            assert.match(third.stdout, /front registry-front reloaded/);
+            const lifecycle = host
+                .calls("docker")
+                .filter((c) => ["stop", "rm", "run", "exec"].includes(c[1]))
+                .map((c) => `${c[1]} ${c[1] === "run" ? c[c.indexOf("--name") + 1] : c[1] === "exec" ? c.slice(2).join(" ") : c[c.length - 1]}`);
+            const registry = ["stop registry", "rm registry", "run registry"];
+            assert.deepEqual(lifecycle, [
+                ...registry,
+                "rm registry-front",
+                "run registry-front",
+                // Unchanged front files: the running front is left alone, its connections too.
+                ...registry,
+                ...registry,
+                "exec registry-front caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile --force",
+            ]);
+            // SIGTERM with time to drain: the registry finishes what it has while the front waits.
+            assert.deepEqual(host.calls("docker").find((c) => c[1] === "stop"), ["docker", "stop", "-t", "40", "registry"]);
+            for (const rm of host.calls("docker").filter((c) => c[1] === "rm")) {
                 // -v: the image's VOLUME would otherwise leave an anonymous volume per restart.
-                assert.deepEqual(rm, ["docker", "rm", "-f", "-v", "registry"]);
+                assert.deepEqual(rm.slice(0, 4), ["docker", "rm", "-f", "-v"]);
             }
         });
 
@@ -198,11 +264,13 @@ for (const [mode, tls] of Object.entries(MODES)) {
             assert.equal(host.run().status, 0);
             assert.equal(statSync(host.configDir).mode & 0o777, 0o700);
             // Besides the bundle's files: the host programs and the lock the maintenance job shares.
-            assert.deepEqual(readdirSync(host.configDir).sort(), [...installedFiles, "bin", "health.curlrc", "maintenance.lock"].sort(), "no staging leftovers");
+            const topLevel = [...new Set(installedFiles.map((f) => f.split("/")[0]))];
+            assert.deepEqual(readdirSync(host.configDir).sort(), [...topLevel, "bin", "health.curlrc", "maintenance.lock"].sort(), "no staging leftovers");
+            assert.deepEqual(readdirSync(join(host.configDir, "front")).sort(), frontFiles.map((f) => f.slice("front/".length)).sort());
             // The login the health wait and the maintenance job use, as a curl config: never an argument.
             assert.equal(statSync(join(host.configDir, "health.curlrc")).mode & 0o777, 0o600);
-            assert.equal(readFileSync(join(host.configDir, "health.curlrc"), "utf8"), `user = "${input.username}:${input.password}"\n`);
-            assert.deepEqual(readdirSync(join(host.configDir, "bin")).sort(), ["maintenance", "run-registry", "wait-serving"]);
+            assert.equal(readFileSync(join(host.configDir, "health.curlrc"), "utf8"), `user = "${PRIMARY.name}:${PRIMARY.password}"\n`);
+            assert.deepEqual(readdirSync(join(host.configDir, "bin")).sort(), ["maintenance", "run-front", "run-registry", "wait-serving"]);
             assert.equal(statSync(join(host.configDir, "bin")).mode & 0o077, 0, "the host programs are root's alone");
             for (const file of installedFiles) {
                 assert.equal(statSync(join(host.configDir, file)).mode & 0o777, 0o600, file);
@@ -227,7 +295,7 @@ describe("the start script refuses bad input without touching the container", ()
 
     for (const [what, htpasswd] of [
         ["an apr1 (MD5) htpasswd", "ci:$apr1$abcdefgh$0123456789abcdefghijkl\n"],
-        ["a plain-text htpasswd", `ci:${input.password}\n`],
+        ["a plain-text htpasswd", `ci:${PRIMARY.password}\n`],
     ]) {
         it(`refuses ${what}, which would leave the registry without working authentication`, () => {
             const host = new Host(tls, htpasswd);

@@ -1,0 +1,238 @@
+/**
+ * Check 14: a source that keeps failing to log in is refused, the right credentials from other
+ * sources are not. In network namespaces of this machine: a "droplet" runs the real registry
+ * (filesystem storage), Caddy with the rendered front config and fail2ban-server with the
+ * rendered filter and jail on the package's own jail.conf and actions, banning with the real
+ * iptables of that namespace. Client A guesses passwords, client B works with the right one.
+ * Swapped for the namespaces: the log path, the front's port, and a 5 s bantime.
+ */
+import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME, renderFail2banFiles } from "../../components/render/fail2ban";
+import { renderFrontConfig } from "../../components/render/front";
+import { renderRegistryConfig } from "../../components/render/registryConfig";
+import { cachedBinary, generateLogin, makeTempDir, ProcessTracker, registryEnvironment, systemBinary, waitUntil, type GeneratedLogin, type TempDir, type TrackedProcess } from "../harness";
+import { bcryptHashOf, caddyBinary, caddyEnvironment } from "../harness/front";
+import { createNetworkLab, type NetnsHost, type NetworkLab } from "../harness/netns";
+
+const FRONT_PORT = 8443;
+const BAN_SECONDS = 5;
+const MAX_RETRY = FAIL2BAN_DEFAULTS.maxRetry;
+const REALM = "Registry";
+/** fail2ban needs sbin for iptables; `ip netns exec` keeps the environment. */
+const ENV = { ...process.env, PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` };
+
+interface Answer {
+    /** HTTP status; 0 when no connection was made. */
+    status: number;
+    /** curl's exit code: 7 is "connection refused" (the ban's REJECT), 28 a timeout. */
+    curlExit: number | null;
+    ms: number;
+}
+
+describe("failed logins: fail2ban refuses the guessing source, not the user", () => {
+    const tracker = new ProcessTracker();
+    let tmp: TempDir;
+    let lab: NetworkLab;
+    let a: NetnsHost;
+    let b: NetnsHost;
+    let login: GeneratedLogin;
+    let socket: string;
+    let fail2ban: TrackedProcess;
+    /** When A's last counted guess was answered; fail2ban's ban runs from that line's time. */
+    let lastGuessAt = 0;
+    const figures: string[] = [];
+
+    /** One request from a client namespace to the front, with curl. */
+    async function ask(from: NetnsHost, auth: "none" | "right" | "wrong", uri = "/v2/"): Promise<Answer> {
+        const args = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--connect-timeout", "3", "--max-time", "10"];
+        if (auth !== "none") {
+            const password = auth === "right" ? login.password : `wrong-${randomBytes(4).toString("hex")}`;
+            args.push("-H", `Authorization: Basic ${Buffer.from(`${login.username}:${password}`).toString("base64")}`);
+        }
+        const result = await lab.run(from, systemBinary("curl"), [...args, `http://${lab.droplet.address}:${FRONT_PORT}${uri}`]);
+        return { status: Number(result.stdout.trim() || "0"), curlExit: result.code, ms: result.durationMs };
+    }
+
+    async function client(...args: string[]): Promise<string> {
+        const result = await tracker.runChecked(systemBinary("fail2ban-client"), ["-s", socket, ...args], { timeoutMs: 30_000 });
+        return result.stdout;
+    }
+
+    /** `Total failed` and the banned addresses from `fail2ban-client status <jail>`. */
+    async function jailStatus(): Promise<{ totalFailed: number; banned: string[] }> {
+        const out = await client("status", FAIL2BAN_JAIL_NAME);
+        const total = /Total failed:\s+(\d+)/.exec(out);
+        const list = /Banned IP list:[ \t]*(.*)/.exec(out);
+        assert.ok(total !== null && list !== null, out);
+        return { totalFailed: Number(total[1]), banned: list[1].trim().split(/\s+/).filter(Boolean) };
+    }
+
+    async function waitForStatus(predicate: (s: { totalFailed: number; banned: string[] }) => boolean, description: string) {
+        return waitUntil(
+            async () => {
+                const status = await jailStatus();
+                return predicate(status) ? { done: true, value: status } : { done: false, seen: JSON.stringify(status) };
+            },
+            { description, timeoutMs: 15_000, intervalMs: 100, abortIf: () => (fail2ban.running ? undefined : `fail2ban-server exited:\n${fail2ban.logTail()}`) },
+        );
+    }
+
+    /** Sends wrong passwords from A until fail2ban has counted `count` more; returns when the last was answered. */
+    async function guess(count: number): Promise<number> {
+        let last = 0;
+        for (let i = 0; i < count; i++) {
+            const answer = await ask(a, "wrong");
+            assert.equal(answer.status, 401, `guess ${i + 1} of ${count}`);
+            last = Date.now();
+        }
+        return last;
+    }
+
+    /** Polls A with unauthenticated requests (which never count) until it is refused; ms after `since`. */
+    async function untilRefused(since: number): Promise<number> {
+        await waitUntil(
+            async () => {
+                const answer = await ask(a, "none", "/");
+                return answer.curlExit === 7 ? { done: true, value: undefined } : { done: false, seen: `HTTP ${answer.status}, curl exit ${answer.curlExit}` };
+            },
+            { description: "client A to be refused", timeoutMs: 15_000, intervalMs: 100 },
+        );
+        return Date.now() - since;
+    }
+
+    before(async () => {
+        tmp = makeTempDir("rehearsal-failed-logins");
+        lab = createNetworkLab(tracker, ["a", "b"]);
+        a = lab.clients.a;
+        b = lab.clients.b;
+        login = generateLogin("pusher");
+
+        // The registry behind the front, on the droplet's loopback, as on the droplet.
+        const htpasswd = tmp.join("htpasswd");
+        fs.writeFileSync(htpasswd, login.htpasswd);
+        fs.writeFileSync(
+            tmp.join("registry.yml"),
+            renderRegistryConfig({
+                storage: { kind: "filesystem", rootDirectory: tmp.join("registry-data") },
+                redirect: false,
+                http: { addr: "127.0.0.1:5000", secret: randomBytes(16).toString("hex"), tls: { kind: "none" }, debugAddr: "127.0.0.1:5001" },
+                auth: { realm: REALM, htpasswdPath: htpasswd },
+            }),
+        );
+        const registry = lab.inside(lab.droplet, cachedBinary("registry"), ["serve", tmp.join("registry.yml")]);
+        tracker.start("registry", registry.command, registry.args, { logFile: tmp.join("registry.log"), env: registryEnvironment() });
+
+        const accessLog = tmp.join("access.log");
+        fs.writeFileSync(
+            tmp.join("Caddyfile"),
+            renderFrontConfig({
+                listen: `${lab.droplet.address}:${FRONT_PORT}`,
+                tls: { kind: "none" },
+                users: [{ name: login.username, role: "push", bcryptHash: bcryptHashOf(login) }],
+                realm: REALM,
+                upstream: "127.0.0.1:5000",
+                accessLogFile: accessLog,
+                adminSocket: tmp.join("admin.sock"),
+            }),
+        );
+        const caddy = lab.inside(lab.droplet, caddyBinary(), ["run", "--config", tmp.join("Caddyfile"), "--adapter", "caddyfile"]);
+        const caddyProcess = tracker.start("caddy", caddy.command, caddy.args, { logFile: tmp.join("caddy.log"), env: caddyEnvironment(tmp.path) });
+        // B's right password through the front and the registry; the access log now exists.
+        await waitUntil(
+            async () => {
+                const answer = await ask(b, "right");
+                return answer.status === 200 ? { done: true, value: undefined } : { done: false, seen: `HTTP ${answer.status}, curl exit ${answer.curlExit}` };
+            },
+            { description: "B's login to get 200 through the front", timeoutMs: 20_000, abortIf: () => (caddyProcess.running ? undefined : `caddy exited:\n${caddyProcess.logTail()}`) },
+        );
+
+        // The package's configuration with our filter and jail instead of its jail.d (sshd).
+        const conf = tmp.join("fail2ban");
+        fs.cpSync("/etc/fail2ban", conf, { recursive: true });
+        fs.rmSync(path.join(conf, "jail.d"), { recursive: true, force: true });
+        fs.mkdirSync(path.join(conf, "jail.d"));
+        const files = renderFail2banFiles({ accessLogPath: accessLog, ports: [FRONT_PORT], maxRetry: MAX_RETRY, findTimeSeconds: FAIL2BAN_DEFAULTS.findTimeSeconds, banTimeSeconds: BAN_SECONDS });
+        fs.writeFileSync(path.join(conf, "filter.d", `${FAIL2BAN_JAIL_NAME}.conf`), files.filter);
+        fs.writeFileSync(path.join(conf, "jail.d", `${FAIL2BAN_JAIL_NAME}.local`), files.jail);
+        fs.writeFileSync(path.join(conf, "fail2ban.local"), ["[Definition]", `logtarget = ${tmp.join("fail2ban.log")}`, "dbfile = :memory:", ""].join("\n"));
+        socket = tmp.join("fail2ban.sock");
+        const server = lab.inside(lab.droplet, systemBinary("fail2ban-server"), ["-f", "-x", "-c", conf, "-s", socket, "-p", tmp.join("fail2ban.pid")]);
+        fail2ban = tracker.start("fail2ban", server.command, server.args, { logFile: tmp.join("fail2ban-server.out"), env: ENV });
+        await waitForStatus(() => true, "fail2ban's jail to start");
+    });
+
+    after(async () => {
+        if (figures.length > 0) {
+            process.stderr.write(`[14-failed-logins] ${figures.join("; ")}\n`);
+        }
+        try {
+            await tracker.dispose();
+        } finally {
+            // Deleted by the tracker's cleanup already; again in case it threw first.
+            lab?.remove();
+            tmp?.remove();
+        }
+    });
+
+    test("B's unauthenticated first requests and right password never count", async () => {
+        for (let i = 0; i < MAX_RETRY + 5; i++) {
+            assert.equal((await ask(b, "none")).status, 401);
+            assert.equal((await ask(b, "right")).status, 200);
+        }
+        // One guess from A: once fail2ban has counted it, it has read every line before it.
+        await guess(1);
+        const status = await waitForStatus((s) => s.totalFailed >= 1, "A's first guess to count");
+        assert.deepEqual(status, { totalFailed: 1, banned: [] });
+    });
+
+    test(`after ${MAX_RETRY} wrong passwords A is refused within seconds, B is not`, async () => {
+        const last = await guess(MAX_RETRY - 1);
+        const ms = await untilRefused(last);
+        lastGuessAt = last;
+        figures.push(`refused ${ms} ms after the ${MAX_RETRY}th failed login`);
+        assert.ok(ms < 5000, `ban took ${ms} ms`);
+        assert.deepEqual(await jailStatus(), { totalFailed: MAX_RETRY, banned: [a.address] });
+        const rules = await lab.run(lab.droplet, systemBinary("iptables"), ["-w", "-S", `f2b-${FAIL2BAN_JAIL_NAME}`]);
+        assert.match(rules.stdout, new RegExp(`-A f2b-${FAIL2BAN_JAIL_NAME} -s ${a.address.replace(/\./g, "\\.")}/32 -j REJECT`), rules.stdout);
+        assert.equal((await ask(b, "right")).status, 200, "B's right password while A is banned");
+        assert.equal((await ask(b, "none")).status, 401, "B's unauthenticated request while A is banned");
+    });
+
+    test("while banned, A's right password is refused too", async () => {
+        assert.ok(lastGuessAt > 0, "A was never banned");
+        const answer = await ask(a, "right");
+        assert.equal(answer.curlExit, 7, `A's right password: ${JSON.stringify(answer)}`);
+        assert.equal(answer.status, 0);
+    });
+
+    test(`the ban ends after bantime (${BAN_SECONDS} s)`, async () => {
+        assert.ok(lastGuessAt > 0, "A was never banned");
+        await waitUntil(
+            async () => {
+                const answer = await ask(a, "right");
+                return answer.status === 200 ? { done: true, value: undefined } : { done: false, seen: `HTTP ${answer.status}, curl exit ${answer.curlExit}` };
+            },
+            { description: "A's right password to get 200 after the ban", timeoutMs: (BAN_SECONDS + 10) * 1000, intervalMs: 100 },
+        );
+        const ms = Date.now() - lastGuessAt;
+        figures.push(`A back ${ms} ms after its ${MAX_RETRY}th failed login (bantime ${BAN_SECONDS} s)`);
+        // The ban runs from the failure's logged time, which fail2ban reads in whole seconds.
+        assert.ok(ms >= (BAN_SECONDS - 1) * 1000 && ms < (BAN_SECONDS + 3) * 1000, `ban lifted ${ms} ms after the last failed login`);
+        assert.deepEqual((await jailStatus()).banned, []);
+    });
+
+    test("fail2ban-client unbans A at once", async () => {
+        const last = await guess(MAX_RETRY);
+        figures.push(`second ban ${await untilRefused(last)} ms after the last failed login`);
+        const unbanned = Date.now();
+        await client("set", FAIL2BAN_JAIL_NAME, "unbanip", a.address);
+        const answer = await ask(a, "right");
+        assert.equal(answer.status, 200, JSON.stringify(answer));
+        figures.push(`unban to A's 200: ${Date.now() - unbanned} ms`);
+        assert.ok(Date.now() - unbanned < (BAN_SECONDS - 1) * 1000, "A came back through the unban, not the ban's expiry");
+    });
+});

@@ -1,0 +1,177 @@
+/**
+ * The fail2ban filter against the real front: Caddy (.cache/bin/caddy) serves the Caddyfile
+ * renderFrontConfig renders and writes its JSON access log; Debian's fail2ban-regex reads that
+ * log with the filter renderFail2banFiles renders. Only failed logins may count, with the
+ * address Caddy saw and the time Caddy wrote. The jail is parsed by fail2ban-client with the
+ * package's own jail.conf and actions, as on the droplet.
+ */
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import * as bcrypt from "bcryptjs";
+import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME, renderFail2banFiles } from "../../components/render/fail2ban";
+import { renderFrontConfig } from "../../components/render/front";
+import { caddyBinary, caddyEnvironment } from "../harness/front";
+import { freePort, LOOPBACK } from "../harness/ports";
+import { ProcessTracker, type TrackedProcess } from "../harness/processes";
+import { makeTempDir, systemBinary, type TempDir } from "../harness/tools";
+import { waitUntil } from "../harness/wait";
+
+const USER = { name: "reader", password: "right-password" };
+
+interface Sent {
+    what: string;
+    method: string;
+    headers: Record<string, string>;
+    status: number;
+    counts: boolean;
+}
+
+function basic(password: string): string {
+    return `Basic ${Buffer.from(`${USER.name}:${password}`).toString("base64")}`;
+}
+
+function bracedHeaders(): Record<string, string> {
+    return Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`X-Note-${i}`, '{"a":"}"}}']));
+}
+
+/** What a client sends, the front's answer and whether fail2ban must count it as a failed login. */
+const REQUESTS: Sent[] = [
+    { what: "a Docker client's first, unauthenticated request", method: "GET", headers: {}, status: 401, counts: false },
+    { what: "a wrong password", method: "GET", headers: { Authorization: basic("wrong") }, status: 401, counts: true },
+    { what: "the right password", method: "GET", headers: { Authorization: basic(USER.password) }, status: 200, counts: false },
+    { what: "a push by a pull-only user (refused, 403)", method: "PUT", headers: { Authorization: basic(USER.password) }, status: 403, counts: false },
+    // A value that reads like the key (Caddy escapes its quotes) must not make a request count.
+    { what: "no login, a header value naming Authorization", method: "GET", headers: { "X-Note": '"Authorization":["x"]}' }, status: 401, counts: false },
+    // Braces in values must not hide the Authorization key from the filter. Caddy logs the
+    // headers in random order: with 30 of them, Authorization comes first once in 31 requests.
+    ...[1, 2, 3].map((n) => ({ what: `a wrong password among headers with braces (${n})`, method: "GET", headers: { Authorization: basic(`guess-${n}`), ...bracedHeaders() }, status: 401, counts: true })),
+    { what: "a scheme the front does not take", method: "GET", headers: { Authorization: "Bearer abc" }, status: 401, counts: true },
+];
+
+function send(port: number, sent: Sent): Promise<number> {
+    const uri = sent.method === "PUT" ? "/v2/team/app/manifests/v1" : "/v2/";
+    return new Promise((resolve, reject) => {
+        const req = http.request({ host: LOOPBACK, port, method: sent.method, path: uri, headers: sent.headers, agent: false }, (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", reject);
+        req.end();
+    });
+}
+
+function fail2banRegex(args: string[]): string {
+    const result = spawnSync(systemBinary("fail2ban-regex"), args, { encoding: "utf8", timeout: 60_000 });
+    assert.equal(result.status, 0, `fail2ban-regex ${args.join(" ")}:\n${result.stdout}${result.stderr}`);
+    return result.stdout;
+}
+
+describe("fail2ban's filter on the real front's access log", () => {
+    const tracker = new ProcessTracker();
+    let tmp: TempDir;
+    let upstream: http.Server;
+    let caddy: TrackedProcess;
+    let port: number;
+    let accessLog: string;
+    let filterFile: string;
+    let lines: { ts: number }[];
+
+    before(async () => {
+        tmp = makeTempDir("fail2ban-unit");
+        accessLog = tmp.join("access.log");
+        upstream = http.createServer((_req, res) => res.end("{}"));
+        await new Promise<void>((resolve) => upstream.listen(0, LOOPBACK, resolve));
+        const upstreamPort = (upstream.address() as { port: number }).port;
+        port = await freePort();
+        const caddyfile = renderFrontConfig({
+            listen: `${LOOPBACK}:${port}`,
+            tls: { kind: "none" },
+            users: [{ name: USER.name, role: "pull", bcryptHash: bcrypt.hashSync(USER.password, 4) }],
+            realm: "Registry",
+            upstream: `${LOOPBACK}:${upstreamPort}`,
+            accessLogFile: accessLog,
+            adminSocket: tmp.join("admin.sock"),
+        });
+        fs.writeFileSync(tmp.join("Caddyfile"), caddyfile);
+        caddy = tracker.start("caddy", caddyBinary(), ["run", "--config", tmp.join("Caddyfile"), "--adapter", "caddyfile"], {
+            logFile: tmp.join("caddy.log"),
+            env: caddyEnvironment(tmp.path),
+        });
+        await waitUntil(
+            async () => {
+                const status = await send(port, REQUESTS[0]);
+                return status === 401 ? { done: true, value: undefined } : { done: false, seen: `HTTP ${status}` };
+            },
+            { description: "the front to answer", timeoutMs: 15_000, abortIf: () => (caddy.running ? undefined : `caddy exited:\n${caddy.logTail()}`) },
+        );
+        // Only the requests below are in the log the filter reads.
+        fs.truncateSync(accessLog, 0);
+        for (const sent of REQUESTS) {
+            assert.equal(await send(port, sent), sent.status, sent.what);
+        }
+        lines = await waitUntil(
+            async () => {
+                const text = fs.readFileSync(accessLog, "utf8").split("\n").filter((line) => line !== "");
+                return text.length === REQUESTS.length ? { done: true, value: text.map((line) => JSON.parse(line) as { ts: number }) } : { done: false, seen: `${text.length} lines` };
+            },
+            { description: "one access log line per request", timeoutMs: 10_000 },
+        );
+        const files = renderFail2banFiles({ accessLogPath: accessLog, ports: [port], ...FAIL2BAN_DEFAULTS });
+        filterFile = tmp.join(`${FAIL2BAN_JAIL_NAME}.conf`);
+        fs.writeFileSync(filterFile, files.filter);
+    });
+
+    after(async () => {
+        await tracker.dispose();
+        await new Promise((resolve) => upstream?.close(resolve));
+        tmp?.remove();
+    });
+
+    test("counts exactly the failed logins, with the client's address and Caddy's time", () => {
+        // `-o row`: one `['<address>', <epoch>, {...}],` per counted line (fail2ban-regex --help).
+        const rows = fail2banRegex(["-o", "row", accessLog, filterFile])
+            .split("\n")
+            .map((line) => /^\['([^']+)',\s*([\d.]+),/.exec(line))
+            .filter((m) => m !== null)
+            .map((m) => ({ address: m[1], time: Number(m[2]) }));
+        const expected = REQUESTS.flatMap((sent, i) => (sent.counts ? [{ address: LOOPBACK, time: Math.floor(lines[i].ts) }] : []));
+        assert.deepEqual(rows, expected, REQUESTS.map((s) => `${s.counts ? "counts" : "ignored"}: ${s.what}`).join("\n"));
+    });
+
+    test("finds Caddy's timestamp on every line", () => {
+        const out = fail2banRegex([accessLog, filterFile]);
+        assert.match(out, new RegExp(`\\[${REQUESTS.length}\\] "ts":\\{EPOCH\\}`), out);
+        const counted = REQUESTS.filter((sent) => sent.counts).length;
+        assert.match(out, new RegExp(`Lines: ${REQUESTS.length} lines, 0 ignored, ${counted} matched, ${REQUESTS.length - counted} missed`), out);
+    });
+
+    test("the jail loads with the package's jail.conf and bans with iptables on the front's port", () => {
+        // The package's config directory with our two files instead of its jail.d (which only
+        // enables sshd): what fail2ban-client reads on the droplet.
+        const conf = tmp.join("etc-fail2ban");
+        fs.cpSync("/etc/fail2ban", conf, { recursive: true });
+        fs.rmSync(path.join(conf, "jail.d"), { recursive: true, force: true });
+        fs.mkdirSync(path.join(conf, "jail.d"));
+        const files = renderFail2banFiles({ accessLogPath: accessLog, ports: [port, 8443], ...FAIL2BAN_DEFAULTS });
+        fs.writeFileSync(path.join(conf, "jail.d", `${FAIL2BAN_JAIL_NAME}.local`), files.jail);
+        fs.writeFileSync(path.join(conf, "filter.d", `${FAIL2BAN_JAIL_NAME}.conf`), files.filter);
+        const result = spawnSync(systemBinary("fail2ban-client"), ["--conf", conf, "-d"], { encoding: "utf8", timeout: 60_000 });
+        const dump = result.stdout + result.stderr;
+        assert.equal(result.status, 0, dump);
+        const set = (what: string) => dump.includes(`['set', '${FAIL2BAN_JAIL_NAME}', ${what}]`);
+        assert.ok(set(`'maxretry', ${FAIL2BAN_DEFAULTS.maxRetry}`), dump);
+        assert.ok(set(`'findtime', '${FAIL2BAN_DEFAULTS.findTimeSeconds}'`), dump);
+        assert.ok(set(`'bantime', '${FAIL2BAN_DEFAULTS.banTimeSeconds}'`), dump);
+        assert.ok(set(`'addlogpath', '${accessLog}', 'head'`), dump);
+        assert.ok(set(`'addignoreip', '127.0.0.1/8', '::1'`), dump);
+        assert.match(dump, /\['add', 'private-registry-front', 'polling'\]/, dump);
+        assert.ok(dump.includes(`['actionban', '<iptables> -I f2b-${FAIL2BAN_JAIL_NAME} 1 -s <ip> -j <blocktype>']`), dump);
+        assert.ok(dump.includes(`['blocktype', 'REJECT --reject-with icmp-port-unreachable']`), dump);
+        assert.match(dump, new RegExp(`INPUT -p \\S+ -m multiport --dports ${port},8443 -j f2b-${FAIL2BAN_JAIL_NAME}`), dump);
+        assert.ok(dump.includes("['protocol', 'tcp']"), dump);
+    });
+});
