@@ -374,7 +374,7 @@ async function measure(cfg: BenchConfig): Promise<Results> {
                 }
                 const summary = summarizeProfile(name, top);
                 profiles.push(summary);
-                const keep = path.join(path.dirname(cfg.resultsJson), `profile-${profiles.length}.pb.gz`);
+                const keep = path.join(cfg.profileDir, `profile-${profiles.length}.pb.gz`);
                 fs.mkdirSync(path.dirname(keep), { recursive: true });
                 fs.copyFileSync(file, keep);
                 log(`profile "${name}" (${summary.totalSamples}, saved ${path.relative(REPO_ROOT, keep)}): ${JSON.stringify(summary.categories)}`);
@@ -422,8 +422,9 @@ async function measure(cfg: BenchConfig): Promise<Results> {
 }
 
 async function main(): Promise<void> {
-    const cfg = loadConfig(REPO_ROOT);
+    const cfg = loadConfig(REPO_ROOT, process.argv.slice(2));
     let results: Results;
+    const resultsJson = cfg.fromJson ?? cfg.resultsJson;
     if (cfg.fromJson) {
         results = JSON.parse(fs.readFileSync(cfg.fromJson, "utf8")) as Results;
         results.chosen = chooseChunk(results.sweep, results.meta.config.rssBudgetMb, results.meta.config.sweepConcurrency, programOf(results));
@@ -440,7 +441,8 @@ async function main(): Promise<void> {
     for (const [name, svg] of Object.entries(charts)) {
         fs.writeFileSync(path.join(cfg.outDir, name), svg);
     }
-    const markdown = renderMarkdown(results, Object.keys(charts));
+    const source = { path: path.relative(REPO_ROOT, resultsJson), link: path.relative(cfg.outDir, resultsJson) };
+    const markdown = renderMarkdown(results, Object.keys(charts), source);
     fs.writeFileSync(path.join(cfg.outDir, "BENCHMARKS.md"), markdown);
     process.stdout.write(renderTable(results));
     log(`wrote ${path.relative(REPO_ROOT, path.join(cfg.outDir, "BENCHMARKS.md"))} and ${Object.keys(charts).join(", ")}`);

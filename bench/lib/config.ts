@@ -1,6 +1,7 @@
 /**
- * Benchmark settings from the environment. `BENCH_QUICK=1` is a smoke run (about two minutes)
- * that writes to .bench/quick/ instead of docs/.
+ * Benchmark settings from the environment and the command line. `BENCH_QUICK=1` is a smoke run
+ * (about two minutes) that writes to .bench/quick/ instead of docs/; `--render` measures nothing
+ * and re-renders the report from the committed raw results.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -39,10 +40,27 @@ export interface BenchConfig {
     keepWorkDir: boolean;
     /** Where BENCHMARKS.md and the SVGs go. */
     outDir: string;
-    /** Raw results as JSON (for re-rendering with BENCH_FROM_JSON). */
+    /**
+     * Raw results as JSON. A full run writes them into the repository (RESULTS_JSON), so the
+     * report and charts in docs/ can always be regenerated from the data they show.
+     */
     resultsJson: string;
+    /** Where a run keeps the Go CPU profiles it summarises (binary, so outside the repository). */
+    profileDir: string;
     /** Render the report from this JSON instead of measuring. */
     fromJson?: string;
+}
+
+/** The committed raw results docs/BENCHMARKS.md and docs/bench-*.svg are rendered from. */
+export const RESULTS_JSON = "bench/results/loopback.json";
+
+/** `--render`: re-render from the results JSON (RESULTS_JSON unless BENCH_RESULTS_JSON or BENCH_FROM_JSON says otherwise). */
+function parseArgs(argv: string[]): { render: boolean } {
+    const unknown = argv.filter((a) => a !== "--render");
+    if (unknown.length > 0) {
+        throw new Error(`unknown argument(s) ${unknown.join(" ")}: the only one is --render (settings are environment variables, see bench/lib/config.ts)`);
+    }
+    return { render: argv.includes("--render") };
 }
 
 function num(name: string, fallback: number): number {
@@ -78,7 +96,8 @@ function defaultWorkDir(repoRoot: string): string {
     }
 }
 
-export function loadConfig(repoRoot: string): BenchConfig {
+export function loadConfig(repoRoot: string, argv: string[] = []): BenchConfig {
+    const { render } = parseArgs(argv);
     const quick = process.env.BENCH_QUICK === "1";
     const chunksMb = list("BENCH_CHUNKS_MB", quick ? [5, 10] : [5, 10, 32, 64]);
     if (chunksMb.some((c) => c < 5)) {
@@ -90,6 +109,12 @@ export function loadConfig(repoRoot: string): BenchConfig {
     if (tuningBcryptCosts.some((c) => !Number.isInteger(c) || c < 4 || c > 31)) {
         throw new Error("BENCH_TUNING_BCRYPT_COSTS: bcrypt costs are integers from 4 to 31");
     }
+    const resultsJson = process.env.BENCH_RESULTS_JSON
+        ? path.resolve(process.env.BENCH_RESULTS_JSON)
+        : quick
+          ? path.join(repoRoot, ".bench", "results-quick.json")
+          : path.join(repoRoot, RESULTS_JSON);
+    const fromJson = process.env.BENCH_FROM_JSON ? path.resolve(process.env.BENCH_FROM_JSON) : render ? resultsJson : undefined;
     const outDir = process.env.BENCH_OUT ? path.resolve(process.env.BENCH_OUT) : quick ? path.join(repoRoot, ".bench", "quick") : path.join(repoRoot, "docs");
     return {
         quick,
@@ -109,9 +134,8 @@ export function loadConfig(repoRoot: string): BenchConfig {
         workDir: process.env.BENCH_DIR ? path.resolve(process.env.BENCH_DIR) : defaultWorkDir(repoRoot),
         keepWorkDir: process.env.BENCH_KEEP === "1",
         outDir,
-        resultsJson: process.env.BENCH_RESULTS_JSON
-            ? path.resolve(process.env.BENCH_RESULTS_JSON)
-            : path.join(repoRoot, ".bench", quick ? "results-quick.json" : "results.json"),
-        fromJson: process.env.BENCH_FROM_JSON ? path.resolve(process.env.BENCH_FROM_JSON) : undefined,
+        resultsJson,
+        profileDir: path.join(repoRoot, ".bench", quick ? "profiles-quick" : "profiles"),
+        fromJson,
     };
 }
