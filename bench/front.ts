@@ -9,13 +9,13 @@
  * BENCH_QUICK=1 is a smoke run (32 MiB, 2 rounds) that writes under .bench/quick/ instead.
  * Needs `npm ci` and `bash scripts/install-rehearsal-tools.sh`.
  */
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
 import { DEFAULTS } from "../components/settings";
 import { cachedBinary, LocalRegistry, startFrontedRegistry, type FrontedRegistry, type S3Target } from "../test/harness";
+import { goModuleVersion } from "./lib/buildInfo";
 import { loadConfig } from "./lib/config";
 import { downloadBlob, fromRigSample, timedOp, uploadBlob, writeRandomFile, type Target } from "./lib/frontOps";
 import { renderFrontMarkdown, renderFrontTable, workloadName, type FrontResults, type FrontSample, type FrontWorkload, type Variant } from "./lib/frontReport";
@@ -46,22 +46,6 @@ const ORDERS: Variant[][] = [
 
 function log(message: string): void {
     process.stderr.write(`[bench:front ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
-}
-
-/** A module's version from the binary's Go build info (`go version -m`). */
-function goModuleVersion(binary: string, module: string): string {
-    for (const go of ["go", "/usr/local/go/bin/go"]) {
-        try {
-            const out = execFileSync(go, ["version", "-m", binary], { encoding: "utf8" });
-            const line = out.split("\n").find((l) => l.trim().startsWith(`mod\t${module}\t`));
-            if (line) {
-                return line.trim().split(/\s+/)[2] ?? "unknown";
-            }
-        } catch {
-            // the next go, or unknown
-        }
-    }
-    return "unknown";
 }
 
 function brief(s: FrontSample): string {

@@ -14,6 +14,7 @@ import * as path from "node:path";
 
 import { REGISTRY_VERSION } from "../components/versions";
 import { cachedBinary, type LocalRegistry } from "../test/harness";
+import { goModuleVersion } from "./lib/buildInfo";
 import { loadConfig, type BenchConfig } from "./lib/config";
 import { buildImagesSharingBase, buildSingleLayerImage, blobFile } from "./lib/images";
 import { pprofTop, summarizeProfile, type ProfileSummary } from "./lib/pprof";
@@ -41,21 +42,6 @@ function versionOf(command: string, args: string[]): string {
     } catch {
         return "unknown";
     }
-}
-
-function goModuleVersion(binary: string, module: string): string {
-    for (const go of ["go", "/usr/local/go/bin/go"]) {
-        try {
-            const out = execFileSync(go, ["version", "-m", binary], { encoding: "utf8" });
-            const line = out.split("\n").find((l) => l.trim().startsWith(`mod\t${module}\t`));
-            if (line) {
-                return line.trim().split(/\s+/)[2] ?? "unknown";
-            }
-        } catch {
-            // next
-        }
-    }
-    return "unknown";
 }
 
 function filesystemOf(dir: string): string {
