@@ -9,7 +9,10 @@
 #       versitygw  a real S3-compatible server (SigV4 checks, multipart uploads), pinned below;
 #       regbot     regclient's scripted registry client at the version the droplet runs for tag
 #                  retention (REGCLIENT_VERSION in components/versions.ts), static like the image's;
-#       caddy      the front the droplet runs (CADDY_VERSION in components/versions.ts), static.
+#       caddy      the front the droplet runs (CADDY_VERSION in components/versions.ts), static;
+#       toxiproxy-server, toxiproxy-cli
+#                  Shopify's TCP proxy, pinned below: bench/net adds round-trip delay with it,
+#                  because this kernel has tbf and htb but no netem.
 #   fail2ban and iptables come from Debian, as the droplet's come from Ubuntu.
 # Idempotent and fast when cached: a binary is rebuilt only when its stamp file (module, version,
 # build flags) does not match what this script would build.
@@ -20,6 +23,9 @@ set -euo pipefail
 
 VERSITYGW_MODULE="github.com/versity/versitygw/cmd/versitygw"
 VERSITYGW_VERSION="v1.8.0"
+TOXIPROXY_SERVER_MODULE="github.com/Shopify/toxiproxy/v2/cmd/server"
+TOXIPROXY_CLI_MODULE="github.com/Shopify/toxiproxy/v2/cmd/cli"
+TOXIPROXY_VERSION="v2.5.0"
 # The oldest Go every module builds with: distribution v3.1.2's and regclient v0.11.7's go.mod say `go 1.26.0`.
 MIN_GO_MINOR=26
 
@@ -80,9 +86,11 @@ read_versions_constant() {
 }
 
 # --- 4. go install with a stamp ------------------------------------------------------------------
-# build NAME MODULE VERSION CGO: installs MODULE@VERSION as $cache_bin/NAME unless the stamp matches.
+# build NAME MODULE VERSION CGO [BUILT]: installs MODULE@VERSION as $cache_bin/NAME unless the stamp
+# matches. BUILT is the file `go install` writes (the last element of the module path), when it is
+# not NAME already (toxiproxy's commands are `server` and `cli`).
 build() {
-  local name=$1 module=$2 version=$3 cgo=$4
+  local name=$1 module=$2 version=$3 cgo=$4 built=${5:-$1}
   local target="$cache_bin/$name" stamp="$cache_bin/$name.stamp"
   local want="module=$module version=$version CGO_ENABLED=$cgo flags=-trimpath,-s,-w"
   if [ "${FORCE_REBUILD:-0}" != 1 ] && [ -x "$target" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -98,7 +106,7 @@ build() {
     rm -rf "$tmp"
     die "go install $module@$version failed"
   fi
-  mv -f "$tmp/$name" "$target"
+  mv -f "$tmp/$built" "$target"
   rm -rf "$tmp"
   printf '%s\n' "$want" > "$stamp"
   log "$name: built in $(( $(date +%s) - started ))s -> ${target#"$repo_root"/}"
@@ -137,12 +145,15 @@ build registry "$registry_module" "v$registry_version" 0
 build versitygw "$VERSITYGW_MODULE" "$VERSITYGW_VERSION" 0
 build regbot "$regbot_module" "v$regclient_version" 0
 build caddy "$caddy_module" "v$caddy_version" 0
+build toxiproxy-server "$TOXIPROXY_SERVER_MODULE" "$TOXIPROXY_VERSION" 0 server
+build toxiproxy-cli "$TOXIPROXY_CLI_MODULE" "$TOXIPROXY_VERSION" 0 cli
 
 log "versions:"
 log "  registry   $("$cache_bin/registry" --version 2>&1 | awk '{ print $NF; exit }')"
 log "  versitygw  $("$GO" version -m "$cache_bin/versitygw" | awk '$1 == "mod" { print $3; exit }')"
 log "  regbot     $("$cache_bin/regbot" version --format '{{.VCSTag}}' 2>&1 | head -n1)"
 log "  caddy      $("$cache_bin/caddy" version 2>&1 | awk '{ print $1; exit }')"
+log "  toxiproxy  $("$GO" version -m "$cache_bin/toxiproxy-server" | awk '$1 == "mod" { print $3; exit }')"
 log "  fail2ban   $(fail2ban-client --version 2>&1 | head -n1)"
 log "  skopeo     $(skopeo --version 2>&1 | head -n1)"
 log "  podman     $(podman --version 2>&1 | head -n1)"

@@ -78,6 +78,8 @@ export interface LocalFrontOptions {
     /** The key pair served in place of the program's (for a private-CA deploy). */
     certs: TestCertificates;
     port?: number;
+    /** The address it listens on and clients use; default 127.0.0.1 (a network namespace's own address, for the bench's rig). */
+    host?: string;
 }
 
 export class LocalFront {
@@ -89,18 +91,22 @@ export class LocalFront {
     readonly input: FrontInput;
     private proc: TrackedProcess | undefined;
 
+    /** The address it listens on (127.0.0.1 unless `host` was given). */
+    readonly listenHost: string;
+
     private constructor(
         readonly dir: string,
         readonly port: number,
         readonly certs: TestCertificates,
         options: LocalFrontOptions,
     ) {
+        this.listenHost = options.host ?? LOOPBACK;
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         this.configFile = path.join(dir, "Caddyfile");
         this.accessLogFile = path.join(dir, "access.log");
         this.logFile = path.join(dir, "caddy.log");
         this.input = rehearsalFrontInput(options.program, {
-            listen: `${LOOPBACK}:${port}`,
+            listen: `${this.listenHost}:${port}`,
             upstream: `${LOOPBACK}:${options.upstreamPort}`,
             accessLogFile: this.accessLogFile,
             adminSocket: path.join(dir, "admin.sock"),
@@ -126,9 +132,9 @@ export class LocalFront {
         return front;
     }
 
-    /** `127.0.0.1:PORT`, the registry host as clients name it. */
+    /** `127.0.0.1:PORT` (or `host:PORT`), the registry host as clients name it. */
     get host(): string {
-        return `${LOOPBACK}:${this.port}`;
+        return `${this.listenHost}:${this.port}`;
     }
 
     get url(): string {
@@ -191,8 +197,8 @@ export async function openRawConnection(front: LocalFront): Promise<RawConnectio
         const onError = (error: Error) => reject(error);
         const s =
             front.input.tls.kind === "none"
-                ? net.connect({ host: LOOPBACK, port: front.port }, () => resolve(s))
-                : tls.connect({ host: LOOPBACK, port: front.port, ca: front.certs.caCertPem }, () => resolve(s));
+                ? net.connect({ host: front.listenHost, port: front.port }, () => resolve(s))
+                : tls.connect({ host: front.listenHost, port: front.port, ca: front.certs.caCertPem }, () => resolve(s));
         s.once("error", onError);
     });
     const chunks: Buffer[] = [];

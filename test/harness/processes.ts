@@ -198,17 +198,24 @@ export interface ProcessTrackerOptions {
      * and call `stopAll()` from their own handler.
      */
     exitOnSignal?: boolean;
+    /**
+     * Put before every command this tracker starts or runs, e.g. `["ip", "netns", "exec", NS]`
+     * to run them inside a network namespace. Default: none.
+     */
+    commandPrefix?: readonly string[];
 }
 
 /** Starts children, remembers their PIDs, and kills them all on `stopAll()` or process exit. */
 export class ProcessTracker {
     readonly exitOnSignal: boolean;
+    private readonly commandPrefix: readonly string[];
     private readonly processes = new Set<TrackedProcess>();
     private readonly shortLived = new Map<number, string>();
     private readonly cleanups: Cleanup[] = [];
 
     constructor(options: ProcessTrackerOptions = {}) {
         this.exitOnSignal = options.exitOnSignal ?? true;
+        this.commandPrefix = options.commandPrefix ?? [];
         liveTrackers.add(this);
         installExitHandler();
         if (this.exitOnSignal) {
@@ -216,8 +223,15 @@ export class ProcessTracker {
         }
     }
 
+    /** `command args` behind the tracker's prefix, if it has one. */
+    private prefixed(command: string, args: readonly string[]): { command: string; args: string[] } {
+        const [head, ...rest] = [...this.commandPrefix, command, ...args];
+        return { command: head, args: rest };
+    }
+
     /** Starts a long-running process with its output in `options.logFile`. */
     start(name: string, command: string, args: readonly string[], options: StartOptions): TrackedProcess {
+        ({ command, args } = this.prefixed(command, args));
         const fd = fs.openSync(options.logFile, "a");
         let child: ChildProcess;
         // Servers must not outlive this process even when it is killed with -9.
@@ -248,6 +262,7 @@ export class ProcessTracker {
      * (killed on `stopAll()`/exit) and killed with its process group when `timeoutMs` passes.
      */
     run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+        ({ command, args } = this.prefixed(command, args));
         const started = Date.now();
         return new Promise((resolve, reject) => {
             const child = spawn(command, [...args], {

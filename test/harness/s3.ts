@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { freePort, isListening, LOOPBACK } from "./ports";
@@ -22,6 +23,8 @@ export interface S3ServerOptions {
     /** Directory for the server's data, log and access log (created). */
     dir: string;
     port?: number;
+    /** The address it listens on and clients use; default 127.0.0.1 (a network namespace's own address, for the bench's rig). */
+    host?: string;
     region?: string;
     /** Root credentials; random when omitted. */
     accessKey?: string;
@@ -69,6 +72,20 @@ export function parseAccessLog(text: string): S3Operation[] {
     return operations;
 }
 
+/** Whether something accepts TCP on `host:port` (isListening, for an address other than loopback). */
+function acceptsOn(host: string, port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const socket = net.connect({ host, port });
+        const done = (result: boolean) => {
+            socket.destroy();
+            resolve(result);
+        };
+        socket.setTimeout(1000, () => done(false));
+        socket.once("connect", () => done(true));
+        socket.once("error", () => done(false));
+    });
+}
+
 export class S3Server {
     readonly region: string;
     readonly accessKey: string;
@@ -77,6 +94,7 @@ export class S3Server {
     readonly dataDir: string;
     readonly accessLogFile: string;
     readonly logFile: string;
+    readonly host: string;
     private proc: TrackedProcess | undefined;
 
     private constructor(
@@ -85,6 +103,7 @@ export class S3Server {
         readonly port: number,
         options: S3ServerOptions,
     ) {
+        this.host = options.host ?? LOOPBACK;
         this.region = options.region ?? "us-east-1";
         this.accessKey = options.accessKey ?? `AK${randomBytes(9).toString("hex").toUpperCase()}`;
         this.secretKey = options.secretKey ?? randomBytes(24).toString("base64url");
@@ -101,9 +120,9 @@ export class S3Server {
         return server;
     }
 
-    /** `http://127.0.0.1:PORT`, as the registry's `regionendpoint`. */
+    /** `http://127.0.0.1:PORT` (or the `host` it was given), as the registry's `regionendpoint`. */
     get endpoint(): string {
-        return `http://${LOOPBACK}:${this.port}`;
+        return `http://${this.host}:${this.port}`;
     }
 
     get process(): TrackedProcess | undefined {
@@ -122,7 +141,7 @@ export class S3Server {
         this.proc = this.tracker.start(
             "versitygw",
             cachedBinary("versitygw"),
-            ["--port", `${LOOPBACK}:${this.port}`, "--region", this.region, "--access-log", this.accessLogFile, "--health", "/health", "--quiet", "posix", this.dataDir],
+            ["--port", `${this.host}:${this.port}`, "--region", this.region, "--access-log", this.accessLogFile, "--health", "/health", "--quiet", "posix", this.dataDir],
             {
                 logFile: this.logFile,
                 env: { ...process.env, ROOT_ACCESS_KEY_ID: this.accessKey, ROOT_SECRET_ACCESS_KEY: this.secretKey },
@@ -157,7 +176,7 @@ export class S3Server {
         if (this.proc?.running) {
             await this.stop();
         }
-        await waitUntil(async () => ((await isListening(this.port)) ? { done: false, seen: "port still open" } : { done: true, value: undefined }), {
+        await waitUntil(async () => ((await (this.host === LOOPBACK ? isListening(this.port) : acceptsOn(this.host, this.port))) ? { done: false, seen: "port still open" } : { done: true, value: undefined }), {
             description: `port ${this.port} to close`,
             timeoutMs: 10_000,
         });

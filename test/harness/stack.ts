@@ -39,6 +39,11 @@ export interface FrontedRegistryOptions {
     /** Fixed ports; free ones by default. */
     ports?: { front?: number; registry?: number; debug?: number };
     /**
+     * The front's address (it listens there, clients and the program's hostname use it); default
+     * 127.0.0.1. The bench's network rig gives the droplet namespace's own address.
+     */
+    frontHost?: string;
+    /**
      * Default "ready": a login gets 200 through the front (the whole path works). "listening":
      * both ports are open, for a registry whose storage is broken on purpose.
      */
@@ -190,6 +195,7 @@ export async function startFrontedRegistry(tracker: ProcessTracker, options: Fro
             certs: options.certs,
             redirect: options.redirect,
             tls: options.tls,
+            hostname: options.frontHost,
         }),
     );
     // The loopback swaps below replace both ends; the program must wire them to each other.
@@ -208,7 +214,7 @@ export async function startFrontedRegistry(tracker: ProcessTracker, options: Fro
         debugPort: options.ports?.debug,
         waitFor: "listening",
     });
-    const front = await LocalFront.start(tracker, { dir: path.join(options.dir, "front"), program: parts.front, upstreamPort: registry.port, certs: options.certs, port: options.ports?.front });
+    const front = await LocalFront.start(tracker, { dir: path.join(options.dir, "front"), program: parts.front, upstreamPort: registry.port, certs: options.certs, port: options.ports?.front, host: options.frontHost });
     const fronted = new FrontedRegistry(registry, front, Object.fromEntries(logins.map((l) => [l.name, l])), { username: primary.username, password: primary.password });
     if ((options.waitFor ?? "ready") === "ready") {
         await fronted.waitUntilReady();

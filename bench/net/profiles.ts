@@ -1,0 +1,158 @@
+/**
+ * Where the registry's three parties sit, as link figures the network rig (rig.ts) reproduces:
+ * a CI runner that pushes and pulls (`ci`), the droplet with the registry and its front
+ * (`droplet`), and the S3 bucket (`s3`). Pure data and validation.
+ *
+ * Every figure carries its source. Where no measurement of the exact pair was found, the source
+ * says so and the figure leans pessimistic (more delay, less bandwidth), so a bench over the rig
+ * does not promise more than the real path gives.
+ *
+ * Bandwidth is one TCP connection's share, not a NIC's: the registry's S3 driver uploads one part
+ * at a time per blob and skopeo fetches a layer over one connection.
+ */
+
+export const ROLES = ["ci", "droplet", "s3"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The three links, each named `from-to` with `from` the side that opens connections. */
+export const LINKS = ["ci-droplet", "droplet-s3", "ci-s3"] as const;
+export type LinkName = (typeof LINKS)[number];
+
+export interface Figure {
+    value: number;
+    /** Where the value comes from, or why it was chosen when nothing better was found. */
+    source: string;
+}
+
+export interface LinkProfile {
+    /** What the link stands for (regions, providers). */
+    what: string;
+    /** Round-trip time, milliseconds. */
+    rttMs: Figure;
+    /** Bandwidth of one connection in each direction, Mbit/s (10^6 bit/s). */
+    mbit: Figure;
+}
+
+export interface NetworkProfile {
+    name: string;
+    description: string;
+    links: Record<LinkName, LinkProfile>;
+}
+
+/** The ends of a link: who connects, who serves. */
+export function linkEnds(link: LinkName): { from: Role; to: Role } {
+    const [from, to] = link.split("-") as [Role, Role];
+    return { from, to };
+}
+
+const AWS_INTER_REGION =
+    "AWS inter-region average ping, 'Latency Between AWS Global Regions' as tabled in " +
+    "https://acomputerscientistlearnsaws.blogspot.com/2017/04/aws-regions.html";
+const DO_LIMIT = "DigitalOcean Droplet limits: regular (non-Premium) Droplets top out at 2 Gbps (https://docs.digitalocean.com/products/droplets/details/limits/)";
+const S3_PER_CONNECTION =
+    "AWS S3 performance guidance of one request per 85-90 MB/s (~700 Mbit/s) of wanted throughput " +
+    "(AWS whitepaper 'Optimizing Amazon S3 Performance'; not found in the searchable corpus, so unverified here)";
+const RUNNER_NIC =
+    "GitHub-hosted Linux runners are Azure Standard_DS2_v2 VMs (quoted from GitHub's docs in zeitgeistpm/zeitgeist#185 " +
+    "and kosyfrances/kubeclust#3); no published per-connection figure for runner egress was found";
+
+export const PROFILES: Record<string, NetworkProfile> = {
+    near: {
+        name: "near",
+        description: "runner in Azure East US (Virginia) -> droplet in DigitalOcean nyc3 -> bucket in AWS us-east-1 (Virginia)",
+        links: {
+            "ci-droplet": {
+                what: "GitHub-hosted runner (Azure eastus) to DigitalOcean nyc3",
+                rttMs: {
+                    value: 10,
+                    source:
+                        "no measurement of Azure eastus <-> DO nyc3 found; northern Virginia to New York is ~400 km of fibre " +
+                        "(~4 ms round trip at 2/3 c), real paths take about twice that; 10 ms chosen (pessimistic)",
+                },
+                mbit: { value: 500, source: `${RUNNER_NIC}; ${DO_LIMIT}; one internet flow gets far less than either NIC: 500 Mbit/s chosen` },
+            },
+            "droplet-s3": {
+                what: "DigitalOcean nyc3 to AWS S3 us-east-1",
+                rttMs: {
+                    value: 10,
+                    source: "no measurement of DO nyc3 <-> AWS us-east-1 found; same geography as the runner-droplet link (New York <-> northern Virginia): 10 ms chosen",
+                },
+                mbit: { value: 500, source: `${S3_PER_CONNECTION}; ${DO_LIMIT}; crossing the internet between providers: 500 Mbit/s chosen, under both` },
+            },
+            "ci-s3": {
+                what: "GitHub-hosted runner (Azure eastus) to AWS S3 us-east-1, the redirected pull",
+                rttMs: {
+                    value: 3,
+                    source:
+                        "no cross-cloud measurement found; both are in northern Virginia, where AWS's own zones are 0.25-3.4 ms apart " +
+                        "(https://www.xkyle.com/Measuring-AWS-Region-and-AZ-Latency/): 3 ms chosen",
+                },
+                mbit: { value: 700, source: `${S3_PER_CONNECTION}; ${RUNNER_NIC}` },
+            },
+        },
+    },
+    far: {
+        name: "far",
+        description: "runner in Azure East US (Virginia) -> droplet in DigitalOcean fra1 -> bucket in AWS eu-central-1 (Frankfurt)",
+        links: {
+            "ci-droplet": {
+                what: "GitHub-hosted runner (Azure eastus) to DigitalOcean fra1, across the Atlantic",
+                rttMs: { value: 90, source: `${AWS_INTER_REGION}: us-east-1 <-> eu-central-1 88.7 ms; the same two cities, rounded up` },
+                mbit: {
+                    value: 200,
+                    source:
+                        `${RUNNER_NIC}; one TCP flow over 90 ms needs a ~2.5 MB window for 200 Mbit/s, about what Linux autotuning ` +
+                        "grows to; no measured transatlantic single-flow figure found: 200 Mbit/s chosen",
+                },
+            },
+            "droplet-s3": {
+                what: "DigitalOcean fra1 to AWS S3 eu-central-1 (both Frankfurt)",
+                rttMs: { value: 3, source: "no measurement of DO fra1 <-> AWS eu-central-1 found; same metro area, as AWS zones within a region (0.25-3.4 ms, xkyle.com): 3 ms chosen" },
+                mbit: { value: 500, source: `${S3_PER_CONNECTION}; ${DO_LIMIT}; between providers: 500 Mbit/s chosen` },
+            },
+            "ci-s3": {
+                what: "GitHub-hosted runner (Azure eastus) to AWS S3 eu-central-1, the redirected pull across the Atlantic",
+                rttMs: { value: 90, source: `${AWS_INTER_REGION}: us-east-1 <-> eu-central-1 88.7 ms, rounded up` },
+                mbit: { value: 200, source: "as the runner-droplet link: one transatlantic flow, 200 Mbit/s chosen" },
+            },
+        },
+    },
+};
+
+/** Every problem with a profile: missing links, figures that are not positive finite numbers, or without a source. */
+export function validateProfile(profile: NetworkProfile): string[] {
+    const problems: string[] = [];
+    if (!/^[a-z][a-z0-9-]*$/.test(profile.name)) {
+        problems.push(`profile name ${JSON.stringify(profile.name)} must be lower-case letters, digits and dashes`);
+    }
+    for (const link of LINKS) {
+        const spec = profile.links[link] as LinkProfile | undefined;
+        if (spec === undefined) {
+            problems.push(`${profile.name}: link ${link} is missing`);
+            continue;
+        }
+        // Upper bounds catch unit mistakes (seconds for ms, bit/s for Mbit/s).
+        for (const [what, figure, max] of [["rttMs", spec.rttMs, 1000], ["mbit", spec.mbit, 10_000]] as const) {
+            if (figure === undefined || typeof figure.value !== "number" || !Number.isFinite(figure.value) || figure.value <= 0 || figure.value > max) {
+                problems.push(`${profile.name}: ${link}.${what} must be a number in (0, ${max}]; got ${JSON.stringify(figure?.value)}`);
+            }
+            if (figure === undefined || typeof figure.source !== "string" || figure.source.trim().length < 10) {
+                problems.push(`${profile.name}: ${link}.${what} needs a source (where the figure comes from, or why it was chosen)`);
+            }
+        }
+    }
+    return problems;
+}
+
+/** The named profile, validated; throws naming the known ones. */
+export function profileByName(name: string): NetworkProfile {
+    const profile = PROFILES[name];
+    if (profile === undefined) {
+        throw new Error(`unknown network profile ${JSON.stringify(name)}; known: ${Object.keys(PROFILES).join(", ")}`);
+    }
+    const problems = validateProfile(profile);
+    if (problems.length > 0) {
+        throw new Error(`network profile ${name} is invalid:\n${problems.join("\n")}`);
+    }
+    return profile;
+}
