@@ -188,6 +188,12 @@ function proxy(upstream: string): string[] {
         "\tflush_interval -1",
         // The route sets it on every answer, the front's own 401s and 403s too; once is enough.
         "\theader_down -Docker-Distribution-API-Version",
+        // A new loopback connection per request. A draining registry closes its idle connections,
+        // and a request the front has just written on one fails with no retry (Go retries only
+        // replayable requests there); a refused dial, by contrast, is always retried.
+        "\ttransport http {",
+        "\t\tkeepalive off",
+        "\t}",
         "}",
     ];
 }

@@ -233,6 +233,16 @@ describe("deployment plan", () => {
         assert.match(pending.caddyfile, /^\ttls internal$/m, "no ACME validation while the name points elsewhere");
     });
 
+    it("proxies each request on a new loopback connection, which a draining registry refuses and the front retries", () => {
+        const d = renderDeployment(deploymentInput);
+        const proxies = d.caddyfile.split("reverse_proxy ").slice(1);
+        assert.equal(proxies.length, 2, "the uptime check's / and the logged-in API");
+        for (const block of proxies) {
+            assert.match(block, /^127\.0\.0\.1:5002 \{[^]*?\n\t+transport http \{\n\t+keepalive off\n/);
+            assert.match(block, /\n\t+lb_try_duration 60s\n/);
+        }
+    });
+
     it("gives every user the same bcrypt hash in the front and the registry, and the pull user its refusal", () => {
         const d = renderDeployment(deploymentInput);
         for (const line of d.htpasswd.trim().split("\n")) {
