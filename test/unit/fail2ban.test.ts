@@ -108,7 +108,12 @@ describe("fail2ban's filter on the real front's access log", () => {
             },
             { description: "the front to answer", timeoutMs: 15_000, abortIf: () => (caddy.running ? undefined : `caddy exited:\n${caddy.logTail()}`) },
         );
-        // Only the requests below are in the log the filter reads.
+        // Caddy writes a request's line after answering it: wait for the warm-up's line, so that
+        // only the requests below are in the log the filter reads.
+        await waitUntil(
+            async () => (fs.existsSync(accessLog) && fs.statSync(accessLog).size > 0 ? { done: true, value: undefined } : { done: false, seen: "no line yet" }),
+            { description: "the warm-up request's access log line", timeoutMs: 10_000 },
+        );
         fs.truncateSync(accessLog, 0);
         for (const sent of REQUESTS) {
             assert.equal(await send(port, sent), sent.status, sent.what);
