@@ -16,6 +16,7 @@ import * as path from "node:path";
 import { DEFAULTS } from "../components/settings";
 import { cachedBinary, LocalRegistry, startFrontedRegistry, type FrontedRegistry, type S3Target } from "../test/harness";
 import { goModuleVersion } from "./lib/buildInfo";
+import { measureOrLoad } from "./lib/rawResults";
 import { loadConfig } from "./lib/config";
 import { downloadBlob, fromRigSample, timedOp, uploadBlob, writeRandomFile, type Target } from "./lib/frontOps";
 import { renderFrontMarkdown, renderFrontTable, workloadName, type FrontResults, type FrontSample, type FrontWorkload, type Variant } from "./lib/frontReport";
@@ -221,16 +222,7 @@ async function measure(): Promise<FrontResults> {
 }
 
 async function main(): Promise<void> {
-    let results: FrontResults;
-    if (process.argv.includes("--render")) {
-        results = JSON.parse(fs.readFileSync(OUT.json, "utf8")) as FrontResults;
-        log(`rendering ${path.relative(REPO_ROOT, OUT.json)}`);
-    } else {
-        results = await measure();
-        fs.mkdirSync(path.dirname(OUT.json), { recursive: true });
-        fs.writeFileSync(OUT.json, `${JSON.stringify(results, null, 1)}\n`);
-        log(`raw results: ${path.relative(REPO_ROOT, OUT.json)}`);
-    }
+    const results = await measureOrLoad<FrontResults>(OUT.json, measure, log);
     fs.mkdirSync(path.dirname(OUT.markdown), { recursive: true });
     fs.writeFileSync(OUT.markdown, renderFrontMarkdown(results));
     process.stdout.write(renderFrontTable(results));

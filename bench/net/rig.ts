@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { runSyncQuietly, type ProcessTracker, type RunResult } from "../../test/harness/processes";
+import { pickFreeSubnet, removeStaleNamespaces } from "../../test/harness/netns";
 import { systemBinary } from "../../test/harness/tools";
 import { linkEnds, LINKS, ROLES, type LinkName, type NetworkProfile, type Role } from "./profiles";
 import { tbfArgs } from "./shaping";
@@ -62,27 +63,6 @@ function ip(args: string[]): string {
     return execFileSync(systemBinary("ip"), args, { encoding: "utf8", timeout: 20_000 });
 }
 
-function removeStale(): void {
-    for (const line of ip(["netns", "list"]).split("\n")) {
-        const match = new RegExp(`^(${PREFIX}-(\\d+)-[0-9a-f]+-\\S+)`).exec(line);
-        if (match !== null && Number(match[2]) !== process.pid && !fs.existsSync(`/proc/${match[2]}`)) {
-            runSyncQuietly(systemBinary("ip"), ["netns", "del", match[1]]);
-        }
-    }
-}
-
-/** A 10.x.y.0/24 that none of this machine's own addresses is in. */
-function pickSubnet(): string {
-    const own = ip(["-4", "-o", "addr", "show"]);
-    for (let attempt = 0; attempt < 50; attempt++) {
-        const [x, y] = randomBytes(2);
-        if (!own.includes(` 10.${x}.${y}.`)) {
-            return `10.${x}.${y}`;
-        }
-    }
-    throw new Error("no free 10.x.y.0/24 for the rig's namespaces");
-}
-
 export class NetworkRig {
     private readonly proxies: ToxiproxyServers;
 
@@ -98,9 +78,9 @@ export class NetworkRig {
      * Everything is removed by the tracker's cleanup (also on Ctrl-C and exit), or by `remove()`.
      */
     static async create(tracker: ProcessTracker, profile: NetworkProfile, dir: string): Promise<NetworkRig> {
-        removeStale();
+        removeStaleNamespaces(PREFIX);
         const id = `${PREFIX}-${process.pid}-${randomBytes(3).toString("hex")}`;
-        const subnet = pickSubnet();
+        const subnet = pickFreeSubnet();
         const created: string[] = [];
         const remove = () => {
             while (created.length > 0) {

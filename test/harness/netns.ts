@@ -41,10 +41,10 @@ function ip(args: string[]): string {
     return execFileSync(systemBinary("ip"), args, { encoding: "utf8", timeout: 20_000 });
 }
 
-/** Deletes namespaces of earlier runs whose process is gone. */
-function removeStale(): void {
+/** Deletes namespaces named `<prefix>-<pid>-…` of earlier runs whose process is gone. */
+export function removeStaleNamespaces(prefix: string): void {
     for (const line of ip(["netns", "list"]).split("\n")) {
-        const match = new RegExp(`^(${PREFIX}-(\\d+)-[0-9a-f]+-\\S+)`).exec(line);
+        const match = new RegExp(`^(${prefix}-(\\d+)-[0-9a-f]+-\\S+)`).exec(line);
         if (match !== null && Number(match[2]) !== process.pid && !fs.existsSync(`/proc/${match[2]}`)) {
             runSyncQuietly(systemBinary("ip"), ["netns", "del", match[1]]);
         }
@@ -52,7 +52,7 @@ function removeStale(): void {
 }
 
 /** A 10.x.y.0/24 that none of this machine's own addresses is in (fail2ban never bans those). */
-function pickSubnet(): string {
+export function pickFreeSubnet(): string {
     const own = ip(["-4", "-o", "addr", "show"]);
     for (let attempt = 0; attempt < 50; attempt++) {
         const [x, y] = randomBytes(2);
@@ -69,9 +69,9 @@ function pickSubnet(): string {
  * veth to the droplet; the droplet is `10.x.y.1` on its loopback, routed from each client.
  */
 export function createNetworkLab(tracker: ProcessTracker, clientNames: string[]): NetworkLab {
-    removeStale();
+    removeStaleNamespaces(PREFIX);
     const id = `${PREFIX}-${process.pid}-${randomBytes(3).toString("hex")}`;
-    const subnet = pickSubnet();
+    const subnet = pickFreeSubnet();
     const created: string[] = [];
     const remove = () => {
         while (created.length > 0) {
