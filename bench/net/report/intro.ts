@@ -7,6 +7,9 @@ export function introSection(r: NetworkResults): string {
     const w = m.workloads;
     const minutes = fmt(m.durationSeconds / 60, 1);
     const bTotal = w.b.layerBytes.reduce((a, b) => a + b, 0);
+    // Which workloads the peer ran, from the data: "(a)" for a-push, a-pull and so on.
+    const peerRan = [...new Set(r.profiles.flatMap((p) => p.series.filter((s) => s.variant === "peer" && s.samples.length > 0).map((s) => `(${s.workload.charAt(0)})`)))].sort();
+    const peerScope = peerRan.length === 0 ? "measured on no workload" : `measured on ${peerRan.join(", ")}`;
     return [
         "# Network benchmark: the registry over shaped links",
         "",
@@ -24,7 +27,7 @@ export function introSection(r: NetworkResults): string {
         "",
         "- **baseline**: the same client in `ci` uploads the same bytes straight to S3 over the ci–s3 link (multipart, the program's part size, one part in flight, as the registry's driver does) and downloads them with one GET. Every registry figure is also a ratio to it, paired within a round.",
         `- **ours**: the registry and the front exactly as the program renders them (only addresses swapped): S3 part size ${m.program.chunkMb} MiB, ${m.program.gomemlimit === null ? "no GOMEMLIMIT" : `GOMEMLIMIT=${m.program.gomemlimit}`}, redirect of pulls to S3 ${m.program.redirect ? "on" : "off"}; \`ours, redirect off\` is the same with \`redirectPullsToS3\` false (bytes through the front).`,
-        `- **peer**: the same registry binary with upstream's documented defaults (bench/net/peer.ts): TLS and htpasswd on the registry itself, no front, the S3 driver's default part size (${m.peer.chunkMb} MB), no GOMEMLIMIT; measured on (a), (b) and (c), not (d). Sources: ${m.peer.sources.join("; ")}.`,
+        `- **peer**: the same registry binary with upstream's documented defaults (bench/net/peer.ts): TLS and htpasswd on the registry itself, no front, the S3 driver's default part size (${m.peer.chunkMb} MB), no GOMEMLIMIT; ${peerScope}. Sources: ${m.peer.sources.join("; ")}.`,
         `- **client**: ${m.client}.`,
         "- Variant order rotates every round (baseline, ours, peer; then ours, peer, baseline; ...), so drift in the shared machine's load hits each alike. Each registry run starts on an empty bucket; (d) starts a fresh registry so its peak RSS (VmHWM) is that workload's.",
         "",
