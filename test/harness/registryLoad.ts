@@ -54,27 +54,41 @@ export class RegistryLoad {
     readonly pushed: PushedImage[] = [];
     private running = true;
     private loops: Promise<void>[] = [];
+    private heldUpload: string | undefined;
 
     private constructor(private readonly options: RegistryLoadOptions) {}
 
     /**
-     * Pushes one image alone first, then starts the workers. The S3 stand-in (versitygw's posix
-     * backend) keeps keys as files in directories, and writers racing to create a repository's
-     * first directories can get "ExistingObjectIsDirectory"; S3 itself has no directories.
+     * Pushes one image alone first, then opens one upload that stays open until `stop()`, then
+     * starts the workers. The S3 stand-in (versitygw's posix backend) keeps keys as files in
+     * directories, which S3 itself does not have: writers racing to create a repository's first
+     * directories get "ExistingObjectIsDirectory", and so does an upload that starts while the
+     * last one to finish deletes the then-empty `_uploads` directory (versitygw v1.8.0
+     * `removeParents` against `backend.MkdirAll`). The held upload keeps `_uploads` non-empty.
      */
     static async start(options: RegistryLoadOptions): Promise<RegistryLoad> {
         const load = new RegistryLoad(options);
         const layer = randomBytes(options.layerBytes);
         await load.upload(0, "layer", layer, true);
         await load.finishImage(0, "warm-up", layer);
+        const held = await load.send(0, "POST held upload", `${options.baseUrl}/v2/${options.repository}/blobs/uploads/`, 202, { method: "POST", headers: { "Content-Length": "0" } });
+        load.heldUpload = new URL(String(held.headers.location), options.baseUrl).toString();
         load.loops = Array.from({ length: options.workers }, (_, worker) => load.loop(worker));
         return load;
     }
 
-    /** Lets each worker finish the image it is on, then resolves. */
+    /** Lets each worker finish the image it is on, then cancels the held upload, then resolves. */
     async stop(): Promise<void> {
         this.running = false;
         await Promise.all(this.loops);
+        if (this.heldUpload !== undefined) {
+            await this.send(0, "DELETE held upload", this.heldUpload, 204, { method: "DELETE" }).catch((error: unknown) => {
+                if (!(error instanceof Failed)) {
+                    throw error;
+                }
+            });
+            this.heldUpload = undefined;
+        }
     }
 
     failures(): LoadRequest[] {
