@@ -20,11 +20,11 @@
  * }
  * ```
  *
- * Modules (all re-exported here except podman, host, sshd, iam, netns, s3accounts and
- * registryLoad, imported from their files)
+ * Modules (all re-exported here except podman, podmanHost, host, sshd, iam, netns, s3accounts
+ * and registryLoad, imported from their files)
  * - ports:     `freePort()`, `freePorts(n)`, `isListening(port)`, `LOOPBACK`.
  * - wait:      `waitUntil(probe, { description, timeoutMs, abortIf })`, `sleep(ms)`.
- * - processes: `ProcessTracker` — `start(name, cmd, args, { logFile, env, unsetEnv })` →
+ * - processes: `describeRun(result)` for assertion messages; `ProcessTracker` — `start(name, cmd, args, { logFile, env, unsetEnv })` →
  *              `TrackedProcess` (`pid`, `exited`, `running`, `kill(sig)`, `stop()`, `killHard()`,
  *              `log()`, `logTail()`); `run()`/`runChecked()` for commands to completion
  *              (tracked, timeout, `secrets` redacted from errors); `addCleanup()` for
@@ -83,6 +83,9 @@
  *              stdin bundle with only the loopback values swapped; `withDropletValues()` and
  *              `bundleWithDropletValues()` put the droplet's back (to prove the program's script
  *              and bundle render byte for byte).
+ * - podmanHost: `startPodmanHost(tracker, { dir, namePrefix, marks? })` → the droplet's host for
+ *              the SSH tests: sshd with the shim first on its PATH, both pinned images loaded,
+ *              this run's container names and free ports, all cleaned up by the tracker.
  * - sshd:      `SshServer.start(tracker, { dir, remotePath? })` — real sshd on 127.0.0.1, key
  *              only; `exec(scriptText, { stdin })` runs like @pulumi/command's remote.Command.
  * - iam:       `iamRequirementsFor(operations, bucket)` (S3 API → IAM action),

@@ -47,6 +47,11 @@ export interface RunResult extends ExitInfo {
     timedOut: boolean;
 }
 
+/** A finished command for an assertion message: how it ended, then its whole output. */
+export function describeRun(result: RunResult): string {
+    return `exit ${result.code ?? result.signal} after ${result.durationMs} ms\n--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`;
+}
+
 /** Replaces every secret in `text` with `***`. */
 export function redact(text: string, secrets: readonly string[] | undefined): string {
     let out = text;

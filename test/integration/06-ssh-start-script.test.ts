@@ -12,13 +12,11 @@ import { after, before, describe, test } from "node:test";
 import { renderDeployment, type Deployment, type DeploymentInput } from "../../components/render/deployment";
 import { renderFrontConfig } from "../../components/render/front";
 import { renderStartScript, renderStopScript, type StartScriptInput } from "../../components/render/scripts";
-import { CADDY_IMAGE, registryImageReference, REGISTRY_VERSION } from "../../components/versions";
 import { parse } from "yaml";
 import {
     buildOciImage,
-    cachedBinary,
+    describeRun,
     dockerRef,
-    freePort,
     generateLogin,
     generateTestCertificates,
     makeTempDir,
@@ -31,11 +29,11 @@ import {
     Skopeo,
     systemBinary,
 } from "../harness";
-import type { RunResult, TempDir, TestCertificates } from "../harness";
-import { caddyBinary } from "../harness/front";
+import type { TempDir, TestCertificates } from "../harness";
 import { bundleWithDropletValues, rehearseOnHost, withDropletValues, type HostRehearsal, type HostSwaps } from "../harness/host";
-import { ensureFrontImage, ensureRegistryImage, removeContainer, removeContainerSync, writeDockerShim, type DockerShim } from "../harness/podman";
-import { SshServer } from "../harness/sshd";
+import type { DockerShim } from "../harness/podman";
+import { startPodmanHost } from "../harness/podmanHost";
+import type { SshServer } from "../harness/sshd";
 import { assertSucceeded, MB } from "./support";
 import { decodeBundleFiles } from "../support/bundle";
 
@@ -55,8 +53,8 @@ describe("the rendered start/stop scripts over real SSH, with podman as the engi
     let port: number;
     let debugPort: number;
     let frontPort: number;
-    const containerName = `registry-rehearsal-${randomBytes(4).toString("hex")}`;
-    const frontContainerName = `${containerName}-front`;
+    let containerName: string;
+    let frontContainerName: string;
     const login = generateLogin();
     const httpSecret = randomBytes(36).toString("base64url");
     let startInput: StartScriptInput;
@@ -102,10 +100,6 @@ describe("the rendered start/stop scripts over real SSH, with podman as the engi
         return ps.stdout.split("\n").filter((l) => l.trim() !== "");
     }
 
-    function describeRun(result: RunResult): string {
-        return `exit ${result.code ?? result.signal} after ${result.durationMs} ms\n--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`;
-    }
-
     before(async () => {
         tmp = makeTempDir("rehearsal-ssh");
         s3 = await S3Server.start(tracker, { dir: tmp.join("s3") });
@@ -120,19 +114,9 @@ describe("the rendered start/stop scripts over real SSH, with podman as the engi
             { name: "TLS private key", value: keyBody },
         ];
 
-        // The pinned image name the program deploys, pre-loaded from the locally built binary.
-        const built = await ensureRegistryImage(tracker, { image: registryImageReference(REGISTRY_VERSION), binary: cachedBinary("registry"), workDir: tmp.path });
-        image = built.image;
-        tracker.addCleanup("rehearsal registry image", built.cleanup, built.cleanupSync);
-        const front = await ensureFrontImage(tracker, { image: CADDY_IMAGE, binary: caddyBinary(), workDir: tmp.path });
-        tracker.addCleanup("rehearsal front image", front.cleanup, front.cleanupSync);
-        for (const name of [containerName, frontContainerName]) {
-            tracker.addCleanup(`container ${name}`, () => removeContainer(tracker, name), () => removeContainerSync(name));
-        }
-
-        shim = writeDockerShim(tmp.join("shim"));
-        ssh = await SshServer.start(tracker, { dir: tmp.join("ssh"), remotePath: `${shim.binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` });
-        [port, debugPort, frontPort] = [await freePort(), await freePort(), await freePort()];
+        const droplet = await startPodmanHost(tracker, { dir: tmp.path, namePrefix: "registry-rehearsal" });
+        ({ ssh, shim, image, containerName, frontContainerName } = droplet);
+        ({ port, debugPort, frontPort } = droplet.ports);
         // The program's start-script input (components/render/deployment.ts), with the container
         // names, host directories (systemd's unit directory too), the registry's loopback ports,
         // the front's port and the health check's swapped for this machine: the droplet's front

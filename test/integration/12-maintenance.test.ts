@@ -16,15 +16,15 @@ import { DEFAULT_GC_SCHEDULE } from "../../components/render/maintenance";
 import type { RetentionRules } from "../../components/render/retention";
 import { hostLibDir, hostLockFile, renderStartScript } from "../../components/render/scripts";
 import { shellQuote } from "../../components/render/shell";
-import { CADDY_IMAGE, REGBOT_IMAGE, registryImageReference, REGISTRY_VERSION } from "../../components/versions";
-import { cachedBinary, dockerRef, freePort, generateLogin, generateTestCertificates, LOOPBACK, makeTempDir, ociRef, ProcessTracker, programDeploymentInput } from "../harness";
-import { readAndVerifyOciImage, request, S3Server, Skopeo, waitUntil, type OciImage, type RunResult, type TempDir, type TestCertificates } from "../harness";
+import { REGBOT_IMAGE } from "../../components/versions";
+import { describeRun, dockerRef, generateLogin, generateTestCertificates, LOOPBACK, makeTempDir, ociRef, ProcessTracker, programDeploymentInput } from "../harness";
+import { readAndVerifyOciImage, request, S3Server, Skopeo, waitUntil, type OciImage, type TempDir, type TestCertificates } from "../harness";
 import { addTag, buildImageCreatedAt, daysAgo } from "../harness/datedImages";
-import { caddyBinary } from "../harness/front";
 import { bundleWithDropletValues, dropletRetentionConfig, rehearseOnHost, withDropletValues, type HostRehearsal } from "../harness/host";
-import { ensureFrontImage, ensureRegistryImage, removeContainer, removeContainerSync, writeDockerShim, type DockerShim } from "../harness/podman";
+import type { DockerShim } from "../harness/podman";
+import { startPodmanHost, type PodmanHost } from "../harness/podmanHost";
 import { buildRegbotImage, scriptMessages } from "../harness/regbot";
-import { SshServer } from "../harness/sshd";
+import type { SshServer } from "../harness/sshd";
 import { decodeBundleFiles } from "../support/bundle";
 import { bucketChange, byOperation, engineSteps, LINK_BYTES, parseJobLog, requestsBySteps } from "./maintenance";
 import { assertFailedWith, assertSameImage, assertSucceeded, MB } from "./support";
@@ -53,14 +53,13 @@ describe("the maintenance job over real SSH: retention, a read-only window and g
     let host: HostRehearsal;
     let lib: string;
     let registry: string;
-    const containerName = `registry-maintenance-${randomBytes(4).toString("hex")}`;
-    const frontContainerName = `${containerName}-front`;
+    let droplet: PodmanHost;
+    let containerName: string;
     const login = generateLogin();
     const images = new Map<string, OciImage>();
     /** The images garbage collection should take: untagged by retention or by a re-pushed latest. */
     const collected: OciImage[] = [];
 
-    const describeRun = (r: RunResult) => `exit ${r.code ?? r.signal} after ${r.durationMs} ms\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
     const push = (image: OciImage, repo: string, tag: string) =>
         skopeo.copy(ociRef(image.layoutDir, image.tag), dockerRef(registry, repo, tag), { destCreds: login, destCertDir: certs.certDir });
     const pushChecked = async (image: OciImage, repo: string, tag: string) => assertSucceeded(await push(image, repo, tag), `push ${repo}:${tag}`, { secrets: [login.password] });
@@ -79,8 +78,7 @@ describe("the maintenance job over real SSH: retention, a read-only window and g
      */
     function asSystemd(program: string): string {
         fs.mkdirSync(tmp.join("host", "tmp"), { recursive: true, mode: 0o700 });
-        const path = `${shim.binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
-        return `exec env -i PATH=${shellQuote(path)} TMPDIR=${shellQuote(tmp.join("host", "tmp"))} ${shellQuote(program)}`;
+        return `exec env -i PATH=${shellQuote(droplet.remotePath)} TMPDIR=${shellQuote(tmp.join("host", "tmp"))} ${shellQuote(program)}`;
     }
 
     before(async () => {
@@ -89,23 +87,12 @@ describe("the maintenance job over real SSH: retention, a read-only window and g
         await s3.createBucket(BUCKET);
         certs = await generateTestCertificates(tracker, tmp.join("tls"), { hosts: [LOOPBACK, "localhost", SSLIP] });
         skopeo = new Skopeo(tracker, tmp.join("skopeo"));
-        // The pinned names the program runs, pre-loaded from the cached binaries; removing an
-        // image (LIFO, after the container) also removes any container a killed job left behind.
-        const registryImage = await ensureRegistryImage(tracker, { image: registryImageReference(REGISTRY_VERSION), binary: cachedBinary("registry"), workDir: tmp.path });
-        tracker.addCleanup("rehearsal registry image", registryImage.cleanup, registryImage.cleanupSync);
+        droplet = await startPodmanHost(tracker, { dir: tmp.path, namePrefix: "registry-maintenance", marks: s3.accessLogFile });
+        ({ ssh, shim, containerName } = droplet);
         const regbot = await buildRegbotImage(tracker, { image: REGBOT_IMAGE, workDir: tmp.path });
         tracker.addCleanup("rehearsal regbot image", regbot.cleanup, regbot.cleanupSync);
-        const frontImage = await ensureFrontImage(tracker, { image: CADDY_IMAGE, binary: caddyBinary(), workDir: tmp.path });
-        tracker.addCleanup("rehearsal front image", frontImage.cleanup, frontImage.cleanupSync);
-        for (const name of [containerName, frontContainerName]) {
-            tracker.addCleanup(`container ${name}`, () => removeContainer(tracker, name), () => removeContainerSync(name));
-        }
-
-        shim = writeDockerShim(tmp.join("shim"), { marks: s3.accessLogFile });
-        ssh = await SshServer.start(tracker, { dir: tmp.join("ssh"), remotePath: `${shim.binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` });
-        const [port, debugPort, frontPort] = [await freePort(), await freePort(), await freePort()];
         // Clients, regbot and the job's size queries reach the registry through its front.
-        registry = `${LOOPBACK}:${frontPort}`;
+        registry = `${LOOPBACK}:${droplet.ports.frontPort}`;
         // The program's input with retention rules and its default schedule. Blob pulls are not
         // redirected (redirectPullsToS3=false, a program setting): regbot refuses a redirect from
         // the https registry to the plain-http S3 stand-in. On AWS the redirect is https.
@@ -113,12 +100,10 @@ describe("the maintenance job over real SSH: retention, a read-only window and g
         input = { ...programDeploymentInput({ s3: s3Target, login, httpSecret: randomBytes(36).toString("base64url"), certs, redirect: false }), gcSchedule: DEFAULT_GC_SCHEDULE, retention: RULES };
         host = rehearseOnHost(input, {
             containerName,
-            frontContainerName,
-            image: registryImage.image,
+            frontContainerName: droplet.frontContainerName,
+            image: droplet.image,
             root: tmp.join("host"),
-            port,
-            debugPort,
-            frontPort,
+            ...droplet.ports,
             s3Endpoint: s3.endpoint,
             healthTimeoutSeconds: 60,
         });

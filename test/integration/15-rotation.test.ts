@@ -15,20 +15,18 @@ import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { type DeploymentInput, type DeploymentUser } from "../../components/render/deployment";
 import { renderHtpasswd } from "../../components/render/htpasswd";
 import { renderStartScript } from "../../components/render/scripts";
-import { CADDY_IMAGE, registryImageReference, REGISTRY_VERSION } from "../../components/versions";
-import { caddyBinary } from "../harness/front";
 import { rehearseOnHost, type HostRehearsal } from "../harness/host";
 import { request } from "../harness/http";
-import { ensureFrontImage, ensureRegistryImage, removeContainer, removeContainerSync, writeDockerShim, type DockerCallMark, type DockerShim } from "../harness/podman";
-import { freePort, LOOPBACK } from "../harness/ports";
-import { ProcessTracker, type RunResult } from "../harness/processes";
+import type { DockerCallMark } from "../harness/podman";
+import { startPodmanHost, type PodmanHost } from "../harness/podmanHost";
+import { LOOPBACK } from "../harness/ports";
+import { describeRun, ProcessTracker, type RunResult } from "../harness/processes";
 import { generateLogin, programDeploymentInput, type GeneratedLogin } from "../harness/registry";
 import { RegistryLoad } from "../harness/registryLoad";
 import { REGISTRY_S3_USER_AGENT } from "../harness/s3";
 import { S3WithAccounts, type S3Key } from "../harness/s3accounts";
-import { SshServer } from "../harness/sshd";
 import { generateTestCertificates, type TestCertificates } from "../harness/tls";
-import { cachedBinary, makeTempDir, systemBinary, type TempDir } from "../harness/tools";
+import { makeTempDir, systemBinary, type TempDir } from "../harness/tools";
 import { sleep } from "../harness/wait";
 
 const PUBLIC_NAME = "registry.rehearsal.test";
@@ -51,13 +49,8 @@ describe("rotating the S3 key and the passwords under load, over real SSH", () =
     let tmp: TempDir;
     let s3: S3WithAccounts;
     let certs: TestCertificates;
-    let ssh: SshServer;
-    let shim: DockerShim;
-    let image: string;
-    let ports: { port: number; debugPort: number; frontPort: number };
+    let host: PodmanHost;
     let last: HostRehearsal;
-    const containerName = `registry-rotation-${randomBytes(4).toString("hex")}`;
-    const frontContainerName = `${containerName}-front`;
     const httpSecret = randomBytes(36).toString("base64url");
     let ci = generateLogin("ci");
     let deploy = generateLogin("deploy");
@@ -67,8 +60,7 @@ describe("rotating the S3 key and the passwords under load, over real SSH", () =
     /** Everything a deploy printed. */
     const outputs: string[] = [];
 
-    const describeRun = (r: RunResult) => `exit ${r.code ?? r.signal} after ${r.durationMs} ms\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
-    const front = () => `https://${LOOPBACK}:${ports.frontPort}`;
+    const front = () => `https://${LOOPBACK}:${host.ports.frontPort}`;
 
     function programInput(key: S3Key): DeploymentInput {
         const pullUser: DeploymentUser = { name: deploy.username, role: "pull", password: deploy.password, salt: deploy.salt };
@@ -85,15 +77,15 @@ describe("rotating the S3 key and the passwords under load, over real SSH", () =
     /** The start command as @pulumi/command runs it, with the program's input for this key and these logins. */
     async function runStart(key: S3Key): Promise<RunResult> {
         last = rehearseOnHost(programInput(key), {
-            containerName,
-            frontContainerName,
-            image,
+            containerName: host.containerName,
+            frontContainerName: host.frontContainerName,
+            image: host.image,
             root: tmp.join("host"),
-            ...ports,
+            ...host.ports,
             s3Endpoint: s3.endpoint,
             healthTimeoutSeconds: 60,
         });
-        const result = await ssh.exec(renderStartScript(last.start), { stdin: last.stdin, timeoutMs: 180_000 });
+        const result = await host.ssh.exec(renderStartScript(last.start), { stdin: last.stdin, timeoutMs: 180_000 });
         outputs.push(result.stdout, result.stderr);
         assert.equal(result.code, 0, `the start script failed: ${describeRun(result)}`);
         return result;
@@ -139,17 +131,7 @@ describe("rotating the S3 key and the passwords under load, over real SSH", () =
         keyA = await s3.createKey();
         await s3.grant(BUCKET, [keyA]);
         certs = await generateTestCertificates(tracker, tmp.join("tls"), { hosts: [LOOPBACK, "localhost", PUBLIC_NAME] });
-        const registryImage = await ensureRegistryImage(tracker, { image: registryImageReference(REGISTRY_VERSION), binary: cachedBinary("registry"), workDir: tmp.path });
-        image = registryImage.image;
-        tracker.addCleanup("rehearsal registry image", registryImage.cleanup, registryImage.cleanupSync);
-        const frontImage = await ensureFrontImage(tracker, { image: CADDY_IMAGE, binary: caddyBinary(), workDir: tmp.path });
-        tracker.addCleanup("rehearsal front image", frontImage.cleanup, frontImage.cleanupSync);
-        for (const name of [containerName, frontContainerName]) {
-            tracker.addCleanup(`container ${name}`, () => removeContainer(tracker, name), () => removeContainerSync(name));
-        }
-        shim = writeDockerShim(tmp.join("shim"), { marks: s3.accessLogFile });
-        ssh = await SshServer.start(tracker, { dir: tmp.join("ssh"), remotePath: `${shim.binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` });
-        ports = { port: await freePort(), debugPort: await freePort(), frontPort: await freePort() };
+        host = await startPodmanHost(tracker, { dir: tmp.path, namePrefix: "registry-rotation", marks: s3.accessLogFile });
     });
 
     after(async () => {
@@ -167,11 +149,11 @@ describe("rotating the S3 key and the passwords under load, over real SSH", () =
         let deployedAt = 0;
         try {
             await sleep(STEADY_MS);
-            containerLogTexts.push(await containerLogs(containerName));
+            containerLogTexts.push(await containerLogs(host.containerName));
             // Pulumi's order: key B exists (and is granted) before the start command reruns with it...
             keyB = await s3.createKey();
             await s3.grant(BUCKET, [keyA, keyB]);
-            const marksBefore = shim.marks().length;
+            const marksBefore = host.shim.marks().length;
             // One upload whose body is still arriving when the registry is told to stop: the drain must let it finish.
             const slow = load.slowPush(SLOW_UPLOAD_MS);
             await sleep(500);
@@ -181,7 +163,7 @@ describe("rotating the S3 key and the passwords under load, over real SSH", () =
             await slow;
             // ...and key A is deleted only after that, when the update deletes what it no longer declares.
             await s3.deleteKey(keyA);
-            restart = { from: started, to: deployedAt, marks: shim.marks().slice(marksBefore) };
+            restart = { from: started, to: deployedAt, marks: host.shim.marks().slice(marksBefore) };
             await sleep(STEADY_MS);
         } finally {
             await load.stop();
@@ -198,7 +180,7 @@ describe("rotating the S3 key and the passwords under load, over real SSH", () =
         );
         assert.deepEqual(failures.map((f) => `${f.step} (worker ${f.worker}, at +${f.startMs - restart.from} ms): ${f.error}`), [], "requests failed during the key rotation");
         assert.ok(during.length > 0 && load.requests.some((r) => r.startMs > deployedAt), "the load did not run across the redeploy");
-        const stop = restart.marks.find((m) => m.call.startsWith("stop -t ") && m.call.endsWith(` ${containerName}`));
+        const stop = restart.marks.find((m) => m.call.startsWith("stop -t ") && m.call.endsWith(` ${host.containerName}`));
         assert.ok(stop !== undefined, `the registry was not drained: ${restart.marks.map((m) => m.call).join("\n")}`);
         const slowPatch = slowPatchOf(load);
         assert.ok(slowPatch !== undefined && slowPatch.startMs < stop.atMs && slowPatch.endMs > stop.atMs, "the slow upload was not in flight when the registry was stopped");
@@ -234,18 +216,18 @@ describe("rotating the S3 key and the passwords under load, over real SSH", () =
     });
 
     test("15b) new passwords: the old ones get 401, the new ones work with their roles, and the front was reloaded in place", async () => {
-        const frontBefore = await containerId(frontContainerName);
-        containerLogTexts.push(await containerLogs(containerName));
-        const callsBefore = shim.calls().length;
+        const frontBefore = await containerId(host.frontContainerName);
+        containerLogTexts.push(await containerLogs(host.containerName));
+        const callsBefore = host.shim.calls().length;
         oldLogins.push(ci, deploy);
         const [oldCi, oldDeploy] = [ci, deploy];
         [ci, deploy] = [rotated(ci), rotated(deploy)];
         const result = await runStart(keyB);
-        assert.match(result.stdout, new RegExp(`front ${frontContainerName} reloaded`), describeRun(result));
-        assert.equal(await containerId(frontContainerName), frontBefore, "the front's container was replaced instead of reloaded");
-        const calls = shim.calls().slice(callsBefore);
-        assert.ok(calls.some((c) => c.startsWith(`exec ${frontContainerName} caddy reload `)), calls.join("\n"));
-        assert.ok(!calls.some((c) => c.startsWith(`run -d --name ${frontContainerName} `)), calls.join("\n"));
+        assert.match(result.stdout, new RegExp(`front ${host.frontContainerName} reloaded`), describeRun(result));
+        assert.equal(await containerId(host.frontContainerName), frontBefore, "the front's container was replaced instead of reloaded");
+        const calls = host.shim.calls().slice(callsBefore);
+        assert.ok(calls.some((c) => c.startsWith(`exec ${host.frontContainerName} caddy reload `)), calls.join("\n"));
+        assert.ok(!calls.some((c) => c.startsWith(`run -d --name ${host.frontContainerName} `)), calls.join("\n"));
 
         const get = (path: string, login: GeneratedLogin, method = "GET") => request(`${front()}${path}`, { method, ca: certs.caCertPem, basicAuth: login, headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } });
         for (const old of [oldCi, oldDeploy]) {
@@ -267,12 +249,12 @@ describe("rotating the S3 key and the passwords under load, over real SSH", () =
     });
 
     test("15c) no secret in the engine's argv, the script's output, the front's access log or the containers' logs", async () => {
-        assertNoSecrets(shim.calls().join("\n"), "the docker command lines");
+        assertNoSecrets(host.shim.calls().join("\n"), "the docker command lines");
         assertNoSecrets(outputs.join("\n"), "the start script's output");
         const accessLog = fs.readFileSync(last.front.accessLogFile, "utf8");
         assert.match(accessLog, /"status":401/, "the access log lacks the refused logins");
         assertNoSecrets(accessLog, "the front's access log");
-        for (const name of [containerName, frontContainerName]) {
+        for (const name of [host.containerName, host.frontContainerName]) {
             containerLogTexts.push(await containerLogs(name));
         }
         containerLogTexts.forEach((text, i) => assertNoSecrets(text, `container log ${i}`));
