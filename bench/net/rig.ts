@@ -1,9 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { runSyncQuietly, type ProcessTracker, type RunResult } from "../../test/harness/processes";
-import { pickFreeSubnet, removeStaleNamespaces } from "../../test/harness/netns";
+import { type ProcessTracker, type RunResult } from "../../test/harness/processes";
+import { createNamespaceGroup, ip } from "../../test/harness/netns";
 import { systemBinary } from "../../test/harness/tools";
 import { linkEnds, LINKS, ROLES, type LinkName, type NetworkProfile, type Role } from "./profiles";
 import { tbfArgs } from "./shaping";
@@ -59,10 +58,6 @@ export interface RigLayout {
     dir: string;
 }
 
-function ip(args: string[]): string {
-    return execFileSync(systemBinary("ip"), args, { encoding: "utf8", timeout: 20_000 });
-}
-
 export class NetworkRig {
     private readonly proxies: ToxiproxyServers;
 
@@ -75,28 +70,15 @@ export class NetworkRig {
 
     /**
      * Builds the namespaces, links and shaping for `profile`, and starts the delaying proxies.
-     * Everything is removed by the tracker's cleanup (also on Ctrl-C and exit), or by `remove()`.
+     * Everything is removed by the tracker's cleanup (also on Ctrl-C and exit).
      */
     static async create(tracker: ProcessTracker, profile: NetworkProfile, dir: string): Promise<NetworkRig> {
-        removeStaleNamespaces(PREFIX);
-        const id = `${PREFIX}-${process.pid}-${randomBytes(3).toString("hex")}`;
-        const subnet = pickFreeSubnet();
-        const created: string[] = [];
-        const remove = () => {
-            while (created.length > 0) {
-                runSyncQuietly(systemBinary("ip"), ["netns", "del", created.pop() as string]);
-            }
-        };
-        tracker.addCleanup(`network namespaces ${id}-*`, remove, remove);
+        const { id, subnet, add } = createNamespaceGroup(tracker, PREFIX);
         const hosts = {} as Record<Role, RigHost>;
         ROLES.forEach((role, i) => {
-            const ns = `${id}-${role}`;
-            ip(["netns", "add", ns]);
-            created.push(ns);
-            hosts[role] = { ns, address: `${subnet}.${i + 1}` };
-            ip(["-n", ns, "link", "set", "lo", "up"]);
+            hosts[role] = { ns: add(role), address: `${subnet}.${i + 1}` };
             // On lo, as a droplet's public address is: reachable over whichever link leads here.
-            ip(["-n", ns, "addr", "add", `${hosts[role].address}/32`, "dev", "lo"]);
+            ip(["-n", hosts[role].ns, "addr", "add", `${hosts[role].address}/32`, "dev", "lo"]);
         });
         const links = {} as Record<LinkName, RigLink>;
         LINKS.forEach((name, i) => {

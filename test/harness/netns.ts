@@ -37,7 +37,8 @@ export interface NetworkLab {
     remove(): void;
 }
 
-function ip(args: string[]): string {
+/** Runs `ip ARGS` to completion and returns its output; throws on failure. */
+export function ip(args: string[]): string {
     return execFileSync(systemBinary("ip"), args, { encoding: "utf8", timeout: 20_000 });
 }
 
@@ -64,14 +65,24 @@ export function pickFreeSubnet(): string {
     throw new Error("no free 10.x.y.0/24 for the namespaces");
 }
 
+export interface NamespaceGroup {
+    /** `<prefix>-<pid>-<random>`, the start of every namespace name in the group. */
+    id: string;
+    /** A free 10.x.y for the group's addresses. */
+    subnet: string;
+    /** Adds the namespace `<id>-<role>` with its loopback up, and returns its name. */
+    add(role: string): string;
+    /** Deletes the group's namespaces, newest first (their links go with them). Safe to call twice. */
+    remove(): void;
+}
+
 /**
- * The droplet namespace and one namespace per client name. Client i is `10.x.y.(10+i)` on a
- * veth to the droplet; the droplet is `10.x.y.1` on its loopback, routed from each client.
+ * An empty group of namespaces under `prefix`, whose cleanup the tracker owns; stale groups of
+ * the same prefix, left by killed runs, are deleted first.
  */
-export function createNetworkLab(tracker: ProcessTracker, clientNames: string[]): NetworkLab {
-    removeStaleNamespaces(PREFIX);
-    const id = `${PREFIX}-${process.pid}-${randomBytes(3).toString("hex")}`;
-    const subnet = pickFreeSubnet();
+export function createNamespaceGroup(tracker: ProcessTracker, prefix: string): NamespaceGroup {
+    removeStaleNamespaces(prefix);
+    const id = `${prefix}-${process.pid}-${randomBytes(3).toString("hex")}`;
     const created: string[] = [];
     const remove = () => {
         while (created.length > 0) {
@@ -79,13 +90,27 @@ export function createNetworkLab(tracker: ProcessTracker, clientNames: string[])
         }
     };
     tracker.addCleanup(`network namespaces ${id}-*`, remove, remove);
-    const add = (role: string): string => {
-        const ns = `${id}-${role}`;
-        ip(["netns", "add", ns]);
-        created.push(ns);
-        ip(["-n", ns, "link", "set", "lo", "up"]);
-        return ns;
+    return {
+        id,
+        subnet: pickFreeSubnet(),
+        add: (role) => {
+            const ns = `${id}-${role}`;
+            ip(["netns", "add", ns]);
+            created.push(ns);
+            ip(["-n", ns, "link", "set", "lo", "up"]);
+            return ns;
+        },
+        remove,
     };
+}
+
+/**
+ * The droplet namespace and one namespace per client name. Client i is `10.x.y.(10+i)` on a
+ * veth to the droplet; the droplet is `10.x.y.1` on its loopback, routed from each client.
+ */
+export function createNetworkLab(tracker: ProcessTracker, clientNames: string[]): NetworkLab {
+    const group = createNamespaceGroup(tracker, PREFIX);
+    const { subnet, add } = group;
     const droplet: NetnsHost = { ns: add("droplet"), address: `${subnet}.1` };
     ip(["-n", droplet.ns, "addr", "add", `${droplet.address}/32`, "dev", "lo"]);
     const clients: Record<string, NetnsHost> = {};
@@ -110,6 +135,6 @@ export function createNetworkLab(tracker: ProcessTracker, clientNames: string[])
             const wrapped = inside(host, command, args);
             return tracker.run(wrapped.command, wrapped.args, { timeoutMs: options?.timeoutMs ?? 60_000 });
         },
-        remove,
+        remove: group.remove,
     };
 }
