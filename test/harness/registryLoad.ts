@@ -42,6 +42,11 @@ export interface RegistryLoadOptions {
     layerBytes: number;
     /** Per request; past the front's wait for a restarting registry. Default 90 s. */
     timeoutMs?: number;
+    /**
+     * Keep one upload open while the workers run (default true; see `start`). False only to
+     * show what it prevents: test/integration/upload-race.ts.
+     */
+    holdUpload?: boolean;
 }
 
 const sha256 = (data: Buffer | string) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
@@ -71,8 +76,10 @@ export class RegistryLoad {
         const layer = randomBytes(options.layerBytes);
         await load.upload(0, "layer", layer, true);
         await load.finishImage(0, "warm-up", layer);
-        const held = await load.send(0, "POST held upload", `${options.baseUrl}/v2/${options.repository}/blobs/uploads/`, 202, { method: "POST", headers: { "Content-Length": "0" } });
-        load.heldUpload = new URL(String(held.headers.location), options.baseUrl).toString();
+        if (options.holdUpload ?? true) {
+            const held = await load.send(0, "POST held upload", `${options.baseUrl}/v2/${options.repository}/blobs/uploads/`, 202, { method: "POST", headers: { "Content-Length": "0" } });
+            load.heldUpload = new URL(String(held.headers.location), options.baseUrl).toString();
+        }
         load.loops = Array.from({ length: options.workers }, (_, worker) => load.loop(worker));
         return load;
     }
