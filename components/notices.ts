@@ -67,6 +67,14 @@ export function deploymentNotices(settings: Settings): { level: "info" | "warn";
             text: `${settings.domain} must resolve to the droplet's reserved IP before Let's Encrypt is asked. Until it does, pulumi up starts the registry without a certificate and names the A record to create; run pulumi up again once it resolves.`,
         });
     }
+    // Caddy v2.11.9 caddytls.DefaultIssuers: ZeroSSL joins Let's Encrypt as a second ACME issuer
+    // only with an account e-mail, which it needs to obtain ZeroSSL's EAB credentials.
+    if (settings.tls === "letsencrypt" && settings.letsencryptEmail === undefined) {
+        notices.push({
+            level: "info",
+            text: "letsencryptEmail is not set, so the front asks Let's Encrypt only. With an e-mail it falls back to ZeroSSL when Let's Encrypt refuses (rate limits, an outage).",
+        });
+    }
     const how = { letsencrypt: "HTTPS with a Let's Encrypt certificate", "private-ca": "HTTPS with a certificate from this stack's private CA (clients need the caCertificate output)", none: "loopback only, through an SSH tunnel (sshTunnelCommand output)" }[settings.tls];
     notices.push({ level: "info", text: `The registry is served ${settings.exposure === "public" ? "publicly" : "privately"}: ${how}.` });
     if (!settings.forceDestroy) {

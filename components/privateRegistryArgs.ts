@@ -20,7 +20,7 @@ export interface PrivateRegistryArgs {
     domain?: string;
     /** A DigitalOcean DNS zone in which to create the A record for `domain`. Default: none (DNS is yours). */
     dnsZone?: string;
-    /** Contact e-mail for the Let's Encrypt account. Default: none. */
+    /** ACME account e-mail; with it the front falls back to ZeroSSL when Let's Encrypt refuses. Default: none (Let's Encrypt only). */
     letsencryptEmail?: pulumi.Input<string>;
     /** CIDRs allowed to reach 443; must include 0.0.0.0/0 with Let's Encrypt. Default `["0.0.0.0/0", "::/0"]`. */
     httpsAllowedCidrs?: pulumi.Input<string[]>;

@@ -70,6 +70,19 @@ describe("the front's Caddyfile, adapted by the pinned Caddy", { skip }, () => {
         });
     }
 
+    it("asks Let's Encrypt, then ZeroSSL, only when an e-mail is set; otherwise leaves Caddy's default (Let's Encrypt alone)", () => {
+        const issuers = (email?: string) => {
+            const { json } = adapt(renderFrontConfig({ ...base, listen: ":443", tls: { kind: "letsencrypt", hostname: "registry.example.com", email } }));
+            return json.apps.tls?.automation?.policies?.flatMap((p: { issuers?: unknown[] }) => p.issuers ?? []);
+        };
+        assert.deepEqual(issuers("ops@example.com"), [
+            { module: "acme", email: "ops@example.com" },
+            { module: "acme", ca: "https://acme.zerossl.com/v2/DV90", email: "ops@example.com" },
+        ]);
+        // No policy: at run time caddytls.DefaultIssuers("") is one ACME issuer with Let's Encrypt's directory.
+        assert.equal(issuers(undefined), undefined);
+    });
+
     it("keeps the login ahead of every refusal and the proxy", () => {
         const { json } = adapt(renderFrontConfig(base));
         const text = JSON.stringify(json);

@@ -259,6 +259,13 @@ describe("deployment notices", () => {
         assert.ok(notices.some((n) => n.level === "warn" && /sslip\.io.*rate limit/.test(n.text)));
     });
 
+    it("says that ZeroSSL backs Let's Encrypt up only with letsencryptEmail", () => {
+        const fallback = (n: { text: string }) => /ZeroSSL/.test(n.text);
+        assert.ok(deploymentNotices(load({ tls: "letsencrypt" })).some(fallback));
+        assert.ok(!deploymentNotices(load({ tls: "letsencrypt", letsencryptEmail: "ops@example.com" })).some(fallback));
+        assert.ok(!deploymentNotices(load({})).some(fallback), "the private CA asks no ACME issuer");
+    });
+
     it("says how the registry is served and that destroy keeps a non-empty bucket", () => {
         const notices = deploymentNotices(load({}));
         assert.ok(notices.every((n) => n.level === "info"));
