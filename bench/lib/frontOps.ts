@@ -3,17 +3,17 @@
  * streaming the file) and a blob GET through a registry URL, each timed with the CPU of the
  * registry, the front and the S3 server around it.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { createReadStream, rmSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import { performance } from "node:perf_hooks";
-import { Transform } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
 import type { RegistryLogin } from "../../test/harness";
 import type { FrontSample } from "./frontReport";
-import { getBlobThroughRegistry } from "./httpget";
+import { getBlobThroughRegistry, hashInto } from "./httpget";
 import { cpuSeconds, machineBusySeconds, selfCpuSeconds } from "./proc";
 import type { Sample } from "./rig";
 
@@ -90,8 +90,7 @@ export async function downloadBlob(t: Target, repo: string, digest: string, scra
 }
 
 /** Writes `bytes` random bytes to `file`; returns its `sha256:` digest. */
-export async function writeRandomFile(file: string, bytes: number): Promise<string> {
-    const hash = createHash("sha256");
+export function writeRandomFile(file: string, bytes: number): Promise<string> {
     let left = bytes;
     const source = async function* () {
         while (left > 0) {
@@ -100,14 +99,7 @@ export async function writeRandomFile(file: string, bytes: number): Promise<stri
             yield chunk;
         }
     };
-    const hashing = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
-            callback(null, chunk);
-        },
-    });
-    await pipeline(source, hashing, createWriteStream(file));
-    return `sha256:${hash.digest("hex")}`;
+    return hashInto(Readable.from(source()), file);
 }
 
 interface Snapshot {

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
-import { Transform } from "node:stream";
+import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
 export interface BlobGetOptions {
@@ -16,7 +16,8 @@ export interface BlobGetOptions {
     password: string;
 }
 
-function get(url: string, options: https.RequestOptions): Promise<http.IncomingMessage> {
+/** A GET on a connection of its own (no agent), resolved with the response once headers arrive. */
+export function get(url: string, options: https.RequestOptions): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
         const mod = url.startsWith("https:") ? https : http;
         const req = mod.get(url, { ...options, agent: false }, resolve);
@@ -43,6 +44,11 @@ export async function getBlobThroughRegistry(url: string, file: string, o: BlobG
         res.resume();
         throw new Error(`${url}: HTTP ${res.statusCode}`);
     }
+    return { digest: await hashInto(res, file), redirected };
+}
+
+/** Streams `body` into `file`, hashing it on the way; returns `sha256:<hex>`. */
+export async function hashInto(body: Readable, file: string): Promise<string> {
     const hash = createHash("sha256");
     const hashing = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
@@ -50,6 +56,6 @@ export async function getBlobThroughRegistry(url: string, file: string, o: BlobG
             callback(null, chunk);
         },
     });
-    await pipeline(res, hashing, createWriteStream(file));
-    return { digest: `sha256:${hash.digest("hex")}`, redirected };
+    await pipeline(body, hashing, createWriteStream(file));
+    return `sha256:${hash.digest("hex")}`;
 }

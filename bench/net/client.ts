@@ -5,13 +5,12 @@
  * report can say whether round trips or bytes took the time. Layers go one after another: the
  * baseline has one stream too, and it is the round trips' worst case.
  */
-import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, rmSync } from "node:fs";
+import { createReadStream, rmSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import { performance } from "node:perf_hooks";
-import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { get, hashInto } from "../lib/httpget";
 import type { RequestTime } from "./results";
 
 const MiB = 1024 * 1024;
@@ -145,25 +144,6 @@ export async function pushImage(target: RegistryTarget, image: Image, t: Timings
     } finally {
         agent.destroy();
     }
-}
-
-function get(url: string, options: https.RequestOptions): Promise<http.IncomingMessage> {
-    return new Promise((resolve, reject) => {
-        const req = (url.startsWith("https:") ? https : http).get(url, options, resolve);
-        req.on("error", reject);
-    });
-}
-
-export async function hashInto(body: Readable, file: string): Promise<string> {
-    const hash = createHash("sha256");
-    const hashing = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
-            callback(null, chunk);
-        },
-    });
-    await pipeline(body, hashing, createWriteStream(file));
-    return `sha256:${hash.digest("hex")}`;
 }
 
 /**
