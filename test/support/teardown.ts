@@ -12,12 +12,26 @@ export async function closedPort(): Promise<number> {
 }
 
 /**
+ * An ed25519 key pair that ssh2 can read back. ssh2 1.17.0's keygen strips leading zero bytes
+ * from the public key, so about one pair in 256 fails its own parseKey ("Malformed OpenSSH
+ * private key"): mscdex/ssh2 issues #1390 and #1513. The program's keys come from @pulumi/tls.
+ */
+function parsableKeyPair(): { private: string; public: string } {
+    for (;;) {
+        const pair = utils.generateKeyPairSync("ed25519");
+        if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) {
+            return pair;
+        }
+    }
+}
+
+/**
  * Runs the destroy-time command as `pulumi destroy` would, from `cwd`, against a host that is
  * gone: it must find its script and finish with nothing to remove.
  */
 export async function teardownAgainstVanishedHost(command: string, cwd: string): Promise<SpawnSyncReturns<string>> {
-    const deployKey = utils.generateKeyPairSync("ed25519");
-    const hostKey = utils.generateKeyPairSync("ed25519");
+    const deployKey = parsableKeyPair();
+    const hostKey = parsableKeyPair();
     return spawnSync("sh", ["-c", command], {
         cwd,
         encoding: "utf8",
