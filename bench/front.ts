@@ -20,6 +20,7 @@ import { measureOrLoad } from "./lib/rawResults";
 import { loadConfig } from "./lib/config";
 import { downloadBlob, fromRigSample, timedOp, uploadBlob, writeRandomFile, type Target } from "./lib/frontOps";
 import { renderFrontMarkdown, renderFrontTable, workloadName, type FrontResults, type FrontSample, type FrontWorkload, type Variant } from "./lib/frontReport";
+import { hostInfo } from "./lib/hostInfo";
 import { MiB, Rig } from "./lib/rig";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
@@ -196,14 +197,7 @@ async function measure(): Promise<FrontResults> {
             meta: {
                 startedAt: startedAt.toISOString(),
                 durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
-                host: {
-                    model: os.cpus()[0]?.model ?? "unknown",
-                    cpus: os.cpus().length,
-                    kernel: os.release(),
-                    memGb: Math.round(os.totalmem() / 1024 ** 3),
-                    loadBefore: loadBefore.map((l) => Math.round(l * 100) / 100),
-                    loadAfter: os.loadavg().map((l) => Math.round(l * 100) / 100),
-                },
+                host: hostInfo(loadBefore),
                 versions,
                 quick: QUICK,
                 rounds: ROUNDS,

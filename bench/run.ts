@@ -21,6 +21,7 @@ import { pprofTop, summarizeProfile, type ProfileSummary } from "./lib/pprof";
 import { renderCharts, renderMarkdown, renderTable, evaluateGoals, chooseChunk, PROGRAM_SETTINGS, programOf } from "./lib/report";
 import { renderHtpasswd } from "../components/render/htpasswd";
 import type { ConcurrencyLevel, RequestCounts, Results, SweepEntry, TuningVariant } from "./lib/results";
+import { hostInfo } from "./lib/hostInfo";
 import { MiB, Rig, type Sample } from "./lib/rig";
 import { median } from "./lib/stats";
 
@@ -372,14 +373,7 @@ async function measure(cfg: BenchConfig): Promise<Results> {
             meta: {
                 startedAt: startedAt.toISOString(),
                 durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
-                host: {
-                    cpus: os.cpus().length,
-                    model: os.cpus()[0]?.model ?? "unknown",
-                    kernel: os.release(),
-                    memGb: Math.round(os.totalmem() / 1024 ** 3),
-                    loadBefore: loadBefore.map((l) => Math.round(l * 100) / 100),
-                    loadAfter: os.loadavg().map((l) => Math.round(l * 100) / 100),
-                },
+                host: hostInfo(loadBefore),
                 versions,
                 workDirFs: filesystemOf(cfg.workDir),
                 config: cfg,

@@ -4,6 +4,7 @@
  * here from the samples, so re-rendering other results can never keep a stale claim.
  */
 import { fmt, fmtSummary, median, summarize, type Summary } from "./stats";
+import type { HostInfo } from "./hostInfo";
 
 const MiB = 1024 ** 2;
 /** USER_HZ of /proc/PID/stat (bench/lib/proc.ts): the CPU figures' resolution. */
@@ -43,7 +44,7 @@ export interface FrontResults {
     meta: {
         startedAt: string;
         durationSeconds: number;
-        host: { model: string; cpus: number; kernel: string; memGb: number; loadBefore: number[]; loadAfter: number[] };
+        host: HostInfo;
         versions: Record<string, string>;
         quick: boolean;
         rounds: number;

@@ -1,5 +1,6 @@
 /** The shape of one benchmark run's results (also written as JSON). */
 import type { BenchConfig } from "./config";
+import type { HostInfo } from "./hostInfo";
 import type { ProfileSummary } from "./pprof";
 import type { Sample } from "./rig";
 
@@ -61,7 +62,7 @@ export interface Results {
     meta: {
         startedAt: string;
         durationSeconds: number;
-        host: { cpus: number; model: string; kernel: string; memGb: number; loadBefore: number[]; loadAfter: number[] };
+        host: HostInfo;
         versions: Record<string, string>;
         workDirFs: string;
         config: BenchConfig;

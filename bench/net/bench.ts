@@ -18,6 +18,7 @@ import { REGISTRY_CONTAINER_ENV } from "../../components/render/scripts";
 import { ProcessTracker } from "../../test/harness/processes";
 import { cachedBinary, makeTempDir, REPO_ROOT } from "../../test/harness/tools";
 import { goModuleVersion } from "../lib/buildInfo";
+import { hostInfo } from "../lib/hostInfo";
 import { measureOrLoad } from "../lib/rawResults";
 import { GOALS } from "./analysis";
 import type { DriverOutput } from "./driver";
@@ -126,20 +127,12 @@ async function measure(): Promise<NetworkResults> {
         for (const name of PROFILES) {
             profiles.push(await measureProfile(name, tmp.path));
         }
-        const round2 = (l: number) => Math.round(l * 100) / 100;
         return {
             meta: {
                 startedAt: startedAt.toISOString(),
                 durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
                 quick: QUICK,
-                host: {
-                    model: os.cpus()[0]?.model ?? "unknown",
-                    cpus: os.cpus().length,
-                    kernel: os.release(),
-                    memGb: Math.round(os.totalmem() / 1024 ** 3),
-                    loadBefore: loadBefore.map(round2),
-                    loadAfter: os.loadavg().map(round2),
-                },
+                host: hostInfo(loadBefore),
                 versions: {
                     registry: goModuleVersion(cachedBinary("registry"), "github.com/distribution/distribution/v3"),
                     caddy: goModuleVersion(cachedBinary("caddy"), "github.com/caddyserver/caddy/v2"),

@@ -3,6 +3,7 @@
  * and nothing derived. The report (report/) computes every figure from this alone.
  */
 import type { LinkName, LinkProfile } from "./profiles";
+import type { HostInfo } from "../lib/hostInfo";
 import type { LinkMeasurement } from "./probe";
 
 /** baseline: the same client straight to S3; ours: the program's registry + front; ours-noredirect: ours with `redirectPullsToS3` off; peer: upstream defaults. */
@@ -78,7 +79,7 @@ export interface NetworkResults {
         startedAt: string;
         durationSeconds: number;
         quick: boolean;
-        host: { model: string; cpus: number; kernel: string; memGb: number; loadBefore: number[]; loadAfter: number[] };
+        host: HostInfo;
         versions: { registry: string; caddy: string; versitygw: string; node: string };
         rounds: number;
         /** Per profile: the sweep is the longest part under a slow link, so it may have fewer rounds there. */
