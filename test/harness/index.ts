@@ -36,7 +36,7 @@
  *              status, headers, body (truncated) and the sha256 `digest` of the whole body.
  * - tls:       `generateTestCertificates(tracker, dir, { hosts })` → CA + server cert (openssl);
  *              `certDir` holds `ca.crt` for skopeo `--*-cert-dir` / Docker `certs.d`.
- * - s3:        `S3Server.start(tracker, { dir, port?, accessKey?, secretKey? })` — versitygw,
+ * - s3:        `S3Server.start(tracker, { dir, port?, accessKey?, secretKey?, accounts? })` — versitygw,
  *              posix backend, SigV4-checking; `endpoint`, `client()`, `createBucket()`,
  *              `operations({ since, userAgent })` / `operationCount()` from its access log,
  *              `listObjects(bucket)` (key -> size),

@@ -29,6 +29,12 @@ export interface S3ServerOptions {
     /** Root credentials; random when omitted. */
     accessKey?: string;
     secretKey?: string;
+    /**
+     * Run versitygw's internal IAM (under `dir`/iam) and its admin API on a free loopback port,
+     * for accounts besides root (see s3accounts.ts). Its cache is off, so a deleted account is
+     * refused from the next request on.
+     */
+    accounts?: boolean;
 }
 
 /** One request from versitygw's access log (AWS server-access-log layout). */
@@ -101,6 +107,8 @@ export class S3Server {
         private readonly tracker: ProcessTracker,
         readonly dir: string,
         readonly port: number,
+        /** The admin API's port, with `accounts`. */
+        readonly adminPort: number | undefined,
         options: S3ServerOptions,
     ) {
         this.host = options.host ?? LOOPBACK;
@@ -111,11 +119,19 @@ export class S3Server {
         this.accessLogFile = path.join(dir, "s3-access.log");
         this.logFile = path.join(dir, "versitygw.log");
         fs.mkdirSync(this.dataDir, { recursive: true });
+        if (adminPort !== undefined) {
+            fs.mkdirSync(this.iamDir, { recursive: true });
+        }
+    }
+
+    private get iamDir(): string {
+        return path.join(this.dir, "iam");
     }
 
     /** Starts versitygw and waits until it answers. */
     static async start(tracker: ProcessTracker, options: S3ServerOptions): Promise<S3Server> {
-        const server = new S3Server(tracker, options.dir, options.port ?? (await freePort()), options);
+        const adminPort = options.accounts === true ? await freePort() : undefined;
+        const server = new S3Server(tracker, options.dir, options.port ?? (await freePort()), adminPort, options);
         await server.startProcess();
         return server;
     }
@@ -141,7 +157,15 @@ export class S3Server {
         this.proc = this.tracker.start(
             "versitygw",
             cachedBinary("versitygw"),
-            ["--port", `${this.host}:${this.port}`, "--region", this.region, "--access-log", this.accessLogFile, "--health", "/health", "--quiet", "posix", this.dataDir],
+            [
+                "--port", `${this.host}:${this.port}`,
+                ...(this.adminPort === undefined ? [] : ["--admin-port", `${LOOPBACK}:${this.adminPort}`, "--iam-dir", this.iamDir, "--iam-cache-disable"]),
+                "--region", this.region,
+                "--access-log", this.accessLogFile,
+                "--health", "/health",
+                "--quiet",
+                "posix", this.dataDir,
+            ],
             {
                 logFile: this.logFile,
                 env: { ...process.env, ROOT_ACCESS_KEY_ID: this.accessKey, ROOT_SECRET_ACCESS_KEY: this.secretKey },

@@ -1,13 +1,9 @@
 import { randomBytes } from "node:crypto";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { CreateBucketCommand, PutBucketPolicyCommand, S3Client } from "@aws-sdk/client-s3";
-import { request } from "./http";
-import { freePort, LOOPBACK } from "./ports";
-import type { ProcessTracker, TrackedProcess } from "./processes";
-import { parseAccessLog, type S3Operation } from "./s3";
+import { PutBucketPolicyCommand, type S3Client } from "@aws-sdk/client-s3";
+import { LOOPBACK } from "./ports";
+import type { ProcessTracker } from "./processes";
+import { S3Server, type S3Operation } from "./s3";
 import { cachedBinary } from "./tools";
-import { waitUntil } from "./wait";
 
 /**
  * The S3 stand-in (versitygw, posix backend) with accounts besides root, to rehearse an access key
@@ -30,62 +26,38 @@ export interface S3Key {
 }
 
 export class S3WithAccounts {
-    readonly region = "us-east-1";
-    readonly root: S3Key = { accessKey: `AKROOT${randomBytes(6).toString("hex").toUpperCase()}`, secretKey: randomBytes(24).toString("base64url") };
-    readonly accessLogFile: string;
-    private proc: TrackedProcess | undefined;
-
     private constructor(
         private readonly tracker: ProcessTracker,
-        readonly dir: string,
-        readonly port: number,
-        readonly adminPort: number,
-    ) {
-        this.accessLogFile = path.join(dir, "s3-access.log");
-    }
+        /** The server itself, run with `accounts`: its root key owns the buckets. */
+        readonly server: S3Server,
+    ) {}
 
     static async start(tracker: ProcessTracker, options: { dir: string }): Promise<S3WithAccounts> {
-        fs.mkdirSync(path.join(options.dir, "data"), { recursive: true });
-        fs.mkdirSync(path.join(options.dir, "iam"), { recursive: true });
-        const server = new S3WithAccounts(tracker, options.dir, await freePort(), await freePort());
-        // Credentials go in the environment, not argv, so `ps` does not show them.
-        const proc = tracker.start(
-            "versitygw",
-            cachedBinary("versitygw"),
-            [
-                "--port", `${LOOPBACK}:${server.port}`,
-                "--admin-port", `${LOOPBACK}:${server.adminPort}`,
-                "--region", server.region,
-                "--access-log", server.accessLogFile,
-                "--iam-dir", path.join(options.dir, "iam"),
-                "--iam-cache-disable",
-                "--health", "/health",
-                "--quiet",
-                "posix", path.join(options.dir, "data"),
-            ],
-            { logFile: path.join(options.dir, "versitygw.log"), env: { ...process.env, ROOT_ACCESS_KEY_ID: server.root.accessKey, ROOT_SECRET_ACCESS_KEY: server.root.secretKey } },
-        );
-        server.proc = proc;
-        await waitUntil(
-            async () => {
-                const res = await request(`${server.endpoint}/health`, { timeoutMs: 2000 }).catch((error: Error) => ({ status: 0, error }));
-                return res.status === 200 ? { done: true, value: undefined } : { done: false, seen: `HTTP ${res.status}` };
-            },
-            { description: `versitygw on ${server.endpoint}`, timeoutMs: 15_000, abortIf: () => (proc.running ? undefined : `versitygw exited:\n${proc.logTail()}`) },
-        );
-        return server;
+        return new S3WithAccounts(tracker, await S3Server.start(tracker, { dir: options.dir, accounts: true }));
+    }
+
+    get root(): S3Key {
+        return { accessKey: this.server.accessKey, secretKey: this.server.secretKey };
+    }
+
+    get region(): string {
+        return this.server.region;
     }
 
     get endpoint(): string {
-        return `http://${LOOPBACK}:${this.port}`;
+        return this.server.endpoint;
+    }
+
+    get accessLogFile(): string {
+        return this.server.accessLogFile;
     }
 
     client(key: S3Key = this.root): S3Client {
-        return new S3Client({ endpoint: this.endpoint, region: this.region, forcePathStyle: true, credentials: { accessKeyId: key.accessKey, secretAccessKey: key.secretKey } });
+        return this.server.client({ accessKeyId: key.accessKey, secretAccessKey: key.secretKey });
     }
 
     private async admin(args: string[], secrets: string[] = []): Promise<void> {
-        await this.tracker.runChecked(cachedBinary("versitygw"), ["admin", "--endpoint-url", `http://${LOOPBACK}:${this.adminPort}`, ...args], {
+        await this.tracker.runChecked(cachedBinary("versitygw"), ["admin", "--endpoint-url", `http://${LOOPBACK}:${this.server.adminPort}`, ...args], {
             env: { ...process.env, ADMIN_ACCESS_KEY_ID: this.root.accessKey, ADMIN_SECRET_ACCESS_KEY: this.root.secretKey },
             secrets: [this.root.secretKey, ...secrets],
             timeoutMs: 30_000,
@@ -105,14 +77,10 @@ export class S3WithAccounts {
     }
 
     /** Creates the bucket as root. */
-    async createBucket(bucket: string): Promise<void> {
-        const client = this.client();
-        try {
-            await client.send(new CreateBucketCommand({ Bucket: bucket }));
-        } finally {
-            client.destroy();
-        }
+    createBucket(bucket: string): Promise<void> {
+        return this.server.createBucket(bucket);
     }
+
 
     /** Sets the bucket's policy: every one of `keys` may do anything to the bucket and its objects. */
     async grant(bucket: string, keys: S3Key[]): Promise<void> {
@@ -137,12 +105,6 @@ export class S3WithAccounts {
 
     /** The access log's requests; `requester` is the access key ID each was signed with. */
     operations(filter: { userAgent?: RegExp; since?: number } = {}): S3Operation[] {
-        const text = fs.existsSync(this.accessLogFile) ? fs.readFileSync(this.accessLogFile, "utf8") : "";
-        const all = parseAccessLog(text).slice(filter.since ?? 0);
-        return filter.userAgent === undefined ? all : all.filter((op) => filter.userAgent?.test(op.userAgent));
-    }
-
-    get logFile(): string {
-        return this.proc?.logFile ?? "";
+        return this.server.operations(filter);
     }
 }
