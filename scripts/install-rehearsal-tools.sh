@@ -85,6 +85,18 @@ read_versions_constant() {
   printf '%s\n' "$value"
 }
 
+# read_pin LABEL VERSION_CONSTANT MODULE_CONSTANT EXAMPLE: sets pin_version and pin_module from
+# components/versions.ts, refusing a version that is not an exact release like EXAMPLE.
+read_pin() {
+  pin_version=$(read_versions_constant "$2")
+  pin_module=$(read_versions_constant "$3")
+  case "$pin_version" in
+    [0-9]*.[0-9]*.[0-9]*) ;;
+    *) die "$2 '$pin_version' is not an exact release like $4" ;;
+  esac
+  log "pinned $1: $pin_module@v$pin_version (components/versions.ts)"
+}
+
 # --- 4. go install with a stamp ------------------------------------------------------------------
 # build NAME MODULE VERSION CGO [BUILT]: installs MODULE@VERSION as $cache_bin/NAME unless the stamp
 # matches. BUILT is the file `go install` writes (the last element of the module path), when it is
@@ -118,27 +130,12 @@ GO=$(find_go "the registry and versitygw")
 check_go_version "$GO"
 mkdir -p "$cache_bin"
 
-registry_version=$(read_versions_constant REGISTRY_VERSION)
-registry_module=$(read_versions_constant REGISTRY_GO_MODULE)
-case "$registry_version" in
-  [0-9]*.[0-9]*.[0-9]*) ;;
-  *) die "REGISTRY_VERSION '$registry_version' is not an exact release like 3.1.2" ;;
-esac
-log "pinned registry: $registry_module@v$registry_version (components/versions.ts)"
-regclient_version=$(read_versions_constant REGCLIENT_VERSION)
-regbot_module=$(read_versions_constant REGBOT_GO_MODULE)
-case "$regclient_version" in
-  [0-9]*.[0-9]*.[0-9]*) ;;
-  *) die "REGCLIENT_VERSION '$regclient_version' is not an exact release like 0.11.7" ;;
-esac
-log "pinned regbot: $regbot_module@v$regclient_version (components/versions.ts)"
-caddy_version=$(read_versions_constant CADDY_VERSION)
-caddy_module=$(read_versions_constant CADDY_GO_MODULE)
-case "$caddy_version" in
-  [0-9]*.[0-9]*.[0-9]*) ;;
-  *) die "CADDY_VERSION '$caddy_version' is not an exact release like 2.11.9" ;;
-esac
-log "pinned caddy: $caddy_module@v$caddy_version (components/versions.ts)"
+read_pin registry REGISTRY_VERSION REGISTRY_GO_MODULE 3.1.2
+registry_module=$pin_module registry_version=$pin_version
+read_pin regbot REGCLIENT_VERSION REGBOT_GO_MODULE 0.11.7
+regbot_module=$pin_module regclient_version=$pin_version
+read_pin caddy CADDY_VERSION CADDY_GO_MODULE 2.11.9
+caddy_module=$pin_module caddy_version=$pin_version
 
 # Static, so the same file runs on the host and as the only file of a FROM-scratch image.
 build registry "$registry_module" "v$registry_version" 0
