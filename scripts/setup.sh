@@ -4,7 +4,9 @@
 #   1. npm ci, unless node_modules already matches package-lock.json;
 #   2. scripts/install-rehearsal-tools.sh: the missing Debian packages (shellcheck, skopeo,
 #      podman, sshd, ...) and the pinned binaries built with `go install` into .cache/bin/;
-#   3. scripts/install-pulumi-cli.sh: the Pulumi CLI at the SDK's version, built with Go.
+#   3. scripts/install-pulumi-cli.sh: the Pulumi CLI at the SDK's version, built with Go;
+#   4. scripts/install-twin.sh: the droplet twin's root filesystem (Debian 12 made like the
+#      Docker 1-click image), cached outside the clone.
 # What it cannot do itself (no apt, no root and no sudo, no Go new enough, Node too old) is
 # checked first: it then prints what to run instead and exits 1 before changing anything.
 # Idempotent: a second run only checks (the scripts keep stamps of what they built).
@@ -156,17 +158,26 @@ if [ "${#problems[@]}" -gt 0 ]; then
   exit 1
 fi
 
-log "1/3 npm packages"
+log "1/4 npm packages"
 if node_modules_current; then
   log "  node_modules matches package-lock.json"
 else
   run_step "npm ci" npm ci --no-audit --no-fund
 fi
 
-log "2/3 system packages and rehearsal tools (the first Go builds take a few minutes)"
+log "2/4 system packages and rehearsal tools (the first Go builds take a few minutes)"
 run_step "installing the rehearsal tools" bash scripts/install-rehearsal-tools.sh
 
-log "3/3 the Pulumi CLI (about 7 minutes the first time)"
+log "3/4 the Pulumi CLI (about 7 minutes the first time)"
 bash scripts/install-pulumi-cli.sh || die "building the Pulumi CLI failed; see the lines above"
+
+log "4/4 the droplet twin's root filesystem (about 5 minutes the first time)"
+if [ "$(id -u)" -eq 0 ]; then
+  run_step "building the droplet twin" bash scripts/install-twin.sh
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  run_step "building the droplet twin" sudo env TWIN_CACHE_DIR="${TWIN_CACHE_DIR:-$HOME/.cache/private-registry/twin}" bash scripts/install-twin.sh
+else
+  log "  skipped: building the twin needs root (the twin's integration tests need it; npm test does not)"
+fi
 
 log "ready in $(( $(date +%s) - started ))s. Next: npm test; npm run rehearse (the registry on 127.0.0.1); npm run test:integration"
