@@ -39,7 +39,7 @@ done
 
 sources=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null | grep -v '^#' || true)
 want="script=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1) sources=$(printf '%s' "$sources" | sha256sum | cut -d' ' -f1)"
-if [ "${FORCE_REBUILD:-0}" != 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$rootfs/usr/bin/dockerd" ] && [ -f "$repo_dir/Packages" ]; then
+if [ "${FORCE_REBUILD:-0}" != 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$rootfs/usr/sbin/dockerd" ] && [ -f "$repo_dir/Packages" ]; then
   log "root filesystem cached at $rootfs ($(du -sh "$rootfs" 2>/dev/null | cut -f1))"
   exit 0
 fi
