@@ -49,6 +49,19 @@ export const WINDOWS = { cpu: "10m", memory: "10m", disk: "5m" } as const;
 export const UPTIME_REGIONS = ["us_east", "eu_west"];
 /** Down for two minutes: long enough to ride out a container restart, short enough for CI. */
 export const DOWN_PERIOD = "2m";
+/**
+ * The "down" alert's comparison and threshold. The API calls the threshold "N/A (Not required)"
+ * for `down` (digitalocean/openapi specification/resources/uptime/create_alert.yml), but doctl
+ * refuses an alert whose comparison is not `greater_than` or `less_than`
+ * (digitalocean/doctl commands/uptime_alerts.go, `getUptimeAlertComparator`), and the Terraform
+ * provider under @pulumi/digitalocean 4.80.1 sends its empty default otherwise
+ * (digitalocean/terraform-provider-digitalocean digitalocean/uptime/resource_uptime_alert.go).
+ * Public configurations send `less_than` with threshold 1 (terraform-do-modules/
+ * terraform-digitalocean-monitoring variables.tf: `comparison` "less_than", `threshold` 1).
+ * The values are the API's snake case, as for ssl_expiry below; the "lessThan" in the
+ * provider's generated docs is only its camel-casing of the doc text.
+ */
+export const DOWN_COMPARISON = { comparison: "less_than", threshold: 1 } as const;
 /** autocert renews 30 days (at most a third of the lifetime) before expiry; 14 left means renewal has been failing. */
 export const SSL_EXPIRY_DAYS = 14;
 
@@ -161,7 +174,7 @@ export class RegistryAlerts extends pulumi.ComponentResource {
             );
             this.downAlert = new digitalocean.UptimeAlert(
                 `${name}-down`,
-                { name: `${name}: registry unreachable`, checkId: this.uptimeCheck.id, type: "down", period: DOWN_PERIOD, notifications },
+                { name: `${name}: registry unreachable`, checkId: this.uptimeCheck.id, type: "down", ...DOWN_COMPARISON, period: DOWN_PERIOD, notifications },
                 { parent: this },
             );
             this.sslExpiryAlert = new digitalocean.UptimeAlert(

@@ -67,7 +67,8 @@ describe("public registry with a Let's Encrypt certificate", () => {
     it("e-mails when the registry is down for two minutes, and 14 days before the certificate expires", () => {
         const [down, ssl] = ["le-down", "le-ssl-expiry"].map((n) => b.resources.find((r) => r.type === UPTIME_ALERT && r.name === n)?.inputs);
         assert.deepEqual([down?.checkId, down?.type, down?.period, down?.notifications], ["le-uptime-id", "down", "2m", [{ emails: EMAILS }]]);
-        assert.equal(down?.threshold, undefined, "a down alert has no threshold");
+        // doctl refuses an uptime alert without a comparison; for "down", less_than 1 as others send it.
+        assert.deepEqual([down?.comparison, down?.threshold], ["less_than", 1]);
         assert.deepEqual([ssl?.checkId, ssl?.type, ssl?.threshold, ssl?.comparison], ["le-uptime-id", "ssl_expiry", 14, "less_than"]);
         assert.deepEqual(ssl?.notifications, [{ emails: EMAILS }]);
         assert.equal(ofType(b.resources, UPTIME_ALERT).length, 2);
