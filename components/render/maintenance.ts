@@ -1,4 +1,4 @@
-import { CONFIG_FILE_FOR_MODE, curlTlsArgs, ServingCheck } from "./registryRun";
+import { CONFIG_FILE_FOR_MODE, curlTlsArgs, REGISTRY_STOP_SECONDS, ServingCheck } from "./registryRun";
 import { REGISTRY_CONFIG_PATH } from "./registryConfig";
 import { shellQuote } from "./shell";
 
@@ -13,6 +13,13 @@ import { shellQuote } from "./shell";
  * deleted blobs ("layer already exists", then a failed pull; fixed upstream after 3.1.1 by
  * distribution#4868). A lock shared with the deploy's start script keeps the two apart. What it
  * deleted and how many bytes that freed goes to the journal (`journalctl -u UNIT`).
+ *
+ * The window must not outlive the job. A failure restores read-write on exit; a stop (SIGTERM,
+ * SIGINT, SIGHUP: an operator, a shutdown, the 04:30 update reboot) restores it in the signal's
+ * trap, because dash runs no EXIT trap when a signal ends it. A crash or power loss runs no trap
+ * at all, and the read-only container, like every registry container, comes back with the
+ * engine (`--restart=always`); a marker file says the window was open, and a unit run at boot
+ * ({@link MAINTENANCE_RECOVERY_SERVICE}, `maintenance recover`) restarts the registry read-write.
  */
 
 /** Every manifest kind the registry stores: OCI and Docker images and indexes. */
@@ -26,6 +33,24 @@ const MANIFEST_MEDIA_TYPES = [
 /** The systemd units, named so an operator finds them. */
 export const MAINTENANCE_SERVICE = "private-registry-maintenance.service";
 export const MAINTENANCE_TIMER = "private-registry-maintenance.timer";
+/**
+ * Runs `maintenance recover` at every boot. The read-only registry runs with `--restart=always`
+ * like the read-write one (run-registry), so a reboot or a crash in the window would bring it
+ * back read-only, refusing pushes until the next week's job; this unit puts it back read-write.
+ */
+export const MAINTENANCE_RECOVERY_SERVICE = "private-registry-maintenance-recovery.service";
+
+/**
+ * The file in configDir that says a read-only window is open: written just before the
+ * read-only restart, removed once the registry runs read-write again. It outlives a reboot.
+ */
+export const MAINTENANCE_WINDOW_MARKER = "maintenance-window";
+
+/**
+ * How long systemd lets the job restore the registry after SIGTERM before it kills it: the old
+ * container's drain (REGISTRY_STOP_SECONDS) and the new container's start, with room to spare.
+ */
+export const MAINTENANCE_STOP_SECONDS = REGISTRY_STOP_SECONDS + 80;
 
 /** Weekly, at night, in UTC: a quiet hour for most teams, and the sessions it would cut are few. */
 export const DEFAULT_GC_SCHEDULE = "Sun *-*-* 03:00:00";
@@ -78,45 +103,106 @@ export function renderMaintenanceScript(input: MaintenanceInput): string {
 docker ${input.retentionDockerArgs.map(q).join(" ")}`;
     return `#!/bin/sh
 # Tag retention and garbage collection for the private registry (see ${MAINTENANCE_SERVICE}).
+# Usage: maintenance [collect|recover]. "recover" (at boot, ${MAINTENANCE_RECOVERY_SERVICE}) puts the
+# registry back read-write if a collection's read-only window was cut short.
 set -eu
 image=${q(input.image)}
 config_dir=${q(input.configDir)}
 lib_dir=${q(input.libDir)}
 lock_file=${q(input.lockFile)}
 api=${q(input.check.url)}
+# Present from just before the read-only restart until the registry is read-write again.
+window_marker="$config_dir/${MAINTENANCE_WINDOW_MARKER}"
 # Without these the registry answers a manifest HEAD as if it did not exist.
 manifest_types=${q(MANIFEST_MEDIA_TYPES.join(", "))}
 log() { echo "maintenance: $*"; }
+mode=\${1:-collect}
+case "$mode" in
+  collect|recover) ;;
+  *) echo "usage: maintenance [collect|recover]" >&2; exit 2 ;;
+esac
+if [ "$mode" = recover ] && [ ! -e "$window_marker" ]; then
+  log "no read-only window was cut short; nothing to do"
+  exit 0
+fi
 
 # The deploy's start script takes the same lock: never a restart in the middle of a collection.
 # Whatever outlives a step (an engine's helper processes) gets the lock's descriptor closed (9>&-).
 exec 9>"$lock_file"
 if ! flock -w 1800 9; then
-  log "a deploy or another collection has held $lock_file for 30 minutes; not collecting"
+  if [ "$mode" = recover ]; then
+    log "a deploy or another collection has held $lock_file for 30 minutes; the registry was left as it is"
+  else
+    log "a deploy or another collection has held $lock_file for 30 minutes; not collecting"
+  fi
   exit 1
 fi
+
+if [ "$mode" = recover ]; then
+  # A collection that got the lock first has already put the registry back.
+  if [ -e "$window_marker" ]; then
+    log "the read-only window begun at $(cat "$window_marker" 2>/dev/null || true) was cut short (a stop, a crash or a reboot): restarting the registry read-write"
+    "$lib_dir/run-registry" readwrite 9>&-
+    rm -f "$window_marker"
+    "$lib_dir/wait-serving" >/dev/null 9>&-
+    log "the registry is read-write again"
+  fi
+  exit 0
+fi
+
 started=$(date +%s)
-work=$(mktemp -d)
+work=""
 read_only=no
-finish() {
-  status=$?
+# Puts the registry back read-write if this run left it read-only; "wait" also waits until it
+# serves. The marker stays when that fails, so the next boot tries again.
+restore() {
   if [ "$read_only" = yes ]; then
-    log "restoring the registry read-write after a failure"
-    if ! { "$lib_dir/run-registry" readwrite 9>&- && "$lib_dir/wait-serving" >/dev/null; }; then
-      log "the registry could not be restarted read-write"
+    log "restoring the registry read-write"
+    if "$lib_dir/run-registry" readwrite 9>&-; then
+      read_only=no
+      rm -f "$window_marker"
+      log "the registry runs read-write again"
+      if [ "$1" = wait ] && ! "$lib_dir/wait-serving" >/dev/null 9>&-; then
+        log "the registry was restarted read-write but does not answer yet"
+      fi
+    else
+      log "the registry could not be restarted read-write; ${MAINTENANCE_RECOVERY_SERVICE} tries again at the next boot"
     fi
   fi
-  rm -rf "$work"
+  if [ -n "$work" ]; then
+    rm -rf "$work"
+  fi
+}
+finish() {
+  status=$?
+  trap '' INT TERM HUP
+  trap - EXIT
+  restore wait
   exit "$status"
 }
+# dash runs no EXIT trap when a signal kills it, and systemd stops the job with SIGTERM (an
+# operator's stop, a shutdown, the 04:30 update reboot): each signal restores, then fails. The
+# registry's own health wait is skipped there, so a shutdown is not held for it.
+interrupted() {
+  trap '' INT TERM HUP
+  trap - EXIT
+  log "stopped by SIG$1 before the collection finished"
+  restore nowait
+  exit "$2"
+}
 trap finish EXIT
+trap 'interrupted TERM 143' TERM
+trap 'interrupted INT 130' INT
+trap 'interrupted HUP 129' HUP
+work=$(mktemp -d)
 
 ${retention}
 
 log "restarting the registry read-only: pulls go on, pushes are refused until the end"
 read_only=yes
+date -u +%Y-%m-%dT%H:%M:%SZ > "$window_marker"
 "$lib_dir/run-registry" readonly 9>&-
-"$lib_dir/wait-serving" >/dev/null
+"$lib_dir/wait-serving" >/dev/null 9>&-
 
 ${gc(true)} > "$work/plan"
 blobs=0
@@ -153,8 +239,9 @@ ${gc(false)} > "$work/collected" 2>&1 || { cat "$work/collected" >&2; log "garba
 
 log "restarting the registry read-write"
 "$lib_dir/run-registry" readwrite 9>&-
-"$lib_dir/wait-serving" >/dev/null
 read_only=no
+rm -f "$window_marker"
+"$lib_dir/wait-serving" >/dev/null 9>&-
 log "done in $(( $(date +%s) - started ))s: deleted $manifests manifests and $blobs blobs, freeing $bytes bytes (plus $unsized blobs of unknown size)"
 `;
 }
@@ -163,10 +250,20 @@ export interface MaintenanceUnits {
     service: string;
     /** Absent when collection is turned off (`gcSchedule` empty). */
     timer?: string;
+    /**
+     * {@link MAINTENANCE_RECOVERY_SERVICE}: enabled (not started) wherever the job is installed,
+     * schedule or not, since a collection started by hand can be cut short too.
+     */
+    recovery: string;
 }
 
-/** The oneshot service the timer (or an operator) starts, and the timer for the schedule. */
+/**
+ * The oneshot service the timer (or an operator) starts, the timer for the schedule, and the
+ * boot-time unit that ends a read-only window a reboot cut short.
+ */
 export function renderMaintenanceUnits(libDir: string, schedule: string | undefined): MaintenanceUnits {
+    // After=docker.service also orders the stop: at shutdown systemd stops the job (SIGTERM, on
+    // which it restores read-write) before it stops the engine.
     const service = `[Unit]
 Description=Private registry: tag retention and garbage collection
 Requires=docker.service
@@ -175,9 +272,23 @@ After=docker.service
 [Service]
 Type=oneshot
 ExecStart=${libDir}/maintenance
+TimeoutStopSec=${MAINTENANCE_STOP_SECONDS}
+`;
+    // After docker.service: the engine has brought the containers back (--restart=always) by then.
+    const recovery = `[Unit]
+Description=Private registry: read-write again after a collection window cut short
+Requires=docker.service
+After=docker.service
+
+[Service]
+Type=oneshot
+ExecStart=${libDir}/maintenance recover
+
+[Install]
+WantedBy=multi-user.target
 `;
     if (schedule === undefined) {
-        return { service };
+        return { service, recovery };
     }
     if (gcScheduleProblem(schedule) !== undefined) {
         throw new Error(`gcSchedule ${JSON.stringify(schedule)} is not a calendar time this project accepts`);
@@ -193,5 +304,5 @@ Persistent=true
 [Install]
 WantedBy=timers.target
 `;
-    return { service, timer };
+    return { service, timer, recovery };
 }

@@ -1,10 +1,21 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { gcScheduleProblem, onCalendar, renderMaintenanceScript, renderMaintenanceUnits } from "../../components/render/maintenance";
-import { renderRunRegistryScript, renderWaitServingScript } from "../../components/render/registryRun";
+import {
+    gcScheduleProblem,
+    MAINTENANCE_RECOVERY_SERVICE,
+    MAINTENANCE_SERVICE,
+    MAINTENANCE_STOP_SECONDS,
+    MAINTENANCE_TIMER,
+    MAINTENANCE_WINDOW_MARKER,
+    onCalendar,
+    renderMaintenanceScript,
+    renderMaintenanceUnits,
+} from "../../components/render/maintenance";
+import { REGISTRY_STOP_SECONDS, renderRunRegistryScript, renderWaitServingScript } from "../../components/render/registryRun";
 import { shellcheck, StubPath } from "../support/shell";
 import { spawnSync } from "node:child_process";
 
@@ -35,11 +46,21 @@ class Host {
     readonly libDir: string;
     readonly script: string;
 
-    constructor(options: { retention?: boolean; gcFails?: boolean } = {}) {
+    /**
+     * gcSeconds: the collection itself takes this long (a window to interrupt). probeMarker:
+     * run-registry also logs whether the window's marker exists when it is called.
+     */
+    constructor(options: { retention?: boolean; gcFails?: boolean; gcSeconds?: number; probeMarker?: boolean } = {}) {
+        const gc =
+            options.gcFails === true
+                ? 'echo "s3aws: AccessDenied" >&2; exit 1'
+                : options.gcSeconds !== undefined
+                  ? `sleep ${options.gcSeconds}`
+                  : "echo 'Deleting blob: /docker/registry/v2/blobs/...' >&2";
         this.stubs = new StubPath({
             docker: `case "$*" in
   *garbage-collect*--dry-run*) printf '%s' '${PLAN}' ;;
-  *garbage-collect*) ${options.gcFails === true ? 'echo "s3aws: AccessDenied" >&2; exit 1' : "echo 'Deleting blob: /docker/registry/v2/blobs/...' >&2"} ;;
+  *garbage-collect*) ${gc} ;;
 esac`,
             // HEAD of a blob through the registry: its size, as the read-only registry streams it.
             curl: `for last; do :; done
@@ -53,8 +74,10 @@ esac`,
         this.configDir = join(this.stubs.dir, "etc");
         this.libDir = join(this.configDir, "bin");
         mkdirSync(this.libDir, { recursive: true });
+        const marker = join(this.configDir, MAINTENANCE_WINDOW_MARKER);
         for (const program of ["run-registry", "wait-serving"]) {
-            writeFileSync(join(this.libDir, program), `#!/bin/sh\nprintf '%s\\n' "${program} $*" >> '${this.stubs.log}'\n`);
+            const probe = options.probeMarker === true && program === "run-registry" ? `if [ -e '${marker}' ]; then echo "marker present" >> '${this.stubs.log}'; else echo "marker absent" >> '${this.stubs.log}'; fi\n` : "";
+            writeFileSync(join(this.libDir, program), `#!/bin/sh\n${probe}printf '%s\\n' "${program} $*" >> '${this.stubs.log}'\n`);
             chmodSync(join(this.libDir, program), 0o755);
         }
         writeFileSync(join(this.configDir, "health.curlrc"), 'user = "ci:pw"\n');
@@ -72,6 +95,50 @@ esac`,
     run() {
         return this.stubs.run(this.script);
     }
+
+    /** The file that says a read-only window is open. */
+    get marker(): string {
+        return join(this.configDir, MAINTENANCE_WINDOW_MARKER);
+    }
+
+    /**
+     * Starts the job under dash (the droplet's /bin/sh) in a process group of its own, as systemd
+     * runs a unit in a cgroup of its own, so a test can signal the job alone or all of it.
+     */
+    start(args: string[] = []): Running {
+        const child = spawn("dash", ["-c", this.script, "maintenance", ...args], {
+            detached: true,
+            stdio: ["ignore", "pipe", "pipe"],
+            env: { PATH: `${this.stubs.dir}:/usr/bin:/bin`, HOME: this.stubs.dir },
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        const exited = new Promise<Exited>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+        return { pid: child.pid!, exited };
+    }
+
+    /** Resolves once the stubbed collection (not its dry run) has started. */
+    async collecting(): Promise<void> {
+        const deadline = Date.now() + 20_000;
+        while (!this.stubs.calls().some((c) => c.includes("garbage-collect") && !c.includes("--dry-run"))) {
+            assert.ok(Date.now() < deadline, `the collection never started: ${this.stubs.calls().join(" | ")}`);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+    }
+}
+
+interface Exited {
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+}
+
+interface Running {
+    pid: number;
+    exited: Promise<Exited>;
 }
 
 describe("the maintenance job", () => {
@@ -118,6 +185,7 @@ describe("the maintenance job", () => {
         assert.notEqual(result.status, 0);
         assert.match(result.stderr, /AccessDenied/);
         assert.deepEqual(host.stubs.calls().filter((c) => c.startsWith("run-registry")), ["run-registry readonly", "run-registry readwrite"]);
+        assert.equal(existsSync(host.marker), false, "the window is closed");
     });
 
     it("waits for a deploy holding the lock, and gives up without touching the registry", async () => {
@@ -135,6 +203,121 @@ describe("the maintenance job", () => {
             holder.kill();
         }
         assert.match(readFileSync(join(host.configDir, "health.curlrc"), "utf8"), /user/);
+    });
+});
+
+describe("the maintenance window under faults", () => {
+    const runRegistry = (host: Host) => host.stubs.calls().filter((c) => c.startsWith("run-registry"));
+
+    // systemd stops a unit by signalling every process in it (KillMode=control-group): the job,
+    // and the docker client running the collection.
+    for (const [signal, status] of [["SIGTERM", 143], ["SIGINT", 130], ["SIGHUP", 129]] as const) {
+        it(`${signal} to the whole job mid-collection restores read-write, then fails with ${status}`, async () => {
+            const host = new Host({ gcSeconds: 30 });
+            const job = host.start();
+            await host.collecting();
+            process.kill(-job.pid, signal);
+            const exited = await job.exited;
+            assert.equal(exited.code, status, exited.stdout + exited.stderr);
+            assert.match(exited.stdout, new RegExp(`stopped by ${signal} before the collection finished`));
+            assert.deepEqual(runRegistry(host), ["run-registry readonly", "run-registry readwrite"]);
+            assert.equal(host.stubs.calls().at(-1), "run-registry readwrite", "the last thing the job did");
+            assert.equal(existsSync(host.marker), false, "the window is closed");
+        });
+    }
+
+    it("SIGTERM to the shell alone (KillMode=mixed, kill PID) restores read-write once the running step ends", async () => {
+        const host = new Host({ gcSeconds: 2 });
+        const job = host.start();
+        await host.collecting();
+        process.kill(job.pid, "SIGTERM");
+        const exited = await job.exited;
+        assert.equal(exited.code, 143, exited.stdout + exited.stderr);
+        assert.equal(host.stubs.calls().at(-1), "run-registry readwrite");
+        assert.doesNotMatch(exited.stdout, /done in/, "the collection's report is not printed");
+    });
+
+    it("a crash or power loss in the window (no trap runs) leaves the marker, and the boot-time recovery restarts read-write", async () => {
+        const host = new Host({ gcSeconds: 30 });
+        const job = host.start();
+        await host.collecting();
+        process.kill(-job.pid, "SIGKILL");
+        await job.exited;
+        // The engine brings the read-only container back at boot (--restart=always).
+        assert.deepEqual(runRegistry(host), ["run-registry readonly"]);
+        assert.match(readFileSync(host.marker, "utf8"), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\n$/);
+
+        const boot = await host.start(["recover"]).exited;
+        assert.equal(boot.code, 0, boot.stdout + boot.stderr);
+        assert.match(boot.stdout, /was cut short \(a stop, a crash or a reboot\): restarting the registry read-write/);
+        assert.deepEqual(host.stubs.calls().slice(-2), ["run-registry readwrite", "wait-serving "]);
+        assert.equal(existsSync(host.marker), false);
+
+        // Every later boot: nothing to do, and the registry is left alone.
+        const before = host.stubs.calls().length;
+        const again = await host.start(["recover"]).exited;
+        assert.equal(again.code, 0);
+        assert.match(again.stdout, /no read-only window was cut short; nothing to do/);
+        assert.equal(host.stubs.calls().length, before);
+    });
+
+    it("the marker exists exactly while the registry may run read-only", () => {
+        const host = new Host({ probeMarker: true });
+        const result = host.run();
+        assert.equal(result.status, 0, result.stderr);
+        const calls = host.stubs.calls();
+        // Written before the read-only restart; still there when the read-write one starts.
+        assert.deepEqual(
+            calls.filter((c) => c.startsWith("marker") || c.startsWith("run-registry")),
+            ["marker present", "run-registry readonly", "marker present", "run-registry readwrite"],
+        );
+        assert.equal(existsSync(host.marker), false, "removed once read-write");
+    });
+
+    it("recovery waits for a job holding the lock, which has closed the window by then", async () => {
+        const host = new Host();
+        writeFileSync(host.marker, "2027-01-03T03:00:00Z\n");
+        const lockFile = join(host.configDir, "maintenance.lock");
+        const holder = spawn("flock", [lockFile, "sh", "-c", `sleep 1; rm -f '${host.marker}'`], { stdio: "ignore" });
+        const released = new Promise((resolve) => holder.on("close", resolve));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const boot = await host.start(["recover"]).exited;
+        await released;
+        assert.equal(boot.code, 0, boot.stdout + boot.stderr);
+        assert.deepEqual(runRegistry(host), [], "the job that held the lock had restored the registry");
+    });
+
+    it("refuses an unknown mode without touching the registry", async () => {
+        const host = new Host();
+        const result = await host.start(["collect-now"]).exited;
+        assert.equal(result.code, 2);
+        assert.match(result.stderr, /usage: maintenance \[collect\|recover\]/);
+        assert.deepEqual(host.stubs.calls(), []);
+    });
+
+    it("the units: the job gets time to restore when stopped, and the recovery runs at every boot after the engine", () => {
+        const units = renderMaintenanceUnits("/etc/private-registry/bin", "Sun *-*-* 03:00:00");
+        assert.match(units.service, new RegExp(`^TimeoutStopSec=${MAINTENANCE_STOP_SECONDS}$`, "m"));
+        assert.ok(MAINTENANCE_STOP_SECONDS >= REGISTRY_STOP_SECONDS + 60, "the old container's drain and the new one's start fit");
+        assert.match(units.recovery, /^ExecStart=\/etc\/private-registry\/bin\/maintenance recover$/m);
+        assert.match(units.recovery, /^After=docker\.service$/m);
+        assert.match(units.recovery, /^WantedBy=multi-user\.target$/m);
+        assert.equal(renderMaintenanceUnits("/x", undefined).recovery, renderMaintenanceUnits("/x", "daily").recovery, "installed with or without a schedule");
+
+        // systemd itself reads all three, with no warning (an unknown key is only a warning).
+        const dir = mkdtempSync(join(tmpdir(), "units-"));
+        mkdirSync(join(dir, "bin"));
+        writeFileSync(join(dir, "bin", "maintenance"), "#!/bin/sh\n", { mode: 0o755 });
+        writeFileSync(join(dir, "docker.service"), "[Service]\nExecStart=/bin/true\n");
+        const real = renderMaintenanceUnits(join(dir, "bin"), "Sun *-*-* 03:00:00");
+        const files = { [MAINTENANCE_SERVICE]: real.service, [MAINTENANCE_TIMER]: real.timer ?? "", [MAINTENANCE_RECOVERY_SERVICE]: real.recovery };
+        for (const [name, text] of Object.entries(files)) {
+            writeFileSync(join(dir, name), text);
+        }
+        const verify = spawnSync("systemd-analyze", ["verify", ...Object.keys(files).map((f) => join(dir, f))], { encoding: "utf8" });
+        assert.equal(verify.error, undefined, "systemd-analyze is needed (Debian package systemd): npm run setup installs it");
+        assert.equal(verify.status, 0, verify.stderr);
+        assert.equal(verify.stderr, "");
     });
 });
 
