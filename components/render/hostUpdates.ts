@@ -1,3 +1,4 @@
+import { AptWaitOptions, renderAptWaitFunctions } from "./aptWait";
 import { shellQuote } from "./shell";
 
 /**
@@ -34,17 +35,21 @@ Unattended-Upgrade::Automatic-Reboot-Time "${rebootTime}";
 `;
 }
 
-/** Installs unattended-upgrades if the image lacks it, and writes the config above. */
-export function renderHostUpdatesScript(confDir: string = APT_CONF_DIR, rebootTime: string = REBOOT_TIME_UTC): string {
+/**
+ * Installs unattended-upgrades if the image lacks it, and writes the config above. `aptWait`
+ * bounds the wait for first boot's apt runs (tests point its root at a directory of their own).
+ */
+export function renderHostUpdatesScript(confDir: string = APT_CONF_DIR, rebootTime: string = REBOOT_TIME_UTC, aptWait: AptWaitOptions = {}): string {
     const config = renderUpdatesConfig(rebootTime);
     return `#!/bin/sh
 # Turns on unattended security updates, rebooting when one needs it at ${rebootTime} (droplet time, UTC).
 set -eu
 conf_dir=${shellQuote(confDir)}
+${renderAptWaitFunctions(aptWait)}
 if ! command -v unattended-upgrade >/dev/null 2>&1; then
   echo "installing unattended-upgrades"
-  # First boot's own apt runs may still hold the lock: wait for it rather than fail.
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q unattended-upgrades >/dev/null
+  # First boot's own apt runs may still hold apt's locks: wait for them (bounded) rather than fail.
+  apt_get install -y -q unattended-upgrades >/dev/null
 fi
 mkdir -p "$conf_dir"
 printf '%s' ${shellQuote(config)} > "$conf_dir/${UPDATES_CONF_FILE}.new"

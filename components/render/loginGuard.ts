@@ -1,3 +1,4 @@
+import { AptWaitOptions, renderAptWaitFunctions } from "./aptWait";
 import { FAIL2BAN_DEFAULTS, FAIL2BAN_FILTER_PATH, FAIL2BAN_JAIL_NAME, FAIL2BAN_JAIL_PATH, renderFail2banFiles } from "./fail2ban";
 import { shellQuote } from "./shell";
 
@@ -11,8 +12,10 @@ export interface LoginGuardInput {
     accessLogPath: string;
     /** The front's public TCP ports. */
     ports: number[];
-    /** Stands in for `/` before fail2ban's own paths (tests); default none. */
+    /** Stands in for `/` before fail2ban's own paths and apt's locks (tests); default none. */
     root?: string;
+    /** How long to wait for first boot's apt runs (tests shorten it); see aptWait.ts. */
+    aptWait?: Omit<AptWaitOptions, "root">;
 }
 
 export function renderLoginGuardScript(input: LoginGuardInput): string {
@@ -28,11 +31,12 @@ mv -f ${q(`${path}.new`)} ${q(path)}`;
 # Installs fail2ban with a jail that refuses, for a while, an address that keeps failing to log in at the front.
 set -eu
 log=${q(input.accessLogPath)}
+${renderAptWaitFunctions({ ...input.aptWait, root })}
 if ! command -v fail2ban-client >/dev/null 2>&1; then
   echo "installing fail2ban"
-  # First boot's own apt runs may still hold the lock: wait for it rather than fail.
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q fail2ban >/dev/null
+  # First boot's own apt runs may still hold apt's locks: wait for them (bounded) rather than fail.
+  apt_get update -q >/dev/null
+  apt_get install -y -q fail2ban >/dev/null
 fi
 # fail2ban 0.11 refuses to start a jail whose log file does not exist yet; the front appends to it.
 mkdir -p "$(dirname "$log")"

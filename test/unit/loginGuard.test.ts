@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { FAIL2BAN_FILTER_PATH, FAIL2BAN_JAIL_NAME, FAIL2BAN_JAIL_PATH } from "../../components/render/fail2ban";
 import { renderLoginGuardScript } from "../../components/render/loginGuard";
 import { shellcheck, StubPath } from "../support/shell";
+import { holdLikeApt } from "./aptLockHolder";
 
 /**
  * The failed-login guard's install script, run against stand-ins for apt-get, systemctl and
@@ -14,7 +15,7 @@ import { shellcheck, StubPath } from "../support/shell";
  * proven with the real program in fail2ban.test.ts and 14-failed-logins.
  */
 
-const BASIC_TOOLS = ["sh", "mkdir", "touch", "chmod", "mv", "dirname", "sleep", "cp", "cat"];
+const BASIC_TOOLS = ["sh", "mkdir", "touch", "chmod", "mv", "dirname", "sleep", "cp", "cat", "date", "stat", "tr", "sed", "cut"];
 
 class Droplet {
     readonly stubs: StubPath;
@@ -22,7 +23,7 @@ class Droplet {
     readonly log: string;
     readonly script: string;
 
-    constructor(options: { fail2banInstalled: boolean; jailLoads?: boolean; serverRunning?: boolean }) {
+    constructor(options: { fail2banInstalled: boolean; jailLoads?: boolean; serverRunning?: boolean; aptWaitSeconds?: number }) {
         const loads = options.jailLoads ?? true;
         const fail2banClient = `case "$1" in
   ping) ${options.serverRunning === false ? "exit 255" : "exit 0"} ;;
@@ -48,7 +49,8 @@ esac`;
         }
         this.root = join(this.stubs.dir, "root");
         this.log = join(this.root, "var/log/private-registry/front-access.log");
-        this.script = renderLoginGuardScript({ accessLogPath: this.log, ports: [443], root: this.root });
+        const aptWait = options.aptWaitSeconds === undefined ? undefined : { timeoutSeconds: options.aptWaitSeconds, progressSeconds: 1, pollSeconds: 1 };
+        this.script = renderLoginGuardScript({ accessLogPath: this.log, ports: [443], root: this.root, aptWait });
     }
 
     run() {
@@ -97,6 +99,24 @@ describe("the failed-login guard's install script", () => {
         const droplet = new Droplet({ fail2banInstalled: true, serverRunning: false });
         assert.equal(droplet.run().status, 0);
         assert.deepEqual(droplet.calls("systemctl"), ["systemctl enable fail2ban", "systemctl restart fail2ban"]);
+    });
+
+    it("waits for first boot's apt run, then fails naming what holds apt's lock, installing nothing", async () => {
+        const droplet = new Droplet({ fail2banInstalled: false, aptWaitSeconds: 2 });
+        // apt-daily's `apt-get update` on a fresh droplet, holding the lists lock as apt does.
+        const holder = await holdLikeApt(join(droplet.root, "var/lib/apt/lists/lock"));
+        let result: ReturnType<Droplet["run"]>;
+        const started = Date.now();
+        try {
+            result = droplet.run();
+        } finally {
+            await holder.release();
+        }
+        assert.equal(result.status, 1, result.stdout + result.stderr);
+        assert.ok(Date.now() - started >= 2000, "not at once");
+        assert.match(result.stderr, new RegExp(`apt is still busy after 2s: ${droplet.root}/var/lib/apt/lists/lock is held by process ${holder.pid} \\(perl: `));
+        assert.deepEqual(droplet.calls("apt-get"), []);
+        assert.equal(existsSync(join(droplet.root, FAIL2BAN_JAIL_PATH)), false, "no jail is written after a failed install");
     });
 
     it("fails the deploy when the jail does not load", () => {
