@@ -22,6 +22,28 @@ export const APT_CONF_DIR = "/etc/apt/apt.conf.d";
 /** Sorted after the package's own 20auto-upgrades and 50unattended-upgrades, so these win. */
 export const UPDATES_CONF_FILE = "52private-registry-updates";
 
+/**
+ * Docker's own apt repository, as unattended-upgrades matches it. The Docker 1-click installs
+ * Docker CE, containerd and runc from `deb https://download.docker.com/linux/ubuntu
+ * $(lsb_release -c -s) stable` (digitalocean/droplet-1-clicks common/scripts/010-docker.sh),
+ * and Ubuntu's default `Unattended-Upgrade::Allowed-Origins` name only Ubuntu's own archives
+ * (mvo5/unattended-upgrades data/50unattended-upgrades.Ubuntu), so the engine that faces every
+ * container would never be patched.
+ *
+ * That repository's Release file (dists/jammy/Release) carries `Origin: Docker`,
+ * `Label: Docker CE` and `Suite: jammy`, and, as those who read it report, no `Codename` field;
+ * so the pattern matches origin, label and archive (the Suite), never codename, plus the
+ * `stable` component the image enables (a `test` channel someone adds is not taken
+ * unattended). Syntax: `Origins-Pattern` entries are comma-separated `key=value` globs, keys
+ * `origin`, `label`, `archive`, `component`, `codename`, `site` (unattended-upgrade
+ * `match_whitelist_string`), and `${distro_codename}` is substituted (`substitute`, from
+ * `lsb_release -c -s`). Origins-Pattern and Allowed-Origins are read together
+ * (`get_allowed_origins`), and a list in a later apt.conf file adds to the same list in an
+ * earlier one (apt.conf(5): lists and scopes cannot be overridden, only cleared with
+ * `#clear`), so Ubuntu's own origins stay.
+ */
+export const DOCKER_ORIGIN_PATTERN = "origin=Docker,label=Docker CE,archive=${distro_codename},component=stable";
+
 export function renderUpdatesConfig(rebootTime: string = REBOOT_TIME_UTC): string {
     if (!/^([01][0-9]|2[0-3]):[0-5][0-9]$/.test(rebootTime)) {
         throw new Error(`reboot time must be HH:MM; got ${JSON.stringify(rebootTime)}`);
@@ -32,6 +54,11 @@ APT::Periodic::Unattended-Upgrade "1";
 Unattended-Upgrade::Automatic-Reboot "true";
 Unattended-Upgrade::Automatic-Reboot-WithUsers "true";
 Unattended-Upgrade::Automatic-Reboot-Time "${rebootTime}";
+// Docker Engine, containerd and runc come from Docker's repository, which Ubuntu's
+// Allowed-Origins do not cover. Added to the origins the package ships, not replacing them.
+Unattended-Upgrade::Origins-Pattern {
+        "${DOCKER_ORIGIN_PATTERN}";
+};
 `;
 }
 
@@ -41,6 +68,11 @@ Unattended-Upgrade::Automatic-Reboot-Time "${rebootTime}";
  */
 export function renderHostUpdatesScript(confDir: string = APT_CONF_DIR, rebootTime: string = REBOOT_TIME_UTC, aptWait: AptWaitOptions = {}): string {
     const config = renderUpdatesConfig(rebootTime);
+    // A quoted here-document: the config's ${distro_codename} is for unattended-upgrades, not sh.
+    const marker = "PRIVATE_REGISTRY_UPDATES_CONF";
+    if (config.split("\n").includes(marker)) {
+        throw new Error(`the updates config contains its own end marker ${marker}`);
+    }
     return `#!/bin/sh
 # Turns on unattended security updates, rebooting when one needs it at ${rebootTime} (droplet time, UTC).
 set -eu
@@ -52,7 +84,8 @@ if ! command -v unattended-upgrade >/dev/null 2>&1; then
   apt_get install -y -q unattended-upgrades >/dev/null
 fi
 mkdir -p "$conf_dir"
-printf '%s' ${shellQuote(config)} > "$conf_dir/${UPDATES_CONF_FILE}.new"
+cat > "$conf_dir/${UPDATES_CONF_FILE}.new" <<'${marker}'
+${config}${marker}
 chmod 644 "$conf_dir/${UPDATES_CONF_FILE}.new"
 mv -f "$conf_dir/${UPDATES_CONF_FILE}.new" "$conf_dir/${UPDATES_CONF_FILE}"
 echo "unattended security updates on; a reboot they need happens at ${rebootTime} UTC"
