@@ -82,11 +82,20 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
     }
 }
 
+/** What the mocks give a resource: its ID and the outputs it adds to its inputs. */
+export interface MockedResult {
+    id: string;
+    state: Record<string, unknown>;
+}
+
+/** Replaces the result the mocks would give a resource (passed as `defaults`). */
+export type ResultOverride = (resource: { type: string; name: string; inputs: Record<string, any> }, defaults: MockedResult) => MockedResult;
+
 /**
  * Installs in-process mocks that record every resource. An unexpected provider function call
  * throws with its token: the program is meant to make none.
  */
-export function installMocks(project = "private-registry"): RecordedResource[] {
+export function installMocks(project = "private-registry", override?: ResultOverride): RecordedResource[] {
     const recorded: RecordedResource[] = [];
     let nextId = 1000;
     pulumi.runtime.setMocks(
@@ -95,7 +104,9 @@ export function installMocks(project = "private-registry"): RecordedResource[] {
                 const inputs = unwrapSecrets(args.inputs);
                 recorded.push({ type: args.type, name: args.name, inputs, rawInputs: args.inputs });
                 const id = args.type === "digitalocean:index/droplet:Droplet" ? String(nextId++) : `${args.name}-id`;
-                return { id, state: { ...inputs, ...computedState(args.type, args.name, inputs) } };
+                const defaults = { id, state: computedState(args.type, args.name, inputs) };
+                const result = override?.({ type: args.type, name: args.name, inputs }, defaults) ?? defaults;
+                return { id: result.id, state: { ...inputs, ...result.state } };
             },
             call(args: pulumi.runtime.MockCallArgs) {
                 throw new Error(`unexpected provider call ${args.token}`);
