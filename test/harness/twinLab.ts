@@ -1,0 +1,165 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { changedCommands, planDeploy, type DeployPlan, type PlannedCommand } from "./deployPlan";
+import { ProcessTracker } from "./processes";
+import { Skopeo } from "./skopeo";
+import { makeTempDir, systemBinary, type TempDir } from "./tools";
+import { Twin } from "./twin";
+import { TwinDeployer } from "./twinDeploy";
+import { loadTwinImages, twinImages } from "./twinImages";
+import { createTwinNetwork, type TwinNetwork } from "./twinNetwork";
+import { serveAptRepository, startTwinS3, type TwinS3 } from "./twinServices";
+import { registryImageReference, REGISTRY_IMAGE_DIGESTS, REGISTRY_VERSION } from "../../components/versions";
+
+/**
+ * A droplet twin deployed as `pulumi up` deploys a droplet: the network (deployer, twin, CI
+ * clients, S3, the cloud firewall), the program planned under mocks with the twin's address,
+ * the twin booted on the plan's user data, the images present, and the plan's remote commands
+ * run over SSH from the deployer. `up()` plans again with other config and runs what changed.
+ */
+
+export interface TwinLabOptions {
+    /** Prefix of the temp directory. */
+    name: string;
+    /** Stack config beyond the lab's own (region, bucket, TLS mode). */
+    config?: Record<string, string>;
+    /** Client namespaces besides `client` (the CI runner). */
+    extraClients?: string[];
+    limits?: { memoryBytes?: number; cpus?: number };
+    log?: (line: string) => void;
+}
+
+export const TWIN_REGION = "us-east-1";
+
+export class TwinLab {
+    plan!: DeployPlan;
+    twin!: Twin;
+    s3!: TwinS3;
+    deployer!: TwinDeployer;
+    private configuration: Record<string, string> = {};
+
+    private constructor(
+        readonly tracker: ProcessTracker,
+        readonly tmp: TempDir,
+        readonly net: TwinNetwork,
+        private readonly options: TwinLabOptions,
+    ) {}
+
+    static async start(options: TwinLabOptions): Promise<TwinLab> {
+        const tracker = new ProcessTracker();
+        const tmp = makeTempDir(options.name);
+        const clients = ["client", ...(options.extraClients ?? [])];
+        const net = createTwinNetwork(tracker, ["deployer", "twin", "s3", ...clients]);
+        const lab = new TwinLab(tracker, tmp, net, options);
+        try {
+            await lab.boot(clients);
+        } catch (e) {
+            await lab.dispose();
+            throw e;
+        }
+        return lab;
+    }
+
+    private async boot(clients: string[]): Promise<void> {
+        const log = this.options.log ?? (() => undefined);
+        const bucket = `twin-${path.basename(this.tmp.path).slice(-8).toLowerCase().replace(/[^a-z0-9]/g, "0")}`;
+        this.s3 = await startTwinS3(this.tracker, this.net, "s3", { dir: this.tmp.join("s3"), region: TWIN_REGION, bucket });
+        const aptSource = await serveAptRepository(this.tracker, this.net, "deployer", this.tmp.path);
+        // Clients resolve S3's names too: a redirected pull fetches layers from S3 itself.
+        for (const role of clients) {
+            this.writeNetnsHosts(role, { [this.net.hosts.s3.address]: this.s3.hostNames });
+        }
+        this.configuration = {
+            "aws:region": TWIN_REGION,
+            "private-registry:bucketName": bucket,
+            "private-registry:tls": "private-ca",
+            // SSH from the deployer only, as the README advises: the scan then tells the two apart.
+            "private-registry:sshAllowedCidrs": JSON.stringify([`${this.net.hosts.deployer.address}/32`]),
+            ...(this.options.config ?? {}),
+        };
+        log("[twin] planning the program under mocks");
+        this.plan = await this.planWith(this.configuration);
+        this.net.applyCloudFirewall("twin", this.plan.firewall.inboundRules);
+        log("[twin] booting the twin on the plan's user data");
+        this.twin = await Twin.create(this.tracker, {
+            dir: this.tmp.join("twin"),
+            host: this.net.hosts.twin,
+            userData: this.plan.userData,
+            instanceId: `i-${path.basename(this.tmp.path)}`,
+            sshPublicKeys: [this.deployPublicKey()],
+            hostsEntries: { [this.net.hosts.s3.address]: this.s3.hostNames },
+            aptSource,
+            limits: this.options.limits,
+        });
+        log("[twin] importing the pinned images");
+        const registryImage = registryImageReference(REGISTRY_VERSION, REGISTRY_IMAGE_DIGESTS[REGISTRY_VERSION]);
+        await loadTwinImages(this.tracker, this.twin, twinImages(registryImage, this.s3.certs.caCertFile), this.tmp.join("images"));
+        this.deployer = new TwinDeployer(this.tracker, this.net, "deployer", this.tmp.join("deployer"));
+    }
+
+    /** Runs the whole plan, as the first `pulumi up`. */
+    async deploy(): Promise<void> {
+        await this.deployer.run(this.plan.commands, { log: this.options.log });
+    }
+
+    /** A later `pulumi up` with config changed: plans again from the last plan and runs what changed. */
+    async up(change: Record<string, string>): Promise<PlannedCommand[]> {
+        this.configuration = { ...this.configuration, ...change };
+        const next = await this.planWith(this.configuration, this.plan);
+        const changed = changedCommands(this.plan, next);
+        this.net.applyCloudFirewall("twin", next.firewall.inboundRules);
+        await this.deployer.run(changed, { log: this.options.log });
+        this.plan = next;
+        return changed;
+    }
+
+    private planWith(config: Record<string, string>, previous?: DeployPlan): Promise<DeployPlan> {
+        return planDeploy({ config, dropletAddress: this.net.hosts.twin.address, accessKey: { id: this.s3.accessKey, secret: this.s3.secretKey }, previous });
+    }
+
+    /** The generated deploy key's public half: what `digitalocean.SshKey` registers for the droplet. */
+    private deployPublicKey(): string {
+        const key = Object.entries(this.plan.generated).find(([name, value]) => value.type === "tls:index/privateKey:PrivateKey" && name.endsWith("-deploy-key"));
+        const publicKey = key?.[1].state.publicKeyOpenssh;
+        if (typeof publicKey !== "string") {
+            throw new Error(`the plan has no generated deploy key; it generated ${Object.keys(this.plan.generated).join(", ")}`);
+        }
+        return publicKey;
+    }
+
+    /** The command of the plan by resource-name suffix (`-container`, `-login-guard`). */
+    command(suffix: string): PlannedCommand {
+        const found = this.plan.commands.filter((c) => c.name.endsWith(suffix));
+        if (found.length !== 1) {
+            throw new Error(`expected one command ending ${suffix}; the plan has ${this.plan.commands.map((c) => c.name).join(", ")}`);
+        }
+        return found[0];
+    }
+
+    /** A tracker whose commands run inside `role`'s namespace. */
+    trackerIn(role: string): ProcessTracker {
+        return new ProcessTracker({ commandPrefix: [systemBinary("ip"), "netns", "exec", this.net.hosts[role].ns], exitOnSignal: false });
+    }
+
+    /** skopeo in `role`'s namespace, trusting the stack's CA and S3's. */
+    skopeoIn(role: string): { skopeo: Skopeo; certDir: string } {
+        const certDir = this.tmp.join(`certs-${role}`);
+        fs.mkdirSync(certDir, { recursive: true });
+        fs.writeFileSync(path.join(certDir, "ca.crt"), String(this.plan.outputs.caCertificate));
+        fs.copyFileSync(this.s3.certs.caCertFile, path.join(certDir, "s3-ca.crt"));
+        return { skopeo: new Skopeo(this.trackerIn(role), this.tmp.join(`skopeo-${role}`)), certDir };
+    }
+
+    /** `ip netns exec` binds /etc/netns/NS/hosts over /etc/hosts (ip-netns(8)). */
+    private writeNetnsHosts(role: string, entries: Record<string, string[]>): void {
+        const dir = path.join("/etc/netns", this.net.hosts[role].ns);
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "hosts"), ["127.0.0.1 localhost", ...Object.entries(entries).map(([a, names]) => `${a} ${names.join(" ")}`), ""].join("\n"));
+        this.tracker.addCleanup(`/etc/netns/${this.net.hosts[role].ns}`, () => fs.rmSync(dir, { recursive: true, force: true }), () => fs.rmSync(dir, { recursive: true, force: true }));
+    }
+
+    async dispose(): Promise<void> {
+        await this.tracker.dispose();
+        this.tmp.remove();
+    }
+}

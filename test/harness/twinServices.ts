@@ -1,0 +1,104 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { randomBytes } from "node:crypto";
+import { s3RegionalEndpoint } from "../../components/render/awsRegion";
+import type { ProcessTracker, TrackedProcess } from "./processes";
+import { generateTestCertificates, type TestCertificates } from "./tls";
+import { cachedBinary, systemBinary } from "./tools";
+import { twinCacheDir } from "./twin";
+import type { TwinNetwork } from "./twinNetwork";
+import { waitUntil } from "./wait";
+
+/**
+ * What the droplet reaches on the internet, inside the twin's network: S3 under AWS's own
+ * regional name, and a package archive for the deploy's apt steps.
+ */
+
+export interface TwinS3 {
+    /** The regional endpoint the program renders (`https://s3.REGION.amazonaws.com`). */
+    endpoint: string;
+    hostname: string;
+    region: string;
+    bucket: string;
+    accessKey: string;
+    secretKey: string;
+    /** The CA that signed the endpoint's certificate; the twin's registry image trusts it. */
+    certs: TestCertificates;
+    /** The /etc/hosts names the twin needs: the endpoint, and the bucket's virtual host. */
+    hostNames: string[];
+    accessLog: string;
+    process: TrackedProcess;
+}
+
+/**
+ * versitygw in the `role` namespace on 443, with TLS for the regional endpoint's name and
+ * virtual-host buckets under it (the program sets no forcepathstyle, so the registry's driver
+ * addresses BUCKET.s3.REGION.amazonaws.com), and one bucket.
+ */
+export async function startTwinS3(tracker: ProcessTracker, net: TwinNetwork, role: string, options: { dir: string; region: string; bucket: string }): Promise<TwinS3> {
+    const endpoint = s3RegionalEndpoint(options.region);
+    const hostname = new URL(endpoint).hostname;
+    const address = net.hosts[role].address;
+    fs.mkdirSync(path.join(options.dir, "data"), { recursive: true });
+    const certs = await generateTestCertificates(tracker, path.join(options.dir, "tls"), { hosts: [hostname, `*.${hostname}`], days: 30 });
+    const accessKey = `AKIA${randomBytes(8).toString("hex").toUpperCase()}`;
+    const secretKey = randomBytes(30).toString("base64url");
+    const accessLog = path.join(options.dir, "access.log");
+    const inside = net.inside(role, cachedBinary("versitygw"), [
+        "--port", `${address}:443`,
+        "--cert", certs.certFile,
+        "--key", certs.keyFile,
+        "--virtual-domain", hostname,
+        "--region", options.region,
+        "--access-log", accessLog,
+        "--health", "/health",
+        "--quiet",
+        "posix", path.join(options.dir, "data"),
+    ]);
+    // Credentials in the environment, not argv.
+    const proc = tracker.start("versitygw (twin S3)", inside.command, inside.args, {
+        logFile: path.join(options.dir, "versitygw.log"),
+        env: { ...process.env, ROOT_ACCESS_KEY_ID: accessKey, ROOT_SECRET_ACCESS_KEY: secretKey },
+    });
+    const curl = (args: string[]) => {
+        const c = net.inside(role, systemBinary("curl"), ["-sS", "--cacert", certs.caCertFile, "--resolve", `${hostname}:443:${address}`, ...args]);
+        return tracker.run(c.command, c.args, { timeoutMs: 15_000, secrets: [secretKey] });
+    };
+    await waitUntil(
+        async () => {
+            const res = await curl(["-o", "/dev/null", "-w", "%{http_code}", `${endpoint}/health`]);
+            return res.stdout === "200" ? { done: true, value: undefined } : { done: false, seen: `${res.stdout} ${res.stderr.trim()}` };
+        },
+        { description: "the twin's S3 to answer", timeoutMs: 20_000, abortIf: () => (proc.running ? undefined : proc.logTail()) },
+    );
+    const made = await curl(["-w", "\n%{http_code}", "-X", "PUT", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--aws-sigv4", `aws:amz:${options.region}:s3`, "--user", `${accessKey}:${secretKey}`, `${endpoint}/${options.bucket}`]);
+    if (made.stdout.split("\n").pop() !== "200") {
+        throw new Error(`creating bucket ${options.bucket} on the twin's S3 answered ${made.stdout}: ${made.stderr}`);
+    }
+    return { endpoint, hostname, region: options.region, bucket: options.bucket, accessKey, secretKey, certs, hostNames: [hostname, `${options.bucket}.${hostname}`], accessLog, process: proc };
+}
+
+/**
+ * The deploy's packages (scripts/install-twin.sh downloaded them with their dependencies and
+ * indexed them as a flat repository), served over HTTP from `role`, as Ubuntu's archive serves
+ * a droplet. Returns the apt source URL.
+ */
+export async function serveAptRepository(tracker: ProcessTracker, net: TwinNetwork, role: string, logDir: string): Promise<string> {
+    const repo = path.join(twinCacheDir(), "repo");
+    if (!fs.existsSync(path.join(repo, "Packages"))) {
+        throw new Error(`the twin's package repository is not built at ${repo}: run npm run setup (scripts/install-twin.sh)`);
+    }
+    const address = net.hosts[role].address;
+    const inside = net.inside(role, systemBinary("python3"), ["-m", "http.server", "--bind", address, "--directory", repo, "80"]);
+    const proc = tracker.start("apt repository (twin)", inside.command, inside.args, { logFile: path.join(logDir, "apt-repository.log") });
+    const url = `http://${address}/`;
+    await waitUntil(
+        async () => {
+            const c = net.inside(role, systemBinary("curl"), ["-sS", "-o", "/dev/null", "-w", "%{http_code}", `${url}Packages`]);
+            const res = await tracker.run(c.command, c.args, { timeoutMs: 5000 });
+            return res.stdout === "200" ? { done: true, value: undefined } : { done: false, seen: res.stdout };
+        },
+        { description: "the twin's package repository to answer", timeoutMs: 15_000, abortIf: () => (proc.running ? undefined : proc.logTail()) },
+    );
+    return url;
+}

@@ -1,0 +1,179 @@
+/**
+ * Check 16: the droplet twin, deployed as `pulumi up` deploys a droplet (test/harness/twinLab.ts):
+ * a Debian host made like the Docker 1-click image (ufw on with the image's rules, Docker,
+ * cloud-init, systemd), booted on the program's rendered user data, and every remote command the
+ * program declares run over SSH from the deployer's namespace, in the program's order. Clients
+ * reach it only through the network and the cloud firewall, never over its loopback.
+ */
+import * as assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { buildOciImage, readAndVerifyOciImage, type OciImage } from "../harness/oci";
+import { dockerRef, ociRef } from "../harness/skopeo";
+import { FAIL2BAN_JAIL_NAME } from "../../components/render/fail2ban";
+import { MAINTENANCE_TIMER } from "../../components/render/maintenance";
+import { PushLoop, registryStatus, scanTcp } from "../harness/twinProbe";
+import { sleep, waitUntil } from "../harness/wait";
+import { TwinLab } from "../harness/twinLab";
+import { assertFailedWith, assertSameImage, assertSucceeded, MB } from "./support";
+
+/** Power-on to serving, with room for a loaded CI machine: measured at about 10 s here. */
+const REBOOT_SERVE_BOUND_MS = 60_000;
+
+/** Ports a scan tries: every well-known port, Docker's API ports the image opens in ufw, and ours on loopback. */
+const SCANNED_PORTS = [...Array.from({ length: 1024 }, (_, i) => i + 1), 2375, 2376, 5000, 5001, 5002, 8080];
+
+interface Login {
+    username: string;
+    password: string;
+    role: string;
+}
+
+describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
+    let lab: TwinLab;
+    let image: OciImage;
+    let users: Record<string, Login>;
+
+    before(async () => {
+        lab = await TwinLab.start({ name: "twin-16", extraClients: ["neighbour"], log: (line) => process.stderr.write(`${line}\n`) });
+        await lab.deploy();
+        users = lab.plan.outputs.registryUsers as Record<string, Login>;
+        image = await buildOciImage(lab.tmp.join("image"), { layerSizes: [6 * MB, 3 * MB, 1 * MB], tag: "1" });
+    });
+
+    after(async () => {
+        await lab?.dispose();
+    });
+
+    function pushUser(): Login {
+        const found = Object.values(users).find((u) => u.role === "push");
+        assert.ok(found !== undefined, "the default stack has a push user");
+        return found;
+    }
+
+    function pullUser(): Login {
+        const found = Object.values(users).find((u) => u.role === "pull");
+        assert.ok(found !== undefined, "the default stack has a pull user");
+        return found;
+    }
+
+    test("1. reachable as deployed: a CI client pushes and pulls through the twin's ufw and the cloud firewall", async () => {
+        const host = String(lab.plan.outputs.registryHost);
+        assert.equal(host, lab.twin.address, "private CA without a domain serves on the droplet's address");
+        const { skopeo, certDir } = lab.skopeoIn("client");
+        const ci = pushUser();
+        const creds = { username: ci.username, password: ci.password };
+        assertSucceeded(await skopeo.copy(ociRef(image.layoutDir, "1"), dockerRef(host, "team/app", "1"), { destCreds: creds, destCertDir: certDir, timeoutMs: 180_000 }), "push from the client namespace");
+        const pulled = lab.tmp.join("pulled");
+        assertSucceeded(await skopeo.copy(dockerRef(host, "team/app", "1"), ociRef(pulled, "1"), { srcCreds: creds, srcCertDir: certDir, timeoutMs: 180_000 }), "pull from the client namespace");
+        // Every blob is hashed against its digest as it is read back.
+        assertSameImage(readAndVerifyOciImage(pulled, "1"), image, "pulled through the twin");
+
+        const deploy = pullUser();
+        const pullOnly = { username: deploy.username, password: deploy.password };
+        const pulledByDeploy = lab.tmp.join("pulled-by-deploy");
+        assertSucceeded(await skopeo.copy(dockerRef(host, "team/app", "1"), ociRef(pulledByDeploy, "1"), { srcCreds: pullOnly, srcCertDir: certDir }), "the pull user pulls");
+        assertSameImage(readAndVerifyOciImage(pulledByDeploy, "1"), image, "pulled by the pull user");
+        assertFailedWith(
+            await skopeo.copy(ociRef(image.layoutDir, "1"), dockerRef(host, "team/app", "by-pull-user"), { destCreds: pullOnly, destCertDir: certDir }),
+            /denied|403|unauthorized/i,
+            "a push by the pull user",
+        );
+    });
+
+    test("1. a scan finds only 443 from the client, and only 22 more from the deployer", async () => {
+        const fromClient = await scanTcp(lab.trackerIn("client"), lab.twin.address, SCANNED_PORTS);
+        assert.deepEqual(fromClient, [443], "ports answering a client on the internet");
+        const fromDeployer = await scanTcp(lab.trackerIn("deployer"), lab.twin.address, SCANNED_PORTS);
+        assert.deepEqual(fromDeployer, [22, 443], "ports answering the deployer");
+    });
+
+    test("2. a second up with a new user reloads the front and restarts nothing a push loop can see", async () => {
+        const { skopeo, certDir } = lab.skopeoIn("client");
+        const loop = new PushLoop(skopeo, { host: lab.twin.address, repository: "team/loop", login: pushUser(), certDir, workDir: lab.tmp.join("loop") });
+        loop.start();
+        await sleep(3000);
+        const withRelease = JSON.stringify([
+            { name: pushUser().username, role: "push" },
+            { name: pullUser().username, role: "pull" },
+            { name: "release", role: "push", repositories: ["team/**"] },
+        ]);
+        const ran = await lab.up({ "private-registry:users": withRelease });
+        await sleep(3000);
+        const result = await loop.stop();
+        assert.ok(ran.some((c) => c.name.endsWith("-container")), `the second up ran the start command (ran: ${ran.map((c) => c.name).join(", ")})`);
+        assert.ok(!ran.some((c) => c.name.endsWith("-wait-ready")), "the second up left the host's first-boot wait alone");
+        process.stderr.write(`[twin] push loop through the second up: ${result.pushes} pushes, ${result.failures.length} failed\n`);
+        assert.ok(result.pushes >= 3, `the loop pushed through the up (${result.pushes} pushes)`);
+        assert.deepEqual(result.failures, [], "no push failed during the second up");
+        users = lab.plan.outputs.registryUsers as Record<string, Login>;
+        const release = users.release;
+        assert.ok(release !== undefined, "the new user is in the outputs");
+        const caFile = `${certDir}/ca.crt`;
+        assert.equal(await registryStatus(lab.trackerIn("client"), `https://${lab.twin.address}/v2/`, caFile, release), 200, "the new user logs in");
+    });
+
+    test("3. after a power-off and boot, the registry serves by itself, read-write, with its timer, ufw and jail", async () => {
+        const caFile = lab.skopeoIn("client").certDir + "/ca.crt";
+        const client = lab.trackerIn("client");
+        await lab.twin.powerOff();
+        const poweredOn = Date.now();
+        const booting = lab.twin.boot();
+        const servedAfterMs = await waitUntil(
+            async () => {
+                const status = await registryStatus(client, `https://${lab.twin.address}/v2/`, caFile, pushUser(), 2);
+                return status === 200 ? { done: true, value: Date.now() - poweredOn } : { done: false, seen: `HTTP ${status}` };
+            },
+            { description: "the registry to serve after boot", timeoutMs: 120_000, intervalMs: 250 },
+        );
+        await booting;
+        process.stderr.write(`[twin] serving ${(servedAfterMs / 1000).toFixed(1)} s after power-on\n`);
+        assert.ok(servedAfterMs < REBOOT_SERVE_BOUND_MS, `serving ${servedAfterMs} ms after power-on; the bound is ${REBOOT_SERVE_BOUND_MS} ms`);
+
+        const { skopeo, certDir } = lab.skopeoIn("client");
+        assertSucceeded(await skopeo.copy(ociRef(image.layoutDir, "1"), dockerRef(lab.twin.address, "team/app", "after-reboot"), { destCreds: pushUser(), destCertDir: certDir }), "a push after the reboot");
+        const timers = await lab.twin.execChecked(`systemctl is-enabled ${MAINTENANCE_TIMER} && systemctl is-active ${MAINTENANCE_TIMER}`);
+        assert.deepEqual(timers.stdout.trim().split("\n"), ["enabled", "active"], "the maintenance timer is scheduled again");
+        assert.match((await lab.twin.execChecked("ufw status")).stdout, /^Status: active/m, "ufw is active");
+        const jail = await waitUntil(
+            async () => {
+                const res = await lab.twin.exec(`fail2ban-client status ${FAIL2BAN_JAIL_NAME}`);
+                return res.code === 0 ? { done: true, value: res.stdout } : { done: false, seen: res.stderr.trim() };
+            },
+            { description: "the failed-login jail after boot", timeoutMs: 30_000 },
+        );
+        assert.match(jail, /Currently banned/, "the fail2ban jail is active");
+    });
+
+    test("5. fail2ban with ufw present bans a guessing client, not its neighbour, and keeps the ban through an up that reloads the front", async () => {
+        const caFile = lab.skopeoIn("client").certDir + "/ca.crt";
+        const url = `https://${lab.twin.address}/v2/`;
+        const guesser = lab.trackerIn("client");
+        const neighbour = lab.trackerIn("neighbour");
+        const wrong = { username: pushUser().username, password: "not-the-password" };
+        for (let i = 0; i < 10; i++) {
+            assert.equal(await registryStatus(guesser, url, caFile, wrong), 401, `wrong login ${i + 1} is refused`);
+        }
+        const lastWrong = Date.now();
+        const bannedAfterMs = await waitUntil(
+            async () => {
+                const status = await registryStatus(guesser, url, caFile, pushUser(), 2);
+                return status === 0 ? { done: true, value: Date.now() - lastWrong } : { done: false, seen: `HTTP ${status}` };
+            },
+            { description: "the guessing client to be refused", timeoutMs: 20_000, intervalMs: 250 },
+        );
+        process.stderr.write(`[twin] guessing client refused ${(bannedAfterMs / 1000).toFixed(1)} s after its 10th failure\n`);
+        assert.equal(await registryStatus(neighbour, url, caFile, pushUser()), 200, "the neighbour's right login still works");
+
+        // A change to the front's files reloads it: the ban is on the host, and stays.
+        await lab.up({ "private-registry:users": JSON.stringify([
+            { name: pushUser().username, role: "push" },
+            { name: pullUser().username, role: "pull" },
+            { name: "release", role: "push", repositories: ["team/**"] },
+            { name: "auditor", role: "pull" },
+        ]) });
+        assert.equal(await registryStatus(guesser, url, caFile, pushUser(), 2), 0, "the guessing client is still refused after the up");
+        assert.equal(await registryStatus(neighbour, url, caFile, pushUser()), 200, "the neighbour still logs in after the up");
+        const banned = await lab.twin.execChecked(`fail2ban-client status ${FAIL2BAN_JAIL_NAME}`);
+        assert.match(banned.stdout, new RegExp(`Banned IP list:\\s+.*${lab.net.hosts.client.address.replace(/\./g, "\\.")}`), "the jail lists the guesser");
+    });
+});
