@@ -5,6 +5,7 @@ import * as tls from "@pulumi/tls";
 import { renderAuthorizedKeysScript } from "./render/authorizedKeys";
 import { renderCloudInit } from "./render/cloudInit";
 import { FRONT_ACCESS_LOG, PUBLIC_PORT } from "./render/deployment";
+import { renderHostFirewallScript } from "./render/hostFirewall";
 import { renderHostUpdatesScript } from "./render/hostUpdates";
 import { renderLoginGuardScript } from "./render/loginGuard";
 import { renderWaitForHostScript } from "./render/scripts";
@@ -54,6 +55,8 @@ export class DockerHost extends pulumi.ComponentResource {
     public readonly operatorKeys: command.remote.Command;
     /** Unattended security updates, with reboots held for a quiet hour; set up over SSH too. */
     public readonly hostUpdates: command.remote.Command;
+    /** Only where HTTPS is open: the image's ufw allowing the front's port (see hostFirewall.ts). */
+    public readonly hostFirewall?: command.remote.Command;
     /** Only where HTTPS is open: fail2ban refusing addresses that keep failing to log in. */
     public readonly loginGuard?: command.remote.Command;
 
@@ -167,6 +170,16 @@ export class DockerHost extends pulumi.ComponentResource {
         );
 
         if (args.httpsAllowedCidrs !== undefined) {
+            this.hostFirewall = new command.remote.Command(
+                `${name}-host-firewall`,
+                {
+                    connection: this.connection,
+                    create: renderHostFirewallScript([PUBLIC_PORT]),
+                    // A new droplet starts with the image's ufw rules.
+                    triggers: [this.droplet.id],
+                },
+                { parent: this, dependsOn: [this.ready] },
+            );
             this.loginGuard = new command.remote.Command(
                 `${name}-login-guard`,
                 {

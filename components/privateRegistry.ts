@@ -119,6 +119,11 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         let tls: RegistryServiceTls;
         let awaitingDnsFor: pulumi.Output<string | undefined> = pulumi.output(undefined);
         const dependsOn: pulumi.Resource[] = [this.host.ready, this.host.firewall, this.storageUser.accessKey];
+        // The front's port is open in the droplet's own firewall before the front starts (and,
+        // with Let's Encrypt, asks to be validated on it).
+        if (this.host.hostFirewall !== undefined) {
+            dependsOn.push(this.host.hostFirewall);
+        }
         switch (settings.tls) {
             case "letsencrypt": {
                 const domain = settings.domain;

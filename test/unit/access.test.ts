@@ -181,3 +181,20 @@ describe("the failed-login guard", () => {
         assert.equal(ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("login-guard")), undefined);
     });
 });
+
+describe("the host firewall", () => {
+    it("opens the front's port in the image's ufw in public mode, before the registry starts", async () => {
+        const d = await deploy("ufw", {});
+        const open = ofType(d.resources, "command:remote:Command").find((c) => c.name === "ufw-host-host-firewall");
+        assert.ok(open, "a host-firewall command in public mode");
+        assert.match(open.inputs.create, /^ufw allow '443\/tcp' >\/dev\/null$/m);
+        const service = d.options.find((o) => o.type === "private-registry:registry:RegistryService");
+        assert.ok((service?.opts.dependsOn as pulumi.Resource[]).includes(d.registry.host.hostFirewall as pulumi.Resource), "the service waits for it");
+    });
+
+    it("opens nothing in tunnel mode, where the front listens on loopback only", async () => {
+        const d = await deploy("ufwless", { exposure: "tunnel" });
+        assert.equal(ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("host-firewall")), undefined);
+        assert.equal(d.registry.host.hostFirewall, undefined);
+    });
+});

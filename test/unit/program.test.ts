@@ -59,7 +59,7 @@ describe("the program's stack outputs", () => {
         assert.equal(count("aws:iam/accessKey:AccessKey"), 1);
         assert.equal(count("digitalocean:index/droplet:Droplet"), 1);
         assert.equal(count("digitalocean:index/firewall:Firewall"), 1);
-        assert.equal(count("command:remote:Command"), 5, "first-boot wait, operator keys, security updates, failed-login guard, registry and front");
+        assert.equal(count("command:remote:Command"), 6, "first-boot wait, operator keys, security updates, host firewall, failed-login guard, registry and front");
         assert.equal(count("command:local:Command"), 1);
     });
 });
