@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { MAINTENANCE_SERVICE, MAINTENANCE_TIMER, onCalendar, renderMaintenanceScript, renderMaintenanceUnits } from "./maintenance";
+import { MAINTENANCE_RECOVERY_SERVICE, MAINTENANCE_SERVICE, MAINTENANCE_TIMER, onCalendar, renderMaintenanceScript, renderMaintenanceUnits } from "./maintenance";
 import { renderRunFrontScript } from "./frontRun";
 import { REGISTRY_CONFIG_PATH, REGISTRY_HTPASSWD_PATH } from "./registryConfig";
 import { RegistryRunInput, renderRunRegistryScript, renderWaitServingScript, ServingCheck } from "./registryRun";
@@ -306,10 +306,15 @@ systemctl daemon-reload
 systemctl enable --now ${MAINTENANCE_TIMER} >/dev/null
 echo ${shellQuote(`garbage collection scheduled: ${onCalendar(schedule ?? "")}`)}`;
     // Not indented: a here-document's end marker must start its line.
+    // The recovery unit runs at boot: a window cut short by a reboot or a power cut leaves its
+    // marker, and the registry goes read-write again. Enabled, not started: with a stale marker
+    // it would wait for the lock this script holds.
     return `if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 unit_dir=${shellQuote(unitDir)}
 ${installFile(`$unit_dir/${MAINTENANCE_SERVICE}`, units.service, "644")}
+${installFile(`$unit_dir/${MAINTENANCE_RECOVERY_SERVICE}`, units.recovery, "644")}
 ${timer}
+systemctl enable ${MAINTENANCE_RECOVERY_SERVICE} >/dev/null
 else
   echo "systemd is not running here: the maintenance timer is not installed"
 fi

@@ -422,6 +422,10 @@ describe("operations: garbage collection, retention and alerts", () => {
         const script = startOf(d).inputs.create as string;
         assert.match(script, /OnCalendar=Sun \*-\*-\* 03:00:00 UTC/);
         assert.match(script, /systemctl enable --now private-registry-maintenance.timer/);
+        // The boot-time recovery from a window cut short: installed and enabled, never started by the deploy.
+        assert.match(script, /^cat > "\$unit_dir\/private-registry-maintenance-recovery.service.new" <</m);
+        assert.match(script, /^systemctl enable private-registry-maintenance-recovery.service >\/dev\/null$/m);
+        assert.doesNotMatch(script, /enable --now private-registry-maintenance-recovery/);
         assert.match(script, /retention: no tag rules set; every tag is kept/);
         assert.ok(!("retention.yml" in decodeBundleFiles(startOf(d).inputs.stdin)));
         assert.equal(ofType(d.resources, "digitalocean:index/monitorAlert:MonitorAlert").length, 0, "no alert without alertEmails");
