@@ -89,6 +89,11 @@ export class Twin {
         return twin;
     }
 
+    /** The twin's PID 1 as this machine sees it (for `nsenter -t PID -a`), while it runs. */
+    get pid(): number | undefined {
+        return this.leader;
+    }
+
     get address(): string {
         return this.options.host.address;
     }
@@ -246,10 +251,21 @@ export class Twin {
         this.leader = undefined;
     }
 
-    /** A power cut: the machine is killed at once, with no shutdown. */
+    /**
+     * A power cut: the twin's PID 1 is killed, which kills every process in its PID namespace at
+     * once, with no shutdown; then systemd-nspawn exits.
+     */
     async pullPlug(): Promise<void> {
-        await this.machine?.killHard();
+        const machine = this.machine;
+        if (machine === undefined || !machine.running || this.leader === undefined) {
+            return;
+        }
+        process.kill(this.leader, "SIGKILL");
         this.leader = undefined;
+        await waitUntil(async () => (machine.running ? { done: false, seen: "still running" } : { done: true, value: undefined }), {
+            description: "systemd-nspawn to exit after the power cut",
+            timeoutMs: 30_000,
+        }).catch(() => machine.killHard());
     }
 
     /** A graceful power-off and boot, as `reboot` on a droplet. */
@@ -266,6 +282,15 @@ export class Twin {
     }
 
     disposeSync(): void {
+        // The twin's PID 1 first: killing it ends every process in the twin's PID namespace.
+        if (this.leader !== undefined) {
+            try {
+                process.kill(this.leader, "SIGKILL");
+            } catch {
+                // already gone
+            }
+            this.leader = undefined;
+        }
         if (this.machine?.running) {
             try {
                 process.kill(this.machine.pid, "SIGKILL");

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { changedCommands, planDeploy, type DeployPlan, type PlannedCommand } from "./deployPlan";
-import { ProcessTracker } from "./processes";
+import { ProcessTracker, type RunResult } from "./processes";
 import { Skopeo } from "./skopeo";
 import { makeTempDir, systemBinary, type TempDir } from "./tools";
 import { Twin } from "./twin";
@@ -30,6 +30,7 @@ export interface TwinLabOptions {
 }
 
 export const TWIN_REGION = "us-east-1";
+const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
 export class TwinLab {
     plan!: DeployPlan;
@@ -138,7 +139,7 @@ export class TwinLab {
 
     /** A tracker whose commands run inside `role`'s namespace. */
     trackerIn(role: string): ProcessTracker {
-        return new ProcessTracker({ commandPrefix: [systemBinary("ip"), "netns", "exec", this.net.hosts[role].ns], exitOnSignal: false });
+        return new ProcessTracker({ commandPrefix: [systemBinary("ip"), "netns", "exec", this.net.hosts[role].ns] });
     }
 
     /** skopeo in `role`'s namespace, trusting the stack's CA and S3's. */
@@ -148,6 +149,22 @@ export class TwinLab {
         fs.writeFileSync(path.join(certDir, "ca.crt"), String(this.plan.outputs.caCertificate));
         fs.copyFileSync(this.s3.certs.caCertFile, path.join(certDir, "s3-ca.crt"));
         return { skopeo: new Skopeo(this.trackerIn(role), this.tmp.join(`skopeo-${role}`)), certDir };
+    }
+
+    /**
+     * `npm run check`'s script as CI runs it after `pulumi up`, from `role`'s namespace, with the
+     * stack outputs on stdin. NODE_EXTRA_CA_CERTS adds the S3 stand-in's CA, standing in for the
+     * public CAs that AWS's certificate chains to (a redirected pull fetches from S3 itself).
+     */
+    async liveCheck(role: string): Promise<RunResult> {
+        const inside = this.net.inside(role, process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts/live-check.ts")]);
+        return this.tracker.run(inside.command, inside.args, {
+            input: JSON.stringify(this.plan.outputs),
+            cwd: REPO_ROOT,
+            env: { ...process.env, NODE_EXTRA_CA_CERTS: this.s3.certs.caCertFile },
+            timeoutMs: 180_000,
+            secrets: Object.values(this.plan.outputs.registryUsers as Record<string, { password: string }>).map((u) => u.password),
+        });
     }
 
     /** `ip netns exec` binds /etc/netns/NS/hosts over /etc/hosts (ip-netns(8)). */

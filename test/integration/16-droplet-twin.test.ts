@@ -6,11 +6,13 @@
  * reach it only through the network and the cloud firewall, never over its loopback.
  */
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { buildOciImage, readAndVerifyOciImage, type OciImage } from "../harness/oci";
 import { dockerRef, ociRef } from "../harness/skopeo";
 import { FAIL2BAN_JAIL_NAME } from "../../components/render/fail2ban";
-import { MAINTENANCE_TIMER } from "../../components/render/maintenance";
+import { HOST_CONFIG_DIR } from "../../components/render/deployment";
+import { MAINTENANCE_SERVICE, MAINTENANCE_TIMER, MAINTENANCE_WINDOW_MARKER } from "../../components/render/maintenance";
 import { PushLoop, registryStatus, scanTcp } from "../harness/twinProbe";
 import { sleep, waitUntil } from "../harness/wait";
 import { TwinLab } from "../harness/twinLab";
@@ -18,6 +20,9 @@ import { assertFailedWith, assertSameImage, assertSucceeded, MB } from "./suppor
 
 /** Power-on to serving, with room for a loaded CI machine: measured at about 10 s here. */
 const REBOOT_SERVE_BOUND_MS = 60_000;
+
+/** From the window's interruption to a push accepted again. */
+const WINDOW_RECOVERY_BOUND_MS = 60_000;
 
 /** Ports a scan tries: every well-known port, Docker's API ports the image opens in ufw, and ours on loopback. */
 const SCANNED_PORTS = [...Array.from({ length: 1024 }, (_, i) => i + 1), 2375, 2376, 5000, 5001, 5002, 8080];
@@ -87,6 +92,12 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
         assert.deepEqual(fromDeployer, [22, 443], "ports answering the deployer");
     });
 
+    test("npm run check passes against the twin from the CI runner's namespace", async () => {
+        const check = await lab.liveCheck("client");
+        assert.equal(check.code, 0, `the live check failed:\n${check.stdout}${check.stderr}`);
+        assert.doesNotMatch(check.stdout, /FAIL/);
+    });
+
     test("2. a second up with a new user reloads the front and restarts nothing a push loop can see", async () => {
         const { skopeo, certDir } = lab.skopeoIn("client");
         const loop = new PushLoop(skopeo, { host: lab.twin.address, repository: "team/loop", login: pushUser(), certDir, workDir: lab.tmp.join("loop") });
@@ -142,6 +153,51 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
             { description: "the failed-login jail after boot", timeoutMs: 30_000 },
         );
         assert.match(jail, /Currently banned/, "the fail2ban jail is active");
+    });
+
+    /** Starts the weekly job as its timer does, and resolves once its read-only window is open. */
+    async function openWindow(): Promise<void> {
+        const marker = lab.twin.file(`${HOST_CONFIG_DIR}/${MAINTENANCE_WINDOW_MARKER}`);
+        await lab.twin.execChecked(`systemctl start --no-block ${MAINTENANCE_SERVICE}`);
+        await waitUntil(async () => (fs.existsSync(marker) ? { done: true, value: undefined } : { done: false, seen: "no window yet" }), {
+            description: "the maintenance job's read-only window",
+            timeoutMs: 60_000,
+            intervalMs: 50,
+        });
+    }
+
+    /** Pushes until one is accepted; returns how long that took. */
+    async function pushAcceptedWithin(tag: string, since: number): Promise<number> {
+        const { skopeo, certDir } = lab.skopeoIn("client");
+        return waitUntil(
+            async () => {
+                const pushed = await skopeo.copy(ociRef(image.layoutDir, "1"), dockerRef(lab.twin.address, "team/app", tag), { destCreds: pushUser(), destCertDir: certDir, timeoutMs: 30_000 });
+                return pushed.code === 0 ? { done: true, value: Date.now() - since } : { done: false, seen: pushed.stderr.trim().split("\n").pop() ?? "" };
+            },
+            { description: `a push (${tag}) to be accepted`, timeoutMs: WINDOW_RECOVERY_BOUND_MS * 2, intervalMs: 500 },
+        );
+    }
+
+    test("4. a SIGTERM to the weekly job mid-window leaves the registry read-write", async () => {
+        await openWindow();
+        const stopped = Date.now();
+        await lab.twin.execChecked(`systemctl kill --signal=SIGTERM --kill-who=main ${MAINTENANCE_SERVICE}`);
+        const acceptedAfterMs = await pushAcceptedWithin("after-sigterm", stopped);
+        process.stderr.write(`[twin] push accepted ${(acceptedAfterMs / 1000).toFixed(1)} s after the job's SIGTERM\n`);
+        assert.ok(acceptedAfterMs < WINDOW_RECOVERY_BOUND_MS, `read-write ${acceptedAfterMs} ms after the SIGTERM; the bound is ${WINDOW_RECOVERY_BOUND_MS} ms`);
+        assert.ok(!fs.existsSync(lab.twin.file(`${HOST_CONFIG_DIR}/${MAINTENANCE_WINDOW_MARKER}`)), "the window's marker is gone");
+    });
+
+    test("4. a power cut mid-window: after boot the registry is read-write again by itself", async () => {
+        await openWindow();
+        await lab.twin.pullPlug();
+        const poweredOn = Date.now();
+        await lab.twin.boot();
+        const acceptedAfterMs = await pushAcceptedWithin("after-power-cut", poweredOn);
+        process.stderr.write(`[twin] push accepted ${(acceptedAfterMs / 1000).toFixed(1)} s after power-on, the window cut by a power cut\n`);
+        assert.ok(acceptedAfterMs < WINDOW_RECOVERY_BOUND_MS, `read-write ${acceptedAfterMs} ms after power-on; the bound is ${WINDOW_RECOVERY_BOUND_MS} ms`);
+        const timer = await lab.twin.execChecked(`systemctl is-active ${MAINTENANCE_TIMER}`);
+        assert.equal(timer.stdout.trim(), "active", "the weekly timer is still scheduled");
     });
 
     test("5. fail2ban with ufw present bans a guessing client, not its neighbour, and keeps the ban through an up that reloads the front", async () => {
