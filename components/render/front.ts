@@ -28,7 +28,7 @@ export interface FrontUser {
 }
 
 export type FrontTls =
-    /** Caddy obtains and renews the certificate (ACME: TLS-ALPN-01 on 443, or HTTP-01 on 80). */
+    /** Caddy obtains and renews the certificate over ACME, by TLS-ALPN-01 on 443 alone (see {@link acmeIssuers}). */
     | { kind: "letsencrypt"; hostname: string; email?: string }
     /**
      * While the name does not resolve to the droplet yet: a certificate from Caddy's own local CA,
@@ -132,6 +132,39 @@ function listenParts(listen: string): { host?: string; port: string } {
     return { host: host === "" ? undefined : host, port: listen.slice(at + 1) };
 }
 
+/**
+ * ZeroSSL's ACME directory: the second issuer Caddy adds when an account e-mail is set
+ * (caddyserver/caddy v2.11.9 modules/caddytls/automation.go DefaultIssuers, with
+ * caddyserver/certmagic v0.25.6 acmeissuer.go ZeroSSLProductionCA).
+ */
+export const ZEROSSL_DIRECTORY = "https://acme.zerossl.com/v2/DV90";
+
+/**
+ * The site's ACME issuers, each with the HTTP-01 challenge off, so TLS-ALPN-01 on 443 is the only
+ * one tried. Port 80 is open neither in the cloud firewall (dockerHost.ts) nor in the droplet's
+ * ufw, yet Caddy keeps HTTP-01 on unless told otherwise (caddyserver/caddy v2.11.9
+ * modules/caddytls/acmeissuer.go: `disable_http_challenge` in UnmarshalCaddyfile is what sets
+ * `challenges.http.disabled`; certmagic v0.25.6 acmeclient.go registers the HTTP-01 solver
+ * unless it is set). acmez v3.1.7 client.go shuffles the challenge types on a process's first
+ * order, so about half of fresh issuances would try HTTP-01 first and fail, and Let's Encrypt
+ * allows 5 failed authorizations per name and account an hour
+ * (letsencrypt.org/docs/rate-limits, "Authorization Failures per Identifier per Account").
+ *
+ * Naming issuers replaces Caddy's defaults, so the ZeroSSL fallback that Caddy adds with an
+ * e-mail is written out: the same directory, and acmeissuer.go still obtains ZeroSSL's EAB
+ * credentials from the e-mail for a `https://acme.zerossl.com/` directory. The global `email`
+ * (and `acme_ca`, `acme_ca_root`) fill in the issuers that lack them (caddyconfig/httpcaddyfile
+ * tlsapp.go fillInGlobalACMEDefaults).
+ */
+function acmeIssuers(tls: Extract<FrontTls, { kind: "letsencrypt" }>): string[] {
+    const issuer = (directory?: string) => [`issuer acme${directory === undefined ? "" : ` ${directory}`} {`, "\tdisable_http_challenge", "}"];
+    const issuers = [...issuer()];
+    if (tls.email !== undefined) {
+        issuers.push(...issuer(ZEROSSL_DIRECTORY));
+    }
+    return ["tls {", ...indent(issuers, 1), "}"];
+}
+
 function globalOptions(input: FrontInput, timeouts: FrontTimeouts): string[] {
     const lines = [`admin unix/${input.adminSocket}`];
     // Port 80 stays closed at the firewall; ACME uses TLS-ALPN on 443 then.
@@ -231,7 +264,9 @@ export function renderFrontConfig(input: FrontInput): string {
     if (host !== undefined) {
         site.push(`bind ${host}`);
     }
-    if (input.tls.kind === "internal") {
+    if (input.tls.kind === "letsencrypt") {
+        site.push(...acmeIssuers(input.tls));
+    } else if (input.tls.kind === "internal") {
         site.push("tls internal");
     } else if (input.tls.kind === "files") {
         site.push(`tls ${input.tls.certificate} ${input.tls.key}`);

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { FRONT_TIMEOUTS, renderFrontConfig, repositoryPatternRegex, type FrontInput, type FrontTls } from "../../components/render/front";
+import { FRONT_TIMEOUTS, renderFrontConfig, repositoryPatternRegex, ZEROSSL_DIRECTORY, type FrontInput, type FrontTls } from "../../components/render/front";
 
 /**
  * The front's Caddyfile, judged by the pinned Caddy itself (`caddy adapt`), and its refusals of
@@ -46,6 +46,18 @@ function adapt(caddyfile: string): { ok: boolean; json: any; output: string } {
     return { ok, json: ok ? JSON.parse(result.stdout) : undefined, output: `${result.stdout}${result.stderr}` };
 }
 
+/** Every ACME issuer anywhere in an adapted config (module "acme", in any automation policy). */
+function acmeIssuersIn(json: unknown): any[] {
+    if (Array.isArray(json)) {
+        return json.flatMap(acmeIssuersIn);
+    }
+    if (typeof json !== "object" || json === null) {
+        return [];
+    }
+    const record = json as Record<string, unknown>;
+    return [...(record.module === "acme" ? [record] : []), ...Object.values(record).flatMap(acmeIssuersIn)];
+}
+
 const kinds: FrontTls[] = [
     { kind: "letsencrypt", hostname: "registry.example.com", email: "ops@example.com" },
     { kind: "letsencrypt", hostname: "registry.example.com" },
@@ -70,17 +82,33 @@ describe("the front's Caddyfile, adapted by the pinned Caddy", { skip }, () => {
         });
     }
 
-    it("asks Let's Encrypt, then ZeroSSL, only when an e-mail is set; otherwise leaves Caddy's default (Let's Encrypt alone)", () => {
+    it("asks Let's Encrypt, then ZeroSSL, only when an e-mail is set; otherwise Let's Encrypt alone", () => {
         const issuers = (email?: string) => {
             const { json } = adapt(renderFrontConfig({ ...base, listen: ":443", tls: { kind: "letsencrypt", hostname: "registry.example.com", email } }));
             return json.apps.tls?.automation?.policies?.flatMap((p: { issuers?: unknown[] }) => p.issuers ?? []);
         };
+        const noHttp01 = { challenges: { http: { disabled: true } } };
         assert.deepEqual(issuers("ops@example.com"), [
-            { module: "acme", email: "ops@example.com" },
-            { module: "acme", ca: "https://acme.zerossl.com/v2/DV90", email: "ops@example.com" },
+            { module: "acme", email: "ops@example.com", ...noHttp01 },
+            { module: "acme", ca: ZEROSSL_DIRECTORY, email: "ops@example.com", ...noHttp01 },
         ]);
-        // No policy: at run time caddytls.DefaultIssuers("") is one ACME issuer with Let's Encrypt's directory.
-        assert.equal(issuers(undefined), undefined);
+        // No `ca`: Let's Encrypt's production directory, Caddy's default (modules/caddytls/acmeissuer.go).
+        assert.deepEqual(issuers(undefined), [{ module: "acme", ...noHttp01 }]);
+    });
+
+    it("turns HTTP-01 off in every ACME issuer and leaves TLS-ALPN-01 on, whatever the TLS kind", () => {
+        for (const tls of kinds) {
+            const { json } = adapt(renderFrontConfig({ ...base, listen: tls.kind === "none" ? "127.0.0.1:5000" : ":443", tls }));
+            const issuers = acmeIssuersIn(json);
+            if (tls.kind === "letsencrypt") {
+                assert.ok(issuers.length > 0, "no ACME issuer to check");
+            }
+            for (const issuer of issuers) {
+                assert.equal(issuer.challenges?.http?.disabled, true, `HTTP-01 on in ${JSON.stringify(issuer)}`);
+                assert.notEqual(issuer.challenges?.["tls-alpn"]?.disabled, true, `TLS-ALPN-01 off in ${JSON.stringify(issuer)}`);
+                assert.equal(issuer.challenges?.dns, undefined, "no DNS-01: it would replace TLS-ALPN-01 (certmagic acmeclient.go)");
+            }
+        }
     });
 
     it("keeps the login ahead of every refusal and the proxy", () => {
