@@ -94,6 +94,11 @@ export class Twin {
         return this.leader;
     }
 
+    /** The twin's memory cgroup (v1): its limit, usage and statistics, as this machine sees them. */
+    get memoryCgroup(): string {
+        return path.join("/sys/fs/cgroup/memory", this.cgroupName);
+    }
+
     get address(): string {
         return this.options.host.address;
     }

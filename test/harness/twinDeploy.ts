@@ -18,6 +18,9 @@ import { sleep } from "./wait";
 export interface CommandRun {
     name: string;
     result: RunResult;
+    /** Date.now() when the session started and ended. */
+    startedAt: number;
+    endedAt: number;
 }
 
 const DEFAULT_DIAL_ERROR_LIMIT = 10;
@@ -52,7 +55,7 @@ export class TwinDeployer {
             options.log?.(`[deploy] ${command.name}: running`);
             const result = await this.runRemote(command, command.create);
             options.log?.(`[deploy] ${command.name}: exit ${result.code} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-            const run = { name: command.name, result };
+            const run = { name: command.name, result, startedAt: started, endedAt: Date.now() };
             runs.push(run);
             this.runs.push(run);
             if (result.code !== 0) {
