@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the local rehearsal (npm run test:integration / npm run rehearse) runs:
 #   - Debian packages: skopeo, podman, runc, slirp4netns, openssh-server (+ client), curl,
-#     openssl, shellcheck, uidmap (only the ones that are missing);
+#     openssl, shellcheck, uidmap; for the droplet twin mmdebstrap, systemd-container, apt-utils,
+#     libcap2-bin (setcap) and python3 (only the ones that are missing);
 #   - into .cache/bin/ (git-ignored), built with `go install`:
 #       registry   CNCF Distribution at the exact version the program deploys
 #                  (REGISTRY_VERSION in components/versions.ts), static (CGO_ENABLED=0) so the
@@ -31,7 +32,7 @@ MIN_GO_MINOR=26
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache_bin="$repo_root/.cache/bin"
-apt_packages=(skopeo podman runc slirp4netns openssh-server openssh-client curl openssl shellcheck uidmap systemd util-linux fail2ban iptables iproute2 mmdebstrap systemd-container apt-utils libcap2-bin)
+apt_packages=(skopeo podman runc slirp4netns openssh-server openssh-client curl openssl shellcheck uidmap systemd util-linux fail2ban iptables iproute2 mmdebstrap systemd-container apt-utils libcap2-bin python3)
 
 log() { printf '[rehearsal-tools] %s\n' "$*"; }
 die() { printf '[rehearsal-tools] ERROR: %s\n' "$*" >&2; exit 1; }
