@@ -102,3 +102,56 @@ export async function serveAptRepository(tracker: ProcessTracker, net: TwinNetwo
     );
     return url;
 }
+
+/**
+ * A repository laid out and labelled as Docker's own apt repository is (download.docker.com:
+ * `dists/CODENAME/stable`, Release with `Origin: Docker`, `Label: Docker CE`, `Suite: CODENAME`),
+ * holding one package at a newer version, served over HTTP from `role`. Returns the sources.list
+ * line for it. The package is empty: it is there to be selected by unattended-upgrades' dry run,
+ * never installed.
+ */
+export async function serveDockerLikeRepository(
+    tracker: ProcessTracker,
+    net: TwinNetwork,
+    role: string,
+    options: { dir: string; codename: string; packageName: string; version: string; port: number },
+): Promise<string> {
+    const { dir, codename } = options;
+    const build = path.join(dir, "build");
+    fs.mkdirSync(path.join(build, "DEBIAN"), { recursive: true });
+    fs.writeFileSync(
+        path.join(build, "DEBIAN", "control"),
+        [`Package: ${options.packageName}`, `Version: ${options.version}`, "Architecture: amd64", "Maintainer: rehearsal <rehearsal@invalid>", "Description: a newer version, for the update check", ""].join("\n"),
+    );
+    const root = path.join(dir, "repo");
+    const pool = path.join(root, "pool", "stable");
+    fs.mkdirSync(pool, { recursive: true });
+    await tracker.runChecked(systemBinary("dpkg-deb"), ["--build", "--root-owner-group", build, path.join(pool, `${options.packageName}_${options.version}_amd64.deb`)]);
+    const binary = path.join(root, "dists", codename, "stable", "binary-amd64");
+    fs.mkdirSync(binary, { recursive: true });
+    const packages = await tracker.runChecked(systemBinary("apt-ftparchive"), ["packages", "pool"], { cwd: root });
+    fs.writeFileSync(path.join(binary, "Packages"), packages.stdout);
+    const release = await tracker.runChecked(systemBinary("apt-ftparchive"), [
+        "-o", "APT::FTPArchive::Release::Origin=Docker",
+        "-o", "APT::FTPArchive::Release::Label=Docker CE",
+        "-o", `APT::FTPArchive::Release::Suite=${codename}`,
+        "-o", `APT::FTPArchive::Release::Codename=${codename}`,
+        "-o", "APT::FTPArchive::Release::Architectures=amd64",
+        "-o", "APT::FTPArchive::Release::Components=stable",
+        "release", path.join("dists", codename),
+    ], { cwd: root });
+    fs.writeFileSync(path.join(root, "dists", codename, "Release"), release.stdout);
+    const address = net.hosts[role].address;
+    const inside = net.inside(role, systemBinary("python3"), ["-m", "http.server", "--bind", address, "--directory", root, String(options.port)]);
+    const proc = tracker.start("Docker-like apt repository (twin)", inside.command, inside.args, { logFile: path.join(dir, "http.log") });
+    const url = `http://${address}:${options.port}/`;
+    await waitUntil(
+        async () => {
+            const c = net.inside(role, systemBinary("curl"), ["-sS", "-o", "/dev/null", "-w", "%{http_code}", `${url}dists/${codename}/Release`]);
+            const res = await tracker.run(c.command, c.args, { timeoutMs: 5000 });
+            return res.stdout === "200" ? { done: true, value: undefined } : { done: false, seen: res.stdout };
+        },
+        { description: "the Docker-like repository to answer", timeoutMs: 15_000, abortIf: () => (proc.running ? undefined : proc.logTail()) },
+    );
+    return `deb [trusted=yes] ${url} ${codename} stable`;
+}

@@ -11,15 +11,28 @@ import { after, before, describe, test } from "node:test";
 import { buildOciImage, readAndVerifyOciImage, type OciImage } from "../harness/oci";
 import { dockerRef, ociRef } from "../harness/skopeo";
 import { FAIL2BAN_JAIL_NAME } from "../../components/render/fail2ban";
-import { HOST_CONFIG_DIR } from "../../components/render/deployment";
+import { CONTAINER_NAME, HOST_CONFIG_DIR } from "../../components/render/deployment";
+import { CONFIG_FILE_FOR_MODE } from "../../components/render/registryRun";
 import { MAINTENANCE_SERVICE, MAINTENANCE_TIMER, MAINTENANCE_WINDOW_MARKER } from "../../components/render/maintenance";
 import { PushLoop, registryStatus, scanTcp } from "../harness/twinProbe";
 import { sleep, waitUntil } from "../harness/wait";
 import { TwinLab } from "../harness/twinLab";
+import { serveDockerLikeRepository } from "../harness/twinServices";
+import { APT_CONF_DIR, UPDATES_CONF_FILE } from "../../components/render/hostUpdates";
 import { assertFailedWith, assertSameImage, assertSucceeded, MB } from "./support";
 
 /** Power-on to serving, with room for a loaded CI machine: measured at about 10 s here. */
 const REBOOT_SERVE_BOUND_MS = 60_000;
+
+/** How long the first deploy meets apt's locks held. */
+const APT_HOLD_SECONDS = 40;
+/** Takes each file's lock as apt does (fcntl F_SETLK, whole file), holds them, then exits. */
+const APT_LOCK_HOLDER = [
+    "import fcntl, sys, time",
+    "files = [open(p, \"a\") for p in sys.argv[2:]]",
+    "[fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB) for f in files]",
+    "time.sleep(float(sys.argv[1]))",
+].join("\n");
 
 /** From the window's interruption to a push accepted again. */
 const WINDOW_RECOVERY_BOUND_MS = 60_000;
@@ -37,9 +50,14 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
     let lab: TwinLab;
     let image: OciImage;
     let users: Record<string, Login>;
+    let aptLocksReleasedAt = 0;
 
     before(async () => {
         lab = await TwinLab.start({ name: "twin-16", extraClients: ["neighbour"], log: (line) => process.stderr.write(`${line}\n`) });
+        // As apt-daily does on a droplet's first boot: apt's lists lock and dpkg's frontend lock,
+        // held with fcntl as apt holds them, while the first deploy runs.
+        aptLocksReleasedAt = Date.now() + APT_HOLD_SECONDS * 1000;
+        await lab.twin.execChecked(`setsid python3 -c '${APT_LOCK_HOLDER}' ${APT_HOLD_SECONDS} /var/lib/apt/lists/lock /var/lib/dpkg/lock-frontend >/dev/null 2>&1 < /dev/null &`);
         await lab.deploy();
         users = lab.plan.outputs.registryUsers as Record<string, Login>;
         image = await buildOciImage(lab.tmp.join("image"), { layerSizes: [6 * MB, 3 * MB, 1 * MB], tag: "1" });
@@ -92,6 +110,15 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
         assert.deepEqual(fromDeployer, [22, 443], "ports answering the deployer");
     });
 
+    test("6. the first deploy waits for apt's locks held by another process, names the holder, and goes on", () => {
+        const guard = lab.deployer.runs.find((run) => run.name.endsWith("-login-guard"));
+        assert.ok(guard !== undefined, "the login guard ran");
+        assert.equal(guard.result.code, 0, "the login guard succeeded");
+        assert.match(guard.result.stderr, /waiting for apt: \/var\/lib\/apt\/lists\/lock is held by process \d+ \(python3: /, "it named the lock and its holder");
+        assert.ok(guard.endedAt >= aptLocksReleasedAt, `it finished ${aptLocksReleasedAt - guard.endedAt} ms before the locks were released`);
+        process.stderr.write(`[twin] the login guard waited ${((guard.endedAt - guard.startedAt) / 1000).toFixed(1)} s for apt's locks\n`);
+    });
+
     test("npm run check passes against the twin from the CI runner's namespace", async () => {
         const check = await lab.liveCheck("client");
         assert.equal(check.code, 0, `the live check failed:\n${check.stdout}${check.stderr}`);
@@ -121,6 +148,43 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
         assert.ok(release !== undefined, "the new user is in the outputs");
         const caFile = `${certDir}/ca.crt`;
         assert.equal(await registryStatus(lab.trackerIn("client"), `https://${lab.twin.address}/v2/`, caFile, release), 200, "the new user logs in");
+    });
+
+    test("7. unattended-upgrades selects a newer engine from Docker's repository, and the containers come back after the engine restarts", async () => {
+        const installed = (await lab.twin.execChecked("dpkg-query -W -f='${Version}' docker.io")).stdout.trim();
+        const source = await serveDockerLikeRepository(lab.tracker, lab.net, "deployer", {
+            dir: lab.tmp.join("docker-repository"),
+            codename: "bookworm",
+            packageName: "docker.io",
+            version: `${installed}+update1`,
+            port: 8080,
+        });
+        await lab.twin.execChecked(`printf '%s\\n' '${source}' > /etc/apt/sources.list.d/docker.list && apt-get update -q >/dev/null`);
+        const selected = /Packages that will be upgraded: .*\bdocker\.io\b/;
+        const dryRun = async () => {
+            const res = await lab.twin.exec("unattended-upgrade --dry-run --debug 2>&1", { timeoutMs: 300_000 });
+            return res.stdout;
+        };
+        const withDeploy = await dryRun();
+        assert.match(withDeploy, selected, `the deploy's update config selects Docker's newer engine:\n${withDeploy.split("\n").filter((l) => /docker|Packages|Allowed|origin/i.test(l)).join("\n")}`);
+        // The same dry run without the deploy's file: the image's defaults leave the engine alone.
+        const conf = `${APT_CONF_DIR}/${UPDATES_CONF_FILE}`;
+        await lab.twin.execChecked(`mv ${conf} /root/updates.conf`);
+        const withoutDeploy = await dryRun();
+        await lab.twin.execChecked(`mv /root/updates.conf ${conf}`);
+        assert.doesNotMatch(withoutDeploy, selected, "without the deploy's config, Docker's origin is not allowed");
+
+        const caFile = lab.skopeoIn("client").certDir + "/ca.crt";
+        const restarted = Date.now();
+        await lab.twin.execChecked("systemctl restart docker.service", { timeoutMs: 180_000 });
+        const servingAfterMs = await waitUntil(
+            async () => {
+                const status = await registryStatus(lab.trackerIn("client"), `https://${lab.twin.address}/v2/`, caFile, pushUser(), 2);
+                return status === 200 ? { done: true, value: Date.now() - restarted } : { done: false, seen: `HTTP ${status}` };
+            },
+            { description: "the registry after the engine's restart", timeoutMs: 120_000, intervalMs: 250 },
+        );
+        process.stderr.write(`[twin] serving again ${(servingAfterMs / 1000).toFixed(1)} s after the engine restart began\n`);
     });
 
     test("3. after a power-off and boot, the registry serves by itself, read-write, with its timer, ufw and jail", async () => {
@@ -155,15 +219,19 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
         assert.match(jail, /Currently banned/, "the fail2ban jail is active");
     });
 
-    /** Starts the weekly job as its timer does, and resolves once its read-only window is open. */
+    /**
+     * Starts the weekly job as its timer does, and resolves once its read-only window is open:
+     * the registry container runs on the read-only config.
+     */
     async function openWindow(): Promise<void> {
-        const marker = lab.twin.file(`${HOST_CONFIG_DIR}/${MAINTENANCE_WINDOW_MARKER}`);
         await lab.twin.execChecked(`systemctl start --no-block ${MAINTENANCE_SERVICE}`);
-        await waitUntil(async () => (fs.existsSync(marker) ? { done: true, value: undefined } : { done: false, seen: "no window yet" }), {
-            description: "the maintenance job's read-only window",
-            timeoutMs: 60_000,
-            intervalMs: 50,
-        });
+        await waitUntil(
+            async () => {
+                const mounts = await lab.twin.exec(`docker inspect -f '{{range .Mounts}}{{.Source}} {{end}}' ${CONTAINER_NAME}`, { timeoutMs: 10_000 });
+                return mounts.stdout.includes(CONFIG_FILE_FOR_MODE.readonly) ? { done: true, value: undefined } : { done: false, seen: mounts.stdout.trim() };
+            },
+            { description: "the maintenance job's read-only window", timeoutMs: 60_000, intervalMs: 20 },
+        );
     }
 
     /** Pushes until one is accepted; returns how long that took. */
