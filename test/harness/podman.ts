@@ -149,6 +149,19 @@ async function ensureBinaryImage(
     };
 }
 
+/** The registry image's settings as Dockerfile instructions (a Containerfile's, or `docker import --change`'s). */
+export const REGISTRY_IMAGE_INSTRUCTIONS = ["ENV OTEL_TRACES_EXPORTER=none", "EXPOSE 5000", 'ENTRYPOINT ["/bin/registry"]', `CMD ["serve", "${REGISTRY_CONFIG_PATH}"]`];
+
+/** The front image's settings, as the official image has them (see ensureFrontImage). */
+export const FRONT_IMAGE_INSTRUCTIONS = [
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "ENV HOME=/root",
+    "ENV XDG_CONFIG_HOME=/config",
+    "ENV XDG_DATA_HOME=/data",
+    "EXPOSE 80 443",
+    `CMD ["caddy", "run", "--config", "${FRONT_CONFIG_MOUNT}/Caddyfile", "--adapter", "caddyfile"]`,
+];
+
 /**
  * The registry's image (e.g. docker.io/library/registry:3.1.2) from the static registry binary:
  * it runs `registry serve /etc/distribution/config.yml`, like the official one.
@@ -157,7 +170,7 @@ export function ensureRegistryImage(tracker: ProcessTracker, options: { image: s
     return ensureBinaryImage(tracker, {
         ...options,
         target: "/bin/registry",
-        lines: ["ENV OTEL_TRACES_EXPORTER=none", "EXPOSE 5000", 'ENTRYPOINT ["/bin/registry"]', `CMD ["serve", "${REGISTRY_CONFIG_PATH}"]`],
+        lines: REGISTRY_IMAGE_INSTRUCTIONS,
     });
 }
 
@@ -172,14 +185,7 @@ export function ensureFrontImage(tracker: ProcessTracker, options: { image: stri
     return ensureBinaryImage(tracker, {
         ...options,
         target: "/usr/bin/caddy",
-        lines: [
-            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "ENV HOME=/root",
-            "ENV XDG_CONFIG_HOME=/config",
-            "ENV XDG_DATA_HOME=/data",
-            "EXPOSE 80 443",
-            `CMD ["caddy", "run", "--config", "${FRONT_CONFIG_MOUNT}/Caddyfile", "--adapter", "caddyfile"]`,
-        ],
+        lines: FRONT_IMAGE_INSTRUCTIONS,
     });
 }
 

@@ -63,6 +63,9 @@ export function accessLogRequests(log: string, userAgent?: RegExp): AccessLogReq
     return requests;
 }
 
+/** regbot's image settings as Dockerfile instructions: uid 1000 and `/regbot` as entrypoint, like regclient's scratch image. */
+export const REGBOT_IMAGE_INSTRUCTIONS = ["USER 1000:1000", 'ENTRYPOINT ["/regbot"]'];
+
 /**
  * A FROM-scratch image of the static regbot binary, laid out like the official scratch image
  * (`/regbot` as entrypoint, uid 1000), under `image` (a local name, or the pinned REGBOT_IMAGE
@@ -85,7 +88,7 @@ export async function buildRegbotImage(
     const foreignId = existingId !== undefined && (existingSha ?? "").length !== 64 ? existingId : undefined;
     fs.writeFileSync(
         path.join(context, "Containerfile"),
-        ["FROM scratch", "COPY regbot /regbot", "USER 1000:1000", `LABEL ${label}=${sha}`, 'ENTRYPOINT ["/regbot"]', ""].join("\n"),
+        ["FROM scratch", "COPY regbot /regbot", `LABEL ${label}=${sha}`, ...REGBOT_IMAGE_INSTRUCTIONS, ""].join("\n"),
     );
     await tracker.runChecked(podman, ["--runtime", "runc", "build", "--quiet", "-t", options.image, "-f", path.join(context, "Containerfile"), context], { timeoutMs: 120_000 });
     const steps = [["rmi", "-f", options.image], ...(foreignId !== undefined ? [["tag", foreignId, options.image]] : [])];

@@ -1,11 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { REGISTRY_CONFIG_PATH } from "../../components/render/registryConfig";
-import { FRONT_CONFIG_MOUNT } from "../../components/render/deployment";
 import { CADDY_IMAGE, REGBOT_IMAGE } from "../../components/versions";
 import { caddyBinary } from "./front";
 import type { ProcessTracker } from "./processes";
-import { regbotBinary } from "./regbot";
+import { FRONT_IMAGE_INSTRUCTIONS, REGISTRY_IMAGE_INSTRUCTIONS } from "./podman";
+import { REGBOT_IMAGE_INSTRUCTIONS, regbotBinary } from "./regbot";
 import { cachedBinary, systemBinary } from "./tools";
 import type { Twin } from "./twin";
 
@@ -39,24 +38,17 @@ export function twinImages(registryReference: string, s3CaBundle: string): TwinI
                 { from: cachedBinary("registry"), to: "bin/registry", mode: 0o755 },
                 { from: s3CaBundle, to: "etc/ssl/certs/ca-certificates.crt", mode: 0o644 },
             ],
-            changes: ["ENV OTEL_TRACES_EXPORTER=none", "EXPOSE 5000", 'ENTRYPOINT ["/bin/registry"]', `CMD ["serve", "${REGISTRY_CONFIG_PATH}"]`],
+            changes: REGISTRY_IMAGE_INSTRUCTIONS,
         },
         {
             reference: CADDY_IMAGE,
             files: [{ from: caddyBinary(), to: "usr/bin/caddy", mode: 0o755, capability: "cap_net_bind_service=+ep" }],
-            changes: [
-                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                "ENV HOME=/root",
-                "ENV XDG_CONFIG_HOME=/config",
-                "ENV XDG_DATA_HOME=/data",
-                "EXPOSE 80 443",
-                `CMD ["caddy", "run", "--config", "${FRONT_CONFIG_MOUNT}/Caddyfile", "--adapter", "caddyfile"]`,
-            ],
+            changes: FRONT_IMAGE_INSTRUCTIONS,
         },
         {
             reference: REGBOT_IMAGE,
             files: [{ from: regbotBinary(), to: "regbot", mode: 0o755 }],
-            changes: ["USER 1000:1000", 'ENTRYPOINT ["/regbot"]'],
+            changes: REGBOT_IMAGE_INSTRUCTIONS,
         },
     ];
 }
