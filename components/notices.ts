@@ -69,13 +69,19 @@ export function deploymentNotices(settings: Settings): { level: "info" | "warn";
     }
     // Caddy v2.11.9 caddytls.DefaultIssuers: ZeroSSL joins Let's Encrypt as a second ACME issuer
     // only with an account e-mail, which it needs to obtain ZeroSSL's EAB credentials.
-    if (settings.tls === "letsencrypt" && settings.letsencryptEmail === undefined) {
+    if (settings.tls === "letsencrypt" && settings.letsencryptEmail === undefined && settings.acmeServer === undefined) {
         notices.push({
             level: "info",
             text: "letsencryptEmail is not set, so the front asks Let's Encrypt only. With an e-mail it falls back to ZeroSSL when Let's Encrypt refuses (rate limits, an outage).",
         });
     }
-    const how = { letsencrypt: "HTTPS with a Let's Encrypt certificate", "private-ca": "HTTPS with a certificate from this stack's private CA (clients need the caCertificate output)", none: "loopback only, through an SSH tunnel (sshTunnelCommand output)" }[settings.tls];
+    if (settings.tls === "letsencrypt" && settings.acmeServer !== undefined) {
+        notices.push({
+            level: "info",
+            text: `The front asks ${settings.acmeServer} alone for its certificate: no fallback to Let's Encrypt or ZeroSSL when it refuses.${settings.acmeServerCa === undefined ? "" : " Clients must trust the CA in acmeServerCa, as the deploy's own checks do."}`,
+        });
+    }
+    const how = { letsencrypt: settings.acmeServer === undefined ? "HTTPS with a Let's Encrypt certificate" : `HTTPS with a certificate from the ACME server ${settings.acmeServer}`, "private-ca": "HTTPS with a certificate from this stack's private CA (clients need the caCertificate output)", none: "loopback only, through an SSH tunnel (sshTunnelCommand output)" }[settings.tls];
     notices.push({ level: "info", text: `The registry is served ${settings.exposure === "public" ? "publicly" : "privately"}: ${how}.` });
     if (!settings.forceDestroy) {
         notices.push({ level: "info", text: "forceDestroy is off: `pulumi destroy` keeps going until the bucket, and stops there while it holds images. Empty it first, or set forceDestroy=true to delete the images too." });

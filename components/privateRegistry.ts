@@ -23,13 +23,27 @@ export function retentionRules(keepNewestTags: number, keepTagsYoungerThanDays: 
     };
 }
 
+/**
+ * Whether the registry's certificate is one the public trusts, as DigitalOcean's uptime checks
+ * and any client do: Let's Encrypt's, or another ACME CA's the system's roots cover (one that
+ * needs acmeServerCa is not).
+ */
+export function certificatePubliclyTrusted(settings: Pick<Settings, "tls" | "acmeServerCa">): boolean {
+    return settings.tls === "letsencrypt" && settings.acmeServerCa === undefined;
+}
+
 /** One line that says how clients reach the registry and what they must trust. */
-export function describeServing(settings: Pick<Settings, "exposure" | "tls">, host: string, awaitingDnsFor?: string): string {
+export function describeServing(settings: Pick<Settings, "exposure" | "tls" | "acmeServerCa">, host: string, awaitingDnsFor?: string, acmeServer?: string): string {
     switch (settings.tls) {
-        case "letsencrypt":
+        case "letsencrypt": {
+            const certificate =
+                acmeServer === undefined
+                    ? "a Let's Encrypt certificate"
+                    : `a certificate from the ACME server ${acmeServer}${settings.acmeServerCa === undefined ? "" : " (clients must trust the CA in acmeServerCa)"}`;
             return awaitingDnsFor === undefined
-                ? `public HTTPS at https://${host} with a Let's Encrypt certificate (obtained by the front when it starts)`
-                : `waiting for DNS: create an A record ${host} -> ${awaitingDnsFor}, then run \`pulumi up\` again to finish; the front then serves public HTTPS at https://${host} with a Let's Encrypt certificate`;
+                ? `public HTTPS at https://${host} with ${certificate} (obtained by the front when it starts)`
+                : `waiting for DNS: create an A record ${host} -> ${awaitingDnsFor}, then run \`pulumi up\` again to finish; the front then serves public HTTPS at https://${host} with ${certificate}`;
+        }
         case "private-ca":
             return `public HTTPS at https://${host} with a certificate from this stack's private CA: put the caCertificate output into /etc/docker/certs.d/${host}/ca.crt on every client`;
         case "none":
@@ -79,7 +93,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             .all([value("dropletSize"), value("redirectPullsToS3"), value("s3ChunkSizeMb")])
             .apply(([dropletSize, redirectPullsToS3, s3ChunkSizeMb]) =>
                 // With alerts and a publicly trusted certificate, one uptime check is billed.
-                estimatedMonthlyCostUsd({ dropletSize, redirectPullsToS3, s3ChunkSizeMb }, settings.alertEmails.length > 0 && settings.tls === "letsencrypt" ? 1 : 0),
+                estimatedMonthlyCostUsd({ dropletSize, redirectPullsToS3, s3ChunkSizeMb }, settings.alertEmails.length > 0 && certificatePubliclyTrusted(settings) ? 1 : 0),
             );
 
         this.bucket = new RegistryBucket(
@@ -141,7 +155,14 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     // point at it yet: the first `up` then ends by saying which record to create.
                     awaitingDnsFor = ip.apply((address) => addressAwaitingDns(domain, address, resolve));
                 }
-                tls = { kind: "letsencrypt", hostname: this.registryHost, email: value("letsencryptEmail"), awaitingDnsFor };
+                tls = {
+                    kind: "letsencrypt",
+                    hostname: this.registryHost,
+                    email: value("letsencryptEmail"),
+                    awaitingDnsFor,
+                    acmeServer: value("acmeServer"),
+                    acmeServerCa: settings.acmeServerCa,
+                };
                 break;
             }
             case "private-ca": {
@@ -199,15 +220,15 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     dropletId: this.host.droplet.id,
                     emails: settings.alertEmails,
                     publicUrl: settings.tls === "none" ? undefined : this.registryUrl,
-                    certificateTrusted: settings.tls === "letsencrypt",
+                    certificateTrusted: certificatePubliclyTrusted(settings),
                 },
                 // Watching starts once the registry serves, so first boot raises no alarm.
                 { parent: this, dependsOn: [this.service] },
             );
         }
 
-        this.serving = pulumi.all([this.registryHost, awaitingDnsFor]).apply(([host, pending]) => {
-            const line = describeServing(settings, host, pending);
+        this.serving = pulumi.all([this.registryHost, awaitingDnsFor, value("acmeServer")]).apply(([host, pending, acmeServer]) => {
+            const line = describeServing(settings, host, pending, acmeServer);
             if (pending !== undefined) {
                 void pulumi.log.warn(line, this);
             }

@@ -5,7 +5,7 @@ import { resolveSettings, SettingsInput } from "./settingsRules";
 /**
  * The PrivateRegistry component's arguments. Defaults match Pulumi.yaml's. The settings that
  * decide which resources exist (`exposure`, `tls`, `domain`, `dnsZone`, `forceDestroy`,
- * `alertEmails`, `users`, `credentialRotation`) are plain
+ * `alertEmails`, `users`, `credentialRotation`, `acmeServerCa`) are plain
  * values, because Pulumi must know them when the resources are declared; every other one may be
  * an Output.
  */
@@ -22,6 +22,18 @@ export interface PrivateRegistryArgs {
     dnsZone?: string;
     /** ACME account e-mail; with it the front falls back to ZeroSSL when Let's Encrypt refuses. Default: none (Let's Encrypt only). */
     letsencryptEmail?: pulumi.Input<string>;
+    /**
+     * With tls=letsencrypt: the https URL of the one ACME directory to ask instead, with no
+     * ZeroSSL fallback (ZeroSSL itself, a step-ca, a test CA). Default: none (Let's Encrypt).
+     */
+    acmeServer?: pulumi.Input<string>;
+    /**
+     * PEM certificates of `acmeServer`'s CA when the system's roots do not cover it: the front
+     * trusts them for the directory, and the deploy's checks verify the issued certificate
+     * against them. A plain value: it decides whether an uptime check can judge the certificate.
+     * Default: none.
+     */
+    acmeServerCa?: string;
     /** CIDRs allowed to reach 443; must include 0.0.0.0/0 with Let's Encrypt. Default `["0.0.0.0/0", "::/0"]`. */
     httpsAllowedCidrs?: pulumi.Input<string[]>;
     /** CIDRs allowed to reach SSH; the machine running `pulumi up` must be inside. Default `["0.0.0.0/0", "::/0"]`. */
@@ -78,7 +90,7 @@ export interface PrivateRegistryArgs {
     alertEmails?: string[];
 }
 
-const STRUCTURAL = ["exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails", "users", "credentialRotation"] as const;
+const STRUCTURAL = ["exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails", "users", "credentialRotation", "acmeServerCa"] as const;
 
 /** Settings as the component uses them: plain where known now, Outputs where they are not. */
 export interface ResolvedArgs {

@@ -24,6 +24,10 @@ export type RegistryServiceTls =
           email?: pulumi.Input<string | undefined>;
           /** The address the hostname must resolve to before a certificate is asked for, while it does not. */
           awaitingDnsFor?: pulumi.Input<string | undefined>;
+          /** The one ACME directory to ask instead of Let's Encrypt. */
+          acmeServer?: pulumi.Input<string | undefined>;
+          /** PEM certificates of that directory's CA; shipped in the start command's stdin, never its text. */
+          acmeServerCa?: string;
       }
     | {
           kind: "private-ca";
@@ -133,8 +137,15 @@ export class RegistryService extends pulumi.ComponentResource {
         const resolvedTls: pulumi.Output<DeploymentTls> =
             tlsInput.kind === "letsencrypt"
                 ? pulumi
-                    .all([tlsInput.hostname, tlsInput.email, tlsInput.awaitingDnsFor])
-                    .apply(([hostname, email, awaitingDnsFor]): DeploymentTls => ({ kind: "letsencrypt", hostname, email, awaitingDnsFor }))
+                    .all([tlsInput.hostname, tlsInput.email, tlsInput.awaitingDnsFor, tlsInput.acmeServer])
+                    .apply(([hostname, email, awaitingDnsFor, acmeServer]): DeploymentTls => ({
+                        kind: "letsencrypt",
+                        hostname,
+                        email,
+                        awaitingDnsFor,
+                        acmeServer,
+                        acmeServerCa: tlsInput.acmeServerCa,
+                    }))
                 : tlsInput.kind === "private-ca"
                   ? pulumi
                         .all([tlsInput.hostname, tlsInput.certificate, tlsInput.privateKey, tlsInput.caCertificate])

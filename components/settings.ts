@@ -66,6 +66,18 @@ export interface Settings {
     /** DigitalOcean DNS zone in which to create the A record for `domain`. */
     dnsZone?: string;
     letsencryptEmail?: string;
+    /**
+     * The ACME directory the front asks for its certificate (tls=letsencrypt only), an https URL;
+     * undefined: Let's Encrypt, with ZeroSSL as fallback when an e-mail is set. When set, the
+     * front asks this directory alone.
+     */
+    acmeServer?: string;
+    /**
+     * PEM certificates of the CA behind {@link acmeServer}, for one the system's roots do not
+     * cover (a private step-ca, a test CA): the front trusts them for the directory, and the
+     * droplet's own checks verify the registry's certificate against them.
+     */
+    acmeServerCa?: string;
 
     /** The name of the default push user; with `users` given, the first push user's name. */
     registryUsername: string;

@@ -1,7 +1,9 @@
+import { X509Certificate } from "node:crypto";
 import * as net from "node:net";
 import { awsPartitionOf } from "./render/awsRegion";
 import { DEFAULT_PULL_USERNAME, DEFAULTS, DOCKER_IMAGE_MIN_DISK_GB, diskGbInSizeSlug, ExposureMode, RegistryUser, Settings, SettingsError, TlsMode } from "./settings";
-import { REGISTRY_ROLES } from "./render/front";
+import { REGISTRY_ROLES, ZEROSSL_DIRECTORY } from "./render/front";
+import { bundleCarriesAcmeServerCa } from "./render/deployment";
 import { repositoryPatternProblem } from "./render/repositoryPatterns";
 import { gcScheduleProblem } from "./render/maintenance";
 import { luaPatternProblem } from "./render/retention";
@@ -21,6 +23,8 @@ export interface SettingsInput {
     domain?: string;
     dnsZone?: string;
     letsencryptEmail?: string;
+    acmeServer?: string;
+    acmeServerCa?: string;
     httpsAllowedCidrs?: string[];
     sshAllowedCidrs?: string[];
     extraSshPublicKeys?: string[];
@@ -131,6 +135,67 @@ export function hintFor(value: string): string {
         return ` (slugs and names are lowercase: ${shown(value.toLowerCase())})`;
     }
     return "";
+}
+
+/**
+ * ZeroSSL's ACME directories. For these alone Caddy obtains the External Account Binding itself,
+ * from the account e-mail, and fails without one (caddyserver/caddy v2.11.9
+ * modules/caddytls/acmeissuer.go makeIssuerTemplate, generateZeroSSLEABCredentials).
+ */
+const ZEROSSL_ACME_PREFIX = "https://acme.zerossl.com/";
+
+/** What `acmeServer` must be, in words. */
+export const ACME_SERVER_ALLOWED = `the https URL of an ACME directory, such as ${ZEROSSL_DIRECTORY} or https://ca.internal:9000/acme/acme/directory`;
+
+/**
+ * Why a value cannot be the front's ACME directory, or undefined when it can. The URL becomes an
+ * unquoted Caddyfile token, and Caddy expands `{...}` placeholders in it when it starts
+ * (modules/caddytls/acmeissuer.go Provision), so only plain URL characters pass.
+ */
+export function acmeServerProblem(value: string): string | undefined {
+    let url: URL;
+    try {
+        url = new URL(value);
+    } catch {
+        return "which is not a URL";
+    }
+    if (url.protocol !== "https:") {
+        return `which is ${url.protocol.slice(0, -1)}, not https`;
+    }
+    if (url.username !== "" || url.password !== "") {
+        return "which carries a user name or password";
+    }
+    if (!/^https:\/\/[A-Za-z0-9._~%/:?&=+[\]-]+$/.test(value)) {
+        return "which has characters other than letters, digits and . _ ~ % / : ? & = + [ ] -";
+    }
+    return undefined;
+}
+
+/**
+ * Why a value is not one or more PEM certificates, or undefined when it is: only CERTIFICATE
+ * blocks, each an X.509 certificate as node:crypto reads it, and nothing else but whitespace.
+ * A private key pasted by mistake is named by its block type, never shown.
+ */
+export function pemCertificatesProblem(value: string): string | undefined {
+    const blocks = [...value.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
+    if (blocks.length === 0) {
+        return `text with no PEM block, starting ${shown(value.trim().slice(0, 30))}`;
+    }
+    const outside = blocks.reduce((text, [block]) => text.replace(block, ""), value).trim();
+    if (outside !== "") {
+        return `text outside its PEM blocks, starting ${shown(outside.slice(0, 30))}`;
+    }
+    for (const [block, label] of blocks) {
+        if (label !== "CERTIFICATE") {
+            return `a PEM block of type ${shown(label)}${label.includes("PRIVATE KEY") ? ", a private key, which must never be given here" : ""}`;
+        }
+        try {
+            new X509Certificate(block);
+        } catch (e) {
+            return `a CERTIFICATE block that is not an X.509 certificate (${e instanceof Error ? e.message : String(e)})`;
+        }
+    }
+    return undefined;
 }
 
 /** True for an IPv4 or IPv6 CIDR whose prefix length fits the address family. */
@@ -307,6 +372,28 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
     const domain = text("domain", undefined, (v) => HOSTNAME.test(v), "a lowercase DNS name such as registry.example.com");
     const dnsZone = text("dnsZone", undefined, (v) => HOSTNAME.test(v), "a lowercase DNS zone such as example.com");
     const letsencryptEmail = text("letsencryptEmail", undefined, (v) => EMAIL.test(v), "an e-mail address such as ops@example.com");
+    // Read by hand: text() would add the lowercase hint to a URL such as ZeroSSL's .../DV90.
+    const optionalString = (k: "acmeServer" | "acmeServerCa"): string | undefined => {
+        const value: unknown = input[k];
+        if (value === undefined || value === "") {
+            return undefined;
+        }
+        if (typeof value !== "string") {
+            problems.push(`${key(k)} must be a string; got ${shown(JSON.stringify(value) ?? String(value))}`);
+            return undefined;
+        }
+        return value;
+    };
+    const acmeServer = optionalString("acmeServer");
+    const acmeServerProblemFound = acmeServer === undefined ? undefined : acmeServerProblem(acmeServer);
+    if (acmeServer !== undefined && acmeServerProblemFound !== undefined) {
+        problems.push(`${key("acmeServer")} must be ${ACME_SERVER_ALLOWED}; got ${shown(acmeServer)}, ${acmeServerProblemFound}`);
+    }
+    const acmeServerCa = optionalString("acmeServerCa");
+    const acmeServerCaProblem = acmeServerCa === undefined ? undefined : pemCertificatesProblem(acmeServerCa);
+    if (acmeServerCaProblem !== undefined) {
+        problems.push(`${key("acmeServerCa")} must be one or more PEM certificates (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), such as a step-ca's root; got ${acmeServerCaProblem}`);
+    }
     const bucketName = input.bucketName === undefined || input.bucketName === "" ? undefined : input.bucketName;
     if (bucketName !== undefined) {
         const allowed = validateBucketName(bucketName);
@@ -335,6 +422,8 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
         domain,
         dnsZone,
         letsencryptEmail,
+        acmeServer,
+        acmeServerCa,
         registryUsername: text("registryUsername", DEFAULTS.registryUsername, (v) => USERNAME.test(v), "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (no ':')"),
         users: [],
         credentialRotation: whole("credentialRotation"),
@@ -407,6 +496,29 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
                     `Use ${key("tls")}="private-ca" to serve only your CIDRs, or leave 443 open (every request still needs a login); got ${shown(JSON.stringify(settings.httpsAllowedCidrs))}`,
             );
         }
+    }
+    // The ACME server is the front's certificate source only with an ACME certificate.
+    if (settings.tls !== "letsencrypt") {
+        const got =
+            exposure === "tunnel"
+                ? `${key("exposure")}="tunnel", which uses no certificate`
+                : tlsMode === "auto"
+                  ? `${key("tls")}="auto" without ${key("domain")}, which is the private CA`
+                  : `${key("tls")}="${tlsMode}"`;
+        for (const k of (["acmeServer", "acmeServerCa"] as const).filter((k) => settings[k] !== undefined)) {
+            problems.push(`${key(k)} applies only with ${key("tls")}="letsencrypt" (or "auto" with a ${key("domain")}); got ${got}`);
+        }
+    } else if (acmeServer !== undefined && acmeServer.startsWith(ZEROSSL_ACME_PREFIX) && letsencryptEmail === undefined) {
+        problems.push(`${key("letsencryptEmail")} must be set when ${key("acmeServer")} is ZeroSSL's directory: the front obtains ZeroSSL's External Account Binding with that address; got none`);
+    }
+    if (acmeServerCa !== undefined && acmeServer === undefined) {
+        problems.push(`${key("acmeServerCa")} requires ${key("acmeServer")}: it is the CA of that ACME directory, and Let's Encrypt's needs none; got ${key("acmeServerCa")} alone`);
+    } else if (acmeServerCa !== undefined && acmeServerCaProblem === undefined && settings.tls === "letsencrypt" && !bundleCarriesAcmeServerCa()) {
+        // The front reads the CA from a file beside its Caddyfile, and the start command installs
+        // only the bundle files it knows (scripts.ts BUNDLE_FILES).
+        problems.push(
+            `${key("acmeServerCa")} must be empty in this version: the start command's file bundle cannot yet carry it to the front, which would then fail to start; got a PEM certificate (use a directory whose TLS certificate the system's roots trust)`,
+        );
     }
     if (manageDns && domain === undefined) {
         problems.push(`${key("dnsZone")} requires ${key("domain")}: the A record is created for that name`);

@@ -102,6 +102,8 @@ function loadStack(config: ConfigSource, awsConfig: ConfigSource, env: Record<st
         domain: str("domain"),
         dnsZone: str("dnsZone"),
         letsencryptEmail: str("letsencryptEmail"),
+        acmeServer: str("acmeServer"),
+        acmeServerCa: str("acmeServerCa"),
         httpsAllowedCidrs: list("httpsAllowedCidrs"),
         sshAllowedCidrs: list("sshAllowedCidrs"),
         extraSshPublicKeys: list("extraSshPublicKeys"),

@@ -5,7 +5,7 @@ import { FrontInput, FrontTls, FrontUser, renderFrontConfig } from "./front";
 import { renderRetentionContainer, RetentionRules } from "./retention";
 import { renderHtpasswd } from "./htpasswd";
 import { REGISTRY_HTPASSWD_PATH, RegistryConfigInput, renderRegistryConfig } from "./registryConfig";
-import { BundleFileName, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, StartScriptInput } from "./scripts";
+import { BUNDLE_FILES, BundleFileName, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, StartScriptInput } from "./scripts";
 
 /**
  * Everything the droplet receives, derived in one pure step from plain values: the registry's
@@ -43,9 +43,29 @@ export const REALM = "private-registry";
 /** systemd's directory for local units. */
 export const HOST_UNIT_DIR = "/etc/systemd/system";
 
+/**
+ * The stdin bundle's file that carries `acmeServerCa` to the front, which reads it beside its
+ * Caddyfile (configDir/front is mounted whole at {@link FRONT_CONFIG_MOUNT}).
+ */
+export const FRONT_ACME_CA_FILE = "front/acme-ca.crt";
+
+/** Whether the start command's bundle (scripts.ts BUNDLE_FILES) takes {@link FRONT_ACME_CA_FILE}. */
+export function bundleCarriesAcmeServerCa(): boolean {
+    return FRONT_ACME_CA_FILE in BUNDLE_FILES;
+}
+
+function isBundleFile(name: string): name is BundleFileName {
+    return name in BUNDLE_FILES;
+}
+
 export type DeploymentTls =
-    /** `awaitingDnsFor`: the address the hostname must resolve to and does not yet. */
-    | { kind: "letsencrypt"; hostname: string; email?: string; awaitingDnsFor?: string }
+    /**
+     * `awaitingDnsFor`: the address the hostname must resolve to and does not yet. `acmeServer`:
+     * the one ACME directory to ask instead of Let's Encrypt; `acmeServerCa`: PEM certificates of
+     * its CA, which the front trusts for the directory and the droplet's checks for the
+     * certificate it issues.
+     */
+    | { kind: "letsencrypt"; hostname: string; email?: string; awaitingDnsFor?: string; acmeServer?: string; acmeServerCa?: string }
     | { kind: "private-ca"; hostname: string; certificate: string; privateKey: string; caCertificate: string }
     | { kind: "none" };
 
@@ -129,9 +149,20 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         timeoutSeconds: input.healthTimeoutSeconds,
     });
     switch (input.tls.kind) {
-        case "letsencrypt":
+        case "letsencrypt": {
+            // A CA the system's roots do not cover issues certificates they do not cover either:
+            // the health check (and the maintenance job's) verifies against it, as with the private CA.
+            const ca = input.tls.acmeServerCa;
+            health = publicCheck(input.tls.hostname, ca !== undefined);
+            if (ca !== undefined) {
+                files["ca.crt"] = ca;
+                const name: string = FRONT_ACME_CA_FILE;
+                if (!isBundleFile(name)) {
+                    throw new Error(`acmeServerCa needs the stdin bundle to carry ${FRONT_ACME_CA_FILE} (scripts.ts BUNDLE_FILES)`);
+                }
+                files[name] = ca;
+            }
             // The front asks for the certificate at start, unless the name does not point here yet.
-            health = publicCheck(input.tls.hostname, false);
             if (input.tls.awaitingDnsFor !== undefined) {
                 frontTls = { kind: "internal", hostname: input.tls.hostname };
                 health.awaitingDns = {
@@ -140,9 +171,16 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
                     debugUrl: `http://127.0.0.1:${REGISTRY_DEBUG_PORT}/debug/health`,
                 };
             } else {
-                frontTls = { kind: "letsencrypt", hostname: input.tls.hostname, email: input.tls.email };
+                frontTls = {
+                    kind: "letsencrypt",
+                    hostname: input.tls.hostname,
+                    email: input.tls.email,
+                    acmeServer: input.tls.acmeServer,
+                    acmeServerRoot: ca === undefined ? undefined : `${FRONT_CONFIG_MOUNT}/${FRONT_ACME_CA_FILE.slice("front/".length)}`,
+                };
             }
             break;
+        }
         case "private-ca":
             frontTls = { kind: "files", hostname: input.tls.hostname, certificate: `${FRONT_CONFIG_MOUNT}/tls.crt`, key: `${FRONT_CONFIG_MOUNT}/tls.key` };
             health = publicCheck(input.tls.hostname, true);
@@ -196,13 +234,22 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         files["retention-password"] = primary.password;
     }
 
+    const frontRun = {
+        containerName: FRONT_CONTAINER_NAME,
+        image: CADDY_IMAGE,
+        logDir: HOST_LOG_DIR,
+        configMount: FRONT_CONFIG_MOUNT,
+        keyPairFromBundle: input.tls.kind === "private-ca",
+        // Tells the start script to put FRONT_ACME_CA_FILE in place with the other files it requires.
+        acmeCaFromBundle: FRONT_ACME_CA_FILE in files,
+    };
     const start: StartScriptInput = {
         containerName: CONTAINER_NAME,
         image: input.image,
         configDir: HOST_CONFIG_DIR,
         dataDir: HOST_DATA_DIR,
         health,
-        front: { containerName: FRONT_CONTAINER_NAME, image: CADDY_IMAGE, logDir: HOST_LOG_DIR, configMount: FRONT_CONFIG_MOUNT, keyPairFromBundle: input.tls.kind === "private-ca" },
+        front: frontRun,
         maintenance: {
             unitDir: HOST_UNIT_DIR,
             schedule: input.gcSchedule,
@@ -211,6 +258,11 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         },
     };
     return { config, front, start, files, healthCheckUser: { username: primary.name, password: primary.password } };
+}
+
+/** Whether the registry's certificate is verified against the bundle's ca.crt rather than the system's roots. */
+function bundledCa(tls: DeploymentTls): boolean {
+    return tls.kind === "private-ca" || (tls.kind === "letsencrypt" && tls.acmeServerCa !== undefined);
 }
 
 /** The DNS name for an IP without a domain of one's own: a wildcard-DNS service. */
@@ -236,7 +288,7 @@ function retentionDockerArgs(input: DeploymentInput, username: string): { config
         username,
         files: { config: `${HOST_CONFIG_DIR}/retention.yml`, password: `${HOST_CONFIG_DIR}/retention-password` },
         rules,
-        tls: input.tls.kind === "private-ca" ? { caFile: `${HOST_CONFIG_DIR}/ca.crt` } : input.tls.kind === "none" ? { plainHttpLoopback: true } : {},
+        tls: bundledCa(input.tls) ? { caFile: `${HOST_CONFIG_DIR}/ca.crt` } : input.tls.kind === "none" ? { plainHttpLoopback: true } : {},
         dryRun: false,
     }, REGBOT_IMAGE);
     // Host networking: the name resolves to the droplet's own loopback, where the front listens.

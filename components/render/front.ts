@@ -28,8 +28,13 @@ export interface FrontUser {
 }
 
 export type FrontTls =
-    /** Caddy obtains and renews the certificate over ACME, by TLS-ALPN-01 on 443 alone (see {@link acmeIssuers}). */
-    | { kind: "letsencrypt"; hostname: string; email?: string }
+    /**
+     * Caddy obtains and renews the certificate over ACME, by TLS-ALPN-01 on 443 alone (see
+     * {@link acmeIssuers}): from Let's Encrypt (ZeroSSL too with an e-mail), or from `acmeServer`
+     * alone, an ACME directory URL, trusting the CA certificates in the file `acmeServerRoot`
+     * (a path in the front's container) when the system's roots do not cover it.
+     */
+    | { kind: "letsencrypt"; hostname: string; email?: string; acmeServer?: string; acmeServerRoot?: string }
     /**
      * While the name does not resolve to the droplet yet: a certificate from Caddy's own local CA,
      * so that no ACME validation is attempted, and failed ones never count against the CA's limits.
@@ -113,6 +118,16 @@ function checkInput(input: FrontInput): void {
     if (input.tls.kind !== "none" && !HOSTNAME.test(input.tls.hostname)) {
         throw new Error(`hostname must be a DNS name or IP address; got ${JSON.stringify(input.tls.hostname)}`);
     }
+    if (input.tls.kind === "letsencrypt") {
+        const { acmeServer, acmeServerRoot } = input.tls;
+        // The settings' rule (settingsRules.ts acmeServerProblem): an https URL that needs no quoting.
+        if (acmeServer !== undefined && !/^https:\/\/[A-Za-z0-9._~%/:?&=+[\]-]+$/.test(acmeServer)) {
+            throw new Error(`acmeServer must be an https URL of plain characters; got ${JSON.stringify(acmeServer)}`);
+        }
+        if (acmeServerRoot !== undefined && (acmeServer === undefined || !/^[A-Za-z0-9._/-]+$/.test(acmeServerRoot))) {
+            throw new Error(`acmeServerRoot must be a plain file path, and only with acmeServer; got ${JSON.stringify(acmeServerRoot)}`);
+        }
+    }
     for (const [what, value] of [["realm", input.realm], ["upstream", input.upstream], ["listen", input.listen], ["accessLogFile", input.accessLogFile], ["adminSocket", input.adminSocket]] as const) {
         // Caddyfile tokens: nothing here is ever quoted or escaped, so refuse what would need it.
         if (!/^[A-Za-z0-9._:/[\]-]+$/.test(value)) {
@@ -153,15 +168,28 @@ export const ZEROSSL_DIRECTORY = "https://acme.zerossl.com/v2/DV90";
  * Naming issuers replaces Caddy's defaults, so the ZeroSSL fallback that Caddy adds with an
  * e-mail is written out: the same directory, and acmeissuer.go still obtains ZeroSSL's EAB
  * credentials from the e-mail for a `https://acme.zerossl.com/` directory. The global `email`
- * (and `acme_ca`, `acme_ca_root`) fill in the issuers that lack them (caddyconfig/httpcaddyfile
- * tlsapp.go fillInGlobalACMEDefaults).
+ * fills in every issuer (caddyconfig/httpcaddyfile tlsapp.go fillInGlobalACMEDefaults).
+ *
+ * With `acmeServer` that directory is the only issuer: a second one would keep ZeroSSL's own
+ * directory, and someone who names a CA expects that CA alone (Caddy itself drops the ZeroSSL
+ * default when a directory is named: tlsapp.go implicitACMEIssuers). The directory and its
+ * roots go in the issuer (`acme <directory_url>` and `trusted_roots <pem_files...>` in
+ * acmeissuer.go UnmarshalCaddyfile, JSON `ca` and `trusted_roots_pem_files`, the files read
+ * when the issuer is provisioned), not in the global `acme_ca` and `acme_ca_root`: those add
+ * a catch-all automation policy of their own (tlsapp.go newBaseAutomationPolicy), whose issuer
+ * would keep HTTP-01 on.
  */
 function acmeIssuers(tls: Extract<FrontTls, { kind: "letsencrypt" }>): string[] {
-    const issuer = (directory?: string) => [`issuer acme${directory === undefined ? "" : ` ${directory}`} {`, "\tdisable_http_challenge", "}"];
-    const issuers = [...issuer()];
-    if (tls.email !== undefined) {
-        issuers.push(...issuer(ZEROSSL_DIRECTORY));
-    }
+    const issuer = (directory?: string, roots?: string) => [
+        `issuer acme${directory === undefined ? "" : ` ${directory}`} {`,
+        ...(roots === undefined ? [] : [`\ttrusted_roots ${roots}`]),
+        "\tdisable_http_challenge",
+        "}",
+    ];
+    const issuers =
+        tls.acmeServer !== undefined
+            ? issuer(tls.acmeServer, tls.acmeServerRoot)
+            : [...issuer(), ...(tls.email === undefined ? [] : issuer(ZEROSSL_DIRECTORY))];
     return ["tls {", ...indent(issuers, 1), "}"];
 }
 

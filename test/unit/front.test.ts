@@ -111,6 +111,26 @@ describe("the front's Caddyfile, adapted by the pinned Caddy", { skip }, () => {
         }
     });
 
+    it("with acmeServer: that directory alone, trusting the root file given, HTTP-01 still off and no ZeroSSL", () => {
+        const directory = "https://ca.internal:9000/acme/acme/directory";
+        const caddyfile = renderFrontConfig({
+            ...base,
+            listen: ":443",
+            tls: { kind: "letsencrypt", hostname: "registry.example.com", email: "ops@example.com", acmeServer: directory, acmeServerRoot: "/etc/caddy/acme-ca.crt" },
+        });
+        const { ok, json, output } = adapt(caddyfile);
+        assert.ok(ok, `caddy adapt failed:\n${output}`);
+        assert.doesNotMatch(output, /\bWARN\b/, "caddy adapt warned");
+        // modules/caddytls/acmeissuer.go: `ca` is the directory, `trusted_roots_pem_files` the roots for its TLS.
+        assert.deepEqual(acmeIssuersIn(json), [
+            { module: "acme", ca: directory, email: "ops@example.com", trusted_roots_pem_files: ["/etc/caddy/acme-ca.crt"], challenges: { http: { disabled: true } } },
+        ]);
+        assert.ok(!JSON.stringify(json).includes("zerossl"), "a ZeroSSL issuer next to the named directory");
+        // Without a root file: the directory alone, trusted by the system's roots.
+        const plain = adapt(renderFrontConfig({ ...base, listen: ":443", tls: { kind: "letsencrypt", hostname: "registry.example.com", acmeServer: directory } }));
+        assert.deepEqual(acmeIssuersIn(plain.json), [{ module: "acme", ca: directory, challenges: { http: { disabled: true } } }]);
+    });
+
     it("keeps the login ahead of every refusal and the proxy", () => {
         const { json } = adapt(renderFrontConfig(base));
         const text = JSON.stringify(json);
@@ -140,6 +160,10 @@ describe("renderFrontConfig refuses bad inputs, naming the field", () => {
         ["a realm with a backtick", { realm: "r`x" }, /realm must be a plain token/],
         ["a hostname with a space", { tls: { kind: "internal", hostname: "a b" } }, /hostname must be/],
         ["a hostname with a newline", { tls: { kind: "letsencrypt", hostname: "a.example\n}" } }, /hostname must be/],
+        ["an ACME server over http", { tls: { kind: "letsencrypt", hostname: "a.example", acmeServer: "http://ca.internal/dir" } }, /acmeServer must be an https URL/],
+        ["an ACME server with a placeholder", { tls: { kind: "letsencrypt", hostname: "a.example", acmeServer: "https://ca.internal/{env.X}" } }, /acmeServer must be an https URL/],
+        ["an ACME root without a server", { tls: { kind: "letsencrypt", hostname: "a.example", acmeServerRoot: "/etc/caddy/acme-ca.crt" } }, /acmeServerRoot must be a plain file path, and only with acmeServer/],
+        ["an ACME root path with a space", { tls: { kind: "letsencrypt", hostname: "a.example", acmeServer: "https://ca.internal/dir", acmeServerRoot: "/etc/caddy/a b" } }, /acmeServerRoot must be a plain file path/],
         ["an upstream with a space", { upstream: "127.0.0.1:5002 evil" }, /upstream must be a plain token/],
         ["a log path with a newline", { accessLogFile: "/tmp/x\n}" }, /accessLogFile must be a plain token/],
         ["an admin socket with a brace", { adminSocket: "/data/{a}.sock" }, /adminSocket must be a plain token/],

@@ -5,6 +5,8 @@ import { DEFAULTS, diskGbInSizeSlug, DOCKER_IMAGE_MIN_DISK_GB, dnsRecordName, Se
 import { isCidr, validateBucketName } from "../../components/settingsRules";
 import { loadSettings } from "../../components/stackConfig";
 import { REGISTRY_IMAGE_DIGESTS } from "../../components/versions";
+import { bundleCarriesAcmeServerCa } from "../../components/render/deployment";
+import { TEST_ACME_CA } from "./acmeCa";
 
 const AWS = new Map([["region", "us-east-1"]]);
 
@@ -400,5 +402,97 @@ describe("users and roles", () => {
         assert.equal(load({ credentialRotation: "2" }).credentialRotation, 2);
         rejects({ credentialRotation: "-1" }, "credentialRotation", "-1");
         rejects({ credentialRotation: "next" }, "credentialRotation", "next");
+    });
+});
+
+describe("acmeServer and acmeServerCa", () => {
+    const LE = { domain: "registry.example.com" };
+    const STEP_CA = "https://ca.internal:9000/acme/acme/directory";
+
+    /** The one problem naming `key`, from values that must be refused. */
+    function problemOf(values: Record<string, string>, key: string): string {
+        try {
+            load(values);
+        } catch (e) {
+            assert.ok(e instanceof SettingsError, String(e));
+            const found = e.problems.filter((p) => p.startsWith(`private-registry:${key} `));
+            assert.equal(found.length, 1, `problems naming ${key}: ${e.problems.join(" | ")}`);
+            return found[0];
+        }
+        assert.fail(`expected ${JSON.stringify(values)} to be refused`);
+    }
+
+    it("unset by default: Let's Encrypt, as Caddy's default", () => {
+        const s = load(LE);
+        assert.equal(s.acmeServer, undefined);
+        assert.equal(s.acmeServerCa, undefined);
+    });
+
+    it("takes an https directory URL with tls=letsencrypt, or auto with a domain", () => {
+        assert.equal(load({ ...LE, acmeServer: STEP_CA }).acmeServer, STEP_CA);
+        assert.equal(load({ tls: "letsencrypt", acmeServer: "https://localhost:14000/dir" }).acmeServer, "https://localhost:14000/dir");
+        assert.equal(load({ ...LE, acmeServer: "https://acme.zerossl.com/v2/DV90", letsencryptEmail: "ops@example.com" }).acmeServer, "https://acme.zerossl.com/v2/DV90");
+    });
+
+    it("refuses what is not an https URL, naming the setting, what is allowed and what was given", () => {
+        assert.equal(
+            problemOf({ ...LE, acmeServer: "http://ca.internal/acme/directory" }, "acmeServer"),
+            'private-registry:acmeServer must be the https URL of an ACME directory, such as https://acme.zerossl.com/v2/DV90 or https://ca.internal:9000/acme/acme/directory; got "http://ca.internal/acme/directory", which is http, not https',
+        );
+        assert.match(problemOf({ ...LE, acmeServer: "acme.example.com/directory" }, "acmeServer"), /got "acme\.example\.com\/directory", which is not a URL$/);
+        assert.match(problemOf({ ...LE, acmeServer: "https://user:pw@ca.internal/dir" }, "acmeServer"), /which carries a user name or password$/);
+        // Caddyfile tokens and Caddy placeholders: nothing that could change the front's config.
+        for (const hostile of ["https://ca.internal/{env.HOME}", 'https://ca.internal/"x', "https://ca.internal/a b", "https://ca.internal/`id`", "https://ca.internal/x#frag", "https://ca.internal/\n}"]) {
+            assert.match(problemOf({ ...LE, acmeServer: hostile }, "acmeServer"), /must be the https URL of an ACME directory/, hostile);
+        }
+    });
+
+    it("applies only with an ACME certificate: the private CA and the tunnel refuse it", () => {
+        assert.equal(
+            problemOf({ tls: "private-ca", acmeServer: STEP_CA }, "acmeServer"),
+            'private-registry:acmeServer applies only with private-registry:tls="letsencrypt" (or "auto" with a private-registry:domain); got private-registry:tls="private-ca"',
+        );
+        assert.match(problemOf({ acmeServer: STEP_CA }, "acmeServer"), /got private-registry:tls="auto" without private-registry:domain, which is the private CA$/);
+        assert.match(problemOf({ exposure: "tunnel", acmeServer: STEP_CA }, "acmeServer"), /got private-registry:exposure="tunnel", which uses no certificate$/);
+        assert.match(problemOf({ tls: "private-ca", acmeServer: STEP_CA, acmeServerCa: TEST_ACME_CA }, "acmeServerCa"), /applies only with private-registry:tls="letsencrypt"/);
+    });
+
+    it("ZeroSSL's directory needs the account e-mail, from which the front gets its External Account Binding", () => {
+        assert.equal(
+            problemOf({ ...LE, acmeServer: "https://acme.zerossl.com/v2/DV90" }, "letsencryptEmail"),
+            "private-registry:letsencryptEmail must be set when private-registry:acmeServer is ZeroSSL's directory: the front obtains ZeroSSL's External Account Binding with that address; got none",
+        );
+    });
+
+    it("acmeServerCa: only with acmeServer", () => {
+        assert.match(problemOf({ ...LE, acmeServerCa: TEST_ACME_CA }, "acmeServerCa"), /^private-registry:acmeServerCa requires private-registry:acmeServer: .*; got private-registry:acmeServerCa alone$/);
+    });
+
+    it("acmeServerCa: PEM certificates only, each one node:crypto reads as X.509; a pasted key is named, never shown", () => {
+        const with_ = (acmeServerCa: string) => problemOf({ ...LE, acmeServer: STEP_CA, acmeServerCa }, "acmeServerCa");
+        const allowed = "private-registry:acmeServerCa must be one or more PEM certificates (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), such as a step-ca's root; got ";
+        assert.equal(with_("MIIBmjCCAT+gAwIBAgIU"), `${allowed}text with no PEM block, starting "MIIBmjCCAT+gAwIBAgIU"`);
+        assert.equal(with_("-----BEGIN CERTIFICATE-----\nbm9wZQ==\n-----END CERTIFICATE-----\n").startsWith(`${allowed}a CERTIFICATE block that is not an X.509 certificate (`), true);
+        const key = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n";
+        const keyProblem = with_(`${TEST_ACME_CA}${key}`);
+        assert.equal(keyProblem, `${allowed}a PEM block of type "PRIVATE KEY", a private key, which must never be given here`);
+        assert.ok(!keyProblem.includes("c2VjcmV0"), "the key's content is not echoed");
+        assert.match(with_(`${TEST_ACME_CA}trailing words`), /got text outside its PEM blocks, starting "trailing words"$/);
+    });
+
+    it("acmeServerCa: a real certificate, or two, is taken once the start command can carry it to the front", () => {
+        const values = { ...LE, acmeServer: STEP_CA, acmeServerCa: `${TEST_ACME_CA}\n${TEST_ACME_CA}` };
+        if (bundleCarriesAcmeServerCa()) {
+            assert.equal(load(values).acmeServerCa, values.acmeServerCa);
+        } else {
+            assert.match(problemOf(values, "acmeServerCa"), /^private-registry:acmeServerCa must be empty in this version: .*; got a PEM certificate/);
+        }
+    });
+
+    it("notices: no ZeroSSL fallback is promised, and the one server is named", () => {
+        const notices = deploymentNotices(load({ ...LE, acmeServer: STEP_CA, letsencryptEmail: "ops@example.com" }));
+        assert.ok(notices.some((n) => n.text.includes(`The front asks ${STEP_CA} alone`)));
+        assert.ok(!deploymentNotices(load({ ...LE, acmeServer: STEP_CA })).some((n) => /falls back to ZeroSSL/.test(n.text)));
+        assert.ok(notices.some((n) => n.text.includes(`a certificate from the ACME server ${STEP_CA}`)));
     });
 });

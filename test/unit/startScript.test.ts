@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { deploymentParts, DeploymentInput, DeploymentTls, renderBundleFiles } from "../../components/render/deployment";
+import { bundleCarriesAcmeServerCa, deploymentParts, DeploymentInput, DeploymentTls, FRONT_ACME_CA_FILE, renderBundleFiles } from "../../components/render/deployment";
+import { TEST_ACME_CA } from "./acmeCa";
 import { REGISTRY_CONTAINER_ENV, renderStartScript, renderStdinBundle } from "../../components/render/scripts";
 import { decodeBundleFiles } from "../support/bundle";
 import { exampleDeploymentInput } from "../support/fixtures";
@@ -306,4 +307,20 @@ describe("the start script refuses bad input without touching the container", ()
             assert.ok(!readdirSync(host.configDir).includes("htpasswd"));
         });
     }
+});
+
+describe("the start script with an ACME server's CA (acmeServerCa)", { skip: !bundleCarriesAcmeServerCa() && "scripts.ts does not yet carry front/acme-ca.crt" }, () => {
+    const tls: DeploymentTls = { kind: "letsencrypt", hostname: "registry.example.com", acmeServer: "https://ca.internal:9000/acme/acme/directory", acmeServerCa: TEST_ACME_CA };
+
+    it("installs the CA beside the Caddyfile, where the front reads it, and the health check trusts it", () => {
+        const host = new Host(tls);
+        const result = host.run();
+        assert.equal(result.status, 0, result.stderr);
+        assert.equal(readFileSync(join(host.configDir, FRONT_ACME_CA_FILE), "utf8"), TEST_ACME_CA);
+        assert.equal(readFileSync(join(host.configDir, "ca.crt"), "utf8"), TEST_ACME_CA);
+        assert.match(readFileSync(join(host.configDir, "front/Caddyfile"), "utf8"), /^\t+trusted_roots \/etc\/caddy\/acme-ca\.crt$/m);
+        for (const c of host.calls("curl")) {
+            assert.equal(c[c.indexOf("--cacert") + 1], `${host.configDir}/ca.crt`);
+        }
+    });
 });
