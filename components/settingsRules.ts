@@ -3,7 +3,6 @@ import * as net from "node:net";
 import { awsPartitionOf } from "./render/awsRegion";
 import { DEFAULT_PULL_USERNAME, DEFAULTS, DOCKER_IMAGE_MIN_DISK_GB, diskGbInSizeSlug, ExposureMode, RegistryUser, Settings, SettingsError, TlsMode } from "./settings";
 import { REGISTRY_ROLES, ZEROSSL_DIRECTORY } from "./render/front";
-import { bundleCarriesAcmeServerCa } from "./render/deployment";
 import { repositoryPatternProblem } from "./render/repositoryPatterns";
 import { gcScheduleProblem } from "./render/maintenance";
 import { luaPatternProblem } from "./render/retention";
@@ -513,12 +512,6 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
     }
     if (acmeServerCa !== undefined && acmeServer === undefined) {
         problems.push(`${key("acmeServerCa")} requires ${key("acmeServer")}: it is the CA of that ACME directory, and Let's Encrypt's needs none; got ${key("acmeServerCa")} alone`);
-    } else if (acmeServerCa !== undefined && acmeServerCaProblem === undefined && settings.tls === "letsencrypt" && !bundleCarriesAcmeServerCa()) {
-        // The front reads the CA from a file beside its Caddyfile, and the start command installs
-        // only the bundle files it knows (scripts.ts BUNDLE_FILES).
-        problems.push(
-            `${key("acmeServerCa")} must be empty in this version: the start command's file bundle cannot yet carry it to the front, which would then fail to start; got a PEM certificate (use a directory whose TLS certificate the system's roots trust)`,
-        );
     }
     if (manageDns && domain === undefined) {
         problems.push(`${key("dnsZone")} requires ${key("domain")}: the A record is created for that name`);

@@ -5,7 +5,7 @@ import { FrontInput, FrontTls, FrontUser, renderFrontConfig } from "./front";
 import { renderRetentionContainer, RetentionRules } from "./retention";
 import { renderHtpasswd } from "./htpasswd";
 import { REGISTRY_HTPASSWD_PATH, RegistryConfigInput, renderRegistryConfig } from "./registryConfig";
-import { BUNDLE_FILES, BundleFileName, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, StartScriptInput } from "./scripts";
+import { BundleFileName, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, StartScriptInput } from "./scripts";
 
 /**
  * Everything the droplet receives, derived in one pure step from plain values: the registry's
@@ -47,16 +47,7 @@ export const HOST_UNIT_DIR = "/etc/systemd/system";
  * The stdin bundle's file that carries `acmeServerCa` to the front, which reads it beside its
  * Caddyfile (configDir/front is mounted whole at {@link FRONT_CONFIG_MOUNT}).
  */
-export const FRONT_ACME_CA_FILE = "front/acme-ca.crt";
-
-/** Whether the start command's bundle (scripts.ts BUNDLE_FILES) takes {@link FRONT_ACME_CA_FILE}. */
-export function bundleCarriesAcmeServerCa(): boolean {
-    return FRONT_ACME_CA_FILE in BUNDLE_FILES;
-}
-
-function isBundleFile(name: string): name is BundleFileName {
-    return name in BUNDLE_FILES;
-}
+export const FRONT_ACME_CA_FILE = "front/acme-ca.crt" satisfies BundleFileName;
 
 export type DeploymentTls =
     /**
@@ -156,11 +147,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
             health = publicCheck(input.tls.hostname, ca !== undefined);
             if (ca !== undefined) {
                 files["ca.crt"] = ca;
-                const name: string = FRONT_ACME_CA_FILE;
-                if (!isBundleFile(name)) {
-                    throw new Error(`acmeServerCa needs the stdin bundle to carry ${FRONT_ACME_CA_FILE} (scripts.ts BUNDLE_FILES)`);
-                }
-                files[name] = ca;
+                files[FRONT_ACME_CA_FILE] = ca;
             }
             // The front asks for the certificate at start, unless the name does not point here yet.
             if (input.tls.awaitingDnsFor !== undefined) {

@@ -28,6 +28,8 @@ export const BUNDLE_FILES = {
     /** The private CA's key pair, which the front serves. */
     "front/tls.crt": undefined,
     "front/tls.key": undefined,
+    /** The ACME server's CA (acmeServerCa), which the front trusts for that directory. */
+    "front/acme-ca.crt": undefined,
     /** Not mounted: the health check uses it to verify the front's certificate. */
     "ca.crt": undefined,
     /** The tag-retention tool's config and the registry password it reads; not mounted either. */
@@ -94,6 +96,8 @@ export interface StartScriptInput extends Omit<RegistryRunInput, "mounts" | "env
         configMount: string;
         /** Whether it serves a key pair from the bundle (the private CA's). */
         keyPairFromBundle: boolean;
+        /** Whether it trusts an ACME server's CA from the bundle (front/acme-ca.crt). */
+        acmeCaFromBundle?: boolean;
     };
     /** The maintenance job; its timer is installed where systemd runs. Absent: no job at all. */
     maintenance?: {
@@ -172,6 +176,7 @@ export function renderStartScript(input: StartScriptInput): string {
         "htpasswd",
         "front/Caddyfile",
         ...(input.front.keyPairFromBundle ? (["front/tls.crt", "front/tls.key"] as const) : []),
+        ...(input.front.acmeCaFromBundle === true ? (["front/acme-ca.crt"] as const) : []),
         ...(input.health.useBundledCa ? (["ca.crt"] as const) : []),
         ...(input.maintenance?.retentionDockerArgs !== undefined ? (["retention.yml", "retention-password"] as const) : []),
     ];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { installMocks, isSecretValue, ofType, optionsRecorder, RecordedOptions, RecordedResource, settle, single, valueOf } from "../support/mocks";
@@ -9,8 +9,7 @@ import { decodeBundleFiles } from "../support/bundle";
 import type { PrivateRegistry as PrivateRegistryType } from "../../components/privateRegistry";
 import type { ResolveIpv4 } from "../../components/dnsCheck";
 import { REGBOT_IMAGE, REGISTRY_IMAGE_DIGESTS, registryImageReference, REGISTRY_VERSION } from "../../components/versions";
-import { bundleCarriesAcmeServerCa, FRONT_ACME_CA_FILE } from "../../components/render/deployment";
-import { BUNDLE_FILES } from "../../components/render/scripts";
+import { FRONT_ACME_CA_FILE } from "../../components/render/deployment";
 import { TEST_ACME_CA } from "./acmeCa";
 
 const recorded: RecordedResource[] = installMocks();
@@ -490,7 +489,6 @@ describe("an ACME server of one's own (acmeServer, acmeServerCa)", () => {
     const values = { domain: "registry.example.com", dnsZone: "example.com", letsencryptEmail: "ops@example.com", acmeServer: STEP_CA, alertEmails: '["ops@example.com"]' };
     const startOf = (d: Deployed) => ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("service-container"))!;
     /** Whether scripts.ts itself lists the file, before this block adds it for its own tests. */
-    const carriedByScripts = bundleCarriesAcmeServerCa();
 
     it("asks that directory alone: HTTP-01 off, no ZeroSSL, the system's roots, and an uptime check", async () => {
         const d = await deploy("acme", values);
@@ -504,24 +502,7 @@ describe("an ACME server of one's own (acmeServer, acmeServerCa)", () => {
         assert.equal(ofType(d.resources, "digitalocean:index/uptimeCheck:UptimeCheck").length, 1);
     });
 
-    it("refuses acmeServerCa before anything is declared while the start command cannot carry it", { skip: carriedByScripts && "scripts.ts carries it" }, async () => {
-        const before = recorded.length;
-        assert.throws(() => new PrivateRegistry("acmeca-refused", argsFor({ ...values, acmeServerCa: TEST_ACME_CA })), /acmeServerCa must be empty in this version/);
-        await settle(recorded);
-        assert.equal(recorded.length, before, "a resource was declared");
-    });
-
-    describe("once the stdin bundle carries the CA file", () => {
-        before(() => {
-            // The one entry scripts.ts's BUNDLE_FILES needs (a no-op once it has it).
-            (BUNDLE_FILES as Record<string, unknown>)[FRONT_ACME_CA_FILE] = undefined;
-        });
-        after(() => {
-            if (!carriedByScripts) {
-                delete (BUNDLE_FILES as Record<string, unknown>)[FRONT_ACME_CA_FILE];
-            }
-        });
-
+    describe("with the ACME server's own CA", () => {
         it("ships acmeServerCa in the start command's stdin, never its text; the front and the checks trust it; no uptime check", async () => {
             const d = await deploy("acmeca", { ...values, acmeServerCa: TEST_ACME_CA });
             const start = startOf(d);
@@ -538,7 +519,7 @@ describe("an ACME server of one's own (acmeServer, acmeServerCa)", () => {
             assert.match(await valueOf(d.registry.serving), /clients must trust the CA in acmeServerCa/);
         });
 
-        it("and the start command puts the file in place", { skip: !carriedByScripts && "scripts.ts does not yet require front/acme-ca.crt" }, async () => {
+        it("and the start command puts the file in place", async () => {
             const d = await deploy("acmecareq", { ...values, acmeServerCa: TEST_ACME_CA });
             assert.match(startOf(d).inputs.create, /^for required in [^\n]*\bfront\/acme-ca\.crt\b/m);
         });

@@ -5,7 +5,6 @@ import { DEFAULTS, diskGbInSizeSlug, DOCKER_IMAGE_MIN_DISK_GB, dnsRecordName, Se
 import { isCidr, validateBucketName } from "../../components/settingsRules";
 import { loadSettings } from "../../components/stackConfig";
 import { REGISTRY_IMAGE_DIGESTS } from "../../components/versions";
-import { bundleCarriesAcmeServerCa } from "../../components/render/deployment";
 import { TEST_ACME_CA } from "./acmeCa";
 
 const AWS = new Map([["region", "us-east-1"]]);
@@ -480,13 +479,9 @@ describe("acmeServer and acmeServerCa", () => {
         assert.match(with_(`${TEST_ACME_CA}trailing words`), /got text outside its PEM blocks, starting "trailing words"$/);
     });
 
-    it("acmeServerCa: a real certificate, or two, is taken once the start command can carry it to the front", () => {
+    it("acmeServerCa: a real certificate, or two, is taken", () => {
         const values = { ...LE, acmeServer: STEP_CA, acmeServerCa: `${TEST_ACME_CA}\n${TEST_ACME_CA}` };
-        if (bundleCarriesAcmeServerCa()) {
-            assert.equal(load(values).acmeServerCa, values.acmeServerCa);
-        } else {
-            assert.match(problemOf(values, "acmeServerCa"), /^private-registry:acmeServerCa must be empty in this version: .*; got a PEM certificate/);
-        }
+        assert.equal(load(values).acmeServerCa, values.acmeServerCa);
     });
 
     it("notices: no ZeroSSL fallback is promised, and the one server is named", () => {

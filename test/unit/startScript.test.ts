@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { bundleCarriesAcmeServerCa, deploymentParts, DeploymentInput, DeploymentTls, FRONT_ACME_CA_FILE, renderBundleFiles } from "../../components/render/deployment";
+import { deploymentParts, DeploymentInput, DeploymentTls, FRONT_ACME_CA_FILE, renderBundleFiles } from "../../components/render/deployment";
 import { TEST_ACME_CA } from "./acmeCa";
 import { REGISTRY_CONTAINER_ENV, renderStartScript, renderStdinBundle } from "../../components/render/scripts";
 import { decodeBundleFiles } from "../support/bundle";
@@ -309,7 +309,7 @@ describe("the start script refuses bad input without touching the container", ()
     }
 });
 
-describe("the start script with an ACME server's CA (acmeServerCa)", { skip: !bundleCarriesAcmeServerCa() && "scripts.ts does not yet carry front/acme-ca.crt" }, () => {
+describe("the start script with an ACME server's CA (acmeServerCa)", () => {
     const tls: DeploymentTls = { kind: "letsencrypt", hostname: "registry.example.com", acmeServer: "https://ca.internal:9000/acme/acme/directory", acmeServerCa: TEST_ACME_CA };
 
     it("installs the CA beside the Caddyfile, where the front reads it, and the health check trusts it", () => {
