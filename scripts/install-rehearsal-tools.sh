@@ -2,7 +2,7 @@
 # Installs everything the local rehearsal (npm run test:integration / npm run rehearse) runs:
 #   - Debian packages: skopeo, podman, runc, slirp4netns, openssh-server (+ client), curl,
 #     openssl, shellcheck, uidmap; for the droplet twin mmdebstrap, systemd-container, apt-utils,
-#     libcap2-bin (setcap) and python3 (only the ones that are missing);
+#     libcap2-bin (setcap), python3 and dnsmasq-base (only the ones that are missing);
 #   - into .cache/bin/ (git-ignored), built with `go install`:
 #       registry   CNCF Distribution at the exact version the program deploys
 #                  (REGISTRY_VERSION in components/versions.ts), static (CGO_ENABLED=0) so the
@@ -32,7 +32,7 @@ MIN_GO_MINOR=26
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache_bin="$repo_root/.cache/bin"
-apt_packages=(skopeo podman runc slirp4netns openssh-server openssh-client curl openssl shellcheck uidmap systemd util-linux fail2ban iptables iproute2 mmdebstrap systemd-container apt-utils libcap2-bin python3)
+apt_packages=(skopeo podman runc slirp4netns openssh-server openssh-client curl openssl shellcheck uidmap systemd util-linux fail2ban iptables iproute2 mmdebstrap systemd-container apt-utils libcap2-bin python3 dnsmasq-base)
 
 log() { printf '[rehearsal-tools] %s\n' "$*"; }
 die() { printf '[rehearsal-tools] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -44,6 +44,8 @@ export interface TwinOptions {
     sshPublicKeys: string[];
     /** Extra /etc/hosts lines (the S3 endpoint's names, say): address -> names. */
     hostsEntries?: Record<string, string[]>;
+    /** The resolver the twin asks (its resolv.conf); by default this machine's is copied in. */
+    nameserver?: string;
     /** apt's only source: the rehearsal's flat repository of the deploy's packages. */
     aptSource?: string;
     /** The droplet's size: memory in bytes and CPUs, through the twin's cgroups. */
@@ -136,6 +138,9 @@ export class Twin {
         write("etc/systemd/system/containerd.service.d/twin-cgroup-rw.conf", CGROUP_RW_DROPIN);
         const hostsLines = Object.entries(this.options.hostsEntries ?? {}).map(([address, names]) => `${address} ${names.join(" ")}`);
         write("etc/hosts", ["127.0.0.1 localhost", "127.0.1.1 twin", "::1 localhost ip6-localhost ip6-loopback", ...hostsLines, ""].join("\n"));
+        if (this.options.nameserver !== undefined) {
+            write("etc/resolv.conf", `nameserver ${this.options.nameserver}\n`);
+        }
         if (this.options.aptSource !== undefined) {
             write("etc/apt/sources.list", `deb [trusted=yes] ${this.options.aptSource} ./\n`);
         }
@@ -190,6 +195,8 @@ export class Twin {
             "--system-call-filter=@keyring",
             `--bind=${path.join(this.options.dir, "docker")}:/var/lib/docker`,
             "--console=read-only",
+            // The twin's own resolv.conf (written above) stays as it is.
+            ...(this.options.nameserver !== undefined ? ["--resolv-conf=off"] : []),
         ];
         this.machine = this.tracker.start(`twin ${this.options.host.ns}`, "/bin/sh", ["-c", `${join}; exec "$@"`, "sh", ...nspawn], {
             logFile: this.consoleLog,

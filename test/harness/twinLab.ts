@@ -8,7 +8,7 @@ import { Twin } from "./twin";
 import { TwinDeployer } from "./twinDeploy";
 import { loadTwinImages, twinImages } from "./twinImages";
 import { createTwinNetwork, type TwinNetwork } from "./twinNetwork";
-import { serveAptRepository, startTwinS3, type TwinS3 } from "./twinServices";
+import { serveAptRepository, startTwinDns, startTwinS3, type TwinS3 } from "./twinServices";
 import { registryImageReference, REGISTRY_IMAGE_DIGESTS, REGISTRY_VERSION } from "../../components/versions";
 
 /**
@@ -66,6 +66,7 @@ export class TwinLab {
         const bucket = `twin-${path.basename(this.tmp.path).slice(-8).toLowerCase().replace(/[^a-z0-9]/g, "0")}`;
         this.s3 = await startTwinS3(this.tracker, this.net, "s3", { dir: this.tmp.join("s3"), region: TWIN_REGION, bucket });
         const aptSource = await serveAptRepository(this.tracker, this.net, "deployer", this.tmp.path);
+        const nameserver = await startTwinDns(this.tracker, this.net, "s3", { dir: this.tmp.join("dns"), records: { [this.s3.hostname]: this.net.hosts.s3.address } });
         // Clients resolve S3's names too: a redirected pull fetches layers from S3 itself.
         for (const role of clients) {
             this.writeNetnsHosts(role, { [this.net.hosts.s3.address]: this.s3.hostNames });
@@ -90,6 +91,7 @@ export class TwinLab {
             sshPublicKeys: [this.deployPublicKey()],
             hostsEntries: { [this.net.hosts.s3.address]: this.s3.hostNames },
             aptSource,
+            nameserver,
             limits: this.options.limits,
         });
         log("[twin] importing the pinned images");

@@ -155,3 +155,45 @@ export async function serveDockerLikeRepository(
     );
     return `deb [trusted=yes] ${url} ${codename} stable`;
 }
+
+/**
+ * The resolver a droplet asks: dnsmasq in `role`'s namespace answering each domain (and every
+ * name under it) with its address, and refusing the rest (no upstream). The twin's resolv.conf
+ * names it, so containers on Docker's bridge, which do not see the twin's /etc/hosts, resolve
+ * S3's names as a droplet's do.
+ */
+export async function startTwinDns(tracker: ProcessTracker, net: TwinNetwork, role: string, options: { dir: string; records: Record<string, string> }): Promise<string> {
+    const address = net.hosts[role].address;
+    fs.mkdirSync(options.dir, { recursive: true });
+    const inside = net.inside(role, systemBinary("dnsmasq"), [
+        "--keep-in-foreground",
+        "--no-resolv",
+        "--no-hosts",
+        "--conf-file=/dev/null",
+        `--listen-address=${address}`,
+        "--bind-interfaces",
+        "--user=root",
+        `--pid-file=${path.join(options.dir, "dnsmasq.pid")}`,
+        ...Object.entries(options.records).map(([domain, ip]) => `--address=/${domain}/${ip}`),
+    ]);
+    const proc = tracker.start("dnsmasq (twin DNS)", inside.command, inside.args, { logFile: path.join(options.dir, "dnsmasq.log") });
+    const [first, ip] = Object.entries(options.records)[0];
+    await waitUntil(
+        async () => {
+            const probe = net.inside(role, systemBinary("python3"), ["-c", DNS_PROBE, address, first]);
+            const res = await tracker.run(probe.command, probe.args, { timeoutMs: 5000 });
+            return res.stdout.trim() === ip ? { done: true, value: undefined } : { done: false, seen: `${res.stdout.trim()} ${res.stderr.trim()}` };
+        },
+        { description: "the twin's DNS to answer", timeoutMs: 15_000, abortIf: () => (proc.running ? undefined : proc.logTail()) },
+    );
+    return address;
+}
+
+/** One A query over UDP, printing the first address: no resolver library that reads /etc/hosts. */
+const DNS_PROBE = `
+import socket, struct, sys
+server, name = sys.argv[1], sys.argv[2]
+q = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\\0" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.sendto(q, (server, 53)); r = s.recv(512)
+print(".".join(str(b) for b in r[-4:]) if struct.unpack(">H", r[6:8])[0] > 0 else "no answer")
+`;
