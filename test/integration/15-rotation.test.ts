@@ -33,8 +33,8 @@ const PUBLIC_NAME = "registry.rehearsal.test";
 const BUCKET = "rehearsal-rotation";
 /** How long the load runs before the redeploy, and after key A is gone. */
 const STEADY_MS = 3000;
-/** How long the slow upload's body takes to arrive; the registry is stopped while it does. */
-const SLOW_UPLOAD_MS = 6000;
+/** How long the slow upload's body takes to arrive; the registry is stopped while it does, however long the redeploy takes to reach its stop (5.5 s was too short once on a loaded machine). */
+const SLOW_UPLOAD_MS = 15_000;
 
 const slowPatchOf = (load: RegistryLoad) => load.requests.find((r) => r.step === "PATCH slow layer");
 
