@@ -221,22 +221,20 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         files["retention-password"] = primary.password;
     }
 
-    const frontRun = {
-        containerName: FRONT_CONTAINER_NAME,
-        image: CADDY_IMAGE,
-        logDir: HOST_LOG_DIR,
-        configMount: FRONT_CONFIG_MOUNT,
-        keyPairFromBundle: input.tls.kind === "private-ca",
-        // Tells the start script to put FRONT_ACME_CA_FILE in place with the other files it requires.
-        acmeCaFromBundle: FRONT_ACME_CA_FILE in files,
-    };
     const start: StartScriptInput = {
         containerName: CONTAINER_NAME,
         image: input.image,
         configDir: HOST_CONFIG_DIR,
         dataDir: HOST_DATA_DIR,
         health,
-        front: frontRun,
+        front: {
+            containerName: FRONT_CONTAINER_NAME,
+            image: CADDY_IMAGE,
+            logDir: HOST_LOG_DIR,
+            configMount: FRONT_CONFIG_MOUNT,
+            keyPairFromBundle: input.tls.kind === "private-ca",
+            acmeCaFromBundle: FRONT_ACME_CA_FILE in files,
+        },
         maintenance: {
             unitDir: HOST_UNIT_DIR,
             schedule: input.gcSchedule,
