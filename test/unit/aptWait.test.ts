@@ -51,6 +51,15 @@ ${aptGet}`,
         return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started })));
     }
 
+    /** {@link run} while `holder` holds its lock, which is released whatever the outcome. */
+    async runWhileHeld(holder: { release(): Promise<void> }, body: string, options: Omit<AptWaitOptions, "root"> = {}): Promise<Ran> {
+        try {
+            return await this.run(body, options);
+        } finally {
+            await holder.release();
+        }
+    }
+
     /** When apt-get was called, in ms since the epoch, and with which DEBIAN_FRONTEND. */
     aptGetCalls(): { at: number; frontend: string }[] {
         let text = "";
@@ -96,12 +105,7 @@ describe("waiting for apt's locks", () => {
         it(`waits the whole bound for ${path}, printing progress, then fails naming the file and its holder`, async () => {
             const apt = new Apt();
             const holder = await holdLikeApt(apt.lock(path));
-            let ran: Ran;
-            try {
-                ran = await apt.run("apt_get update -q", { timeoutSeconds: 2 });
-            } finally {
-                await holder.release();
-            }
+            const ran = await apt.runWhileHeld(holder, "apt_get update -q", { timeoutSeconds: 2 });
             assert.equal(ran.code, 1, ran.stdout + ran.stderr);
             assert.ok(ran.ms >= 2000, `it never fails before the bound: failed after ${ran.ms} ms`);
             assert.match(ran.stderr, /^waiting for apt: .* is held by process \d+ \(perl: perl -e use Fcntl;/m, "a progress line");
@@ -172,12 +176,7 @@ fi`);
     it("sees the locks the real dpkg holds", async () => {
         const apt = new Apt();
         const holder = await holdWithDpkg(join(apt.root, "var/lib/dpkg"));
-        let ran: Ran;
-        try {
-            ran = await apt.run("apt_wait_for_locks", { timeoutSeconds: 1 });
-        } finally {
-            await holder.release();
-        }
+        const ran = await apt.runWhileHeld(holder, "apt_wait_for_locks", { timeoutSeconds: 1 });
         assert.equal(ran.code, 1);
         assert.match(ran.stderr, new RegExp(`/var/lib/dpkg/lock-frontend is held by process ${holder.pid} \\(dpkg: dpkg --admindir=.* --set-selections\\); giving up`));
         const after = await apt.run("apt_wait_for_locks", { timeoutSeconds: 1 });
@@ -192,12 +191,7 @@ fi`);
         }
         const apt = new Apt();
         const holder = await holdWithLibapt(python, apt.lock(LISTS));
-        let ran: Ran;
-        try {
-            ran = await apt.run("apt_wait_for_locks", { timeoutSeconds: 1 });
-        } finally {
-            await holder.release();
-        }
+        const ran = await apt.runWhileHeld(holder, "apt_wait_for_locks", { timeoutSeconds: 1 });
         assert.equal(ran.code, 1);
         assert.match(ran.stderr, new RegExp(`/var/lib/apt/lists/lock is held by process ${holder.pid} \\(python3`));
     });
