@@ -96,11 +96,6 @@ export class Twin {
         return this.leader;
     }
 
-    /** The twin's memory cgroup (v1): its limit, usage and statistics, as this machine sees them. */
-    get memoryCgroup(): string {
-        return path.join("/sys/fs/cgroup/memory", this.cgroupName);
-    }
-
     get address(): string {
         return this.options.host.address;
     }
@@ -278,12 +273,6 @@ export class Twin {
             description: "systemd-nspawn to exit after the power cut",
             timeoutMs: 30_000,
         }).catch(() => machine.killHard());
-    }
-
-    /** A graceful power-off and boot, as `reboot` on a droplet. */
-    async reboot(): Promise<void> {
-        await this.powerOff();
-        await this.boot();
     }
 
     async dispose(): Promise<void> {

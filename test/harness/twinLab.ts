@@ -130,15 +130,6 @@ export class TwinLab {
         return publicKey;
     }
 
-    /** The command of the plan by resource-name suffix (`-container`, `-login-guard`). */
-    command(suffix: string): PlannedCommand {
-        const found = this.plan.commands.filter((c) => c.name.endsWith(suffix));
-        if (found.length !== 1) {
-            throw new Error(`expected one command ending ${suffix}; the plan has ${this.plan.commands.map((c) => c.name).join(", ")}`);
-        }
-        return found[0];
-    }
-
     /** A tracker whose commands run inside `role`'s namespace. */
     trackerIn(role: string): ProcessTracker {
         return new ProcessTracker({ commandPrefix: [systemBinary("ip"), "netns", "exec", this.net.hosts[role].ns] });
