@@ -158,6 +158,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
                     debugUrl: `http://127.0.0.1:${REGISTRY_DEBUG_PORT}/debug/health`,
                 };
             } else {
+                health.acmeFront = FRONT_CONTAINER_NAME;
                 frontTls = {
                     kind: "letsencrypt",
                     hostname: input.tls.hostname,

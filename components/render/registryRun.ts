@@ -84,7 +84,41 @@ export type ServingCheck = {
      * to create; the next `pulumi up` after that runs the full check.
      */
     awaitingDns?: { hostname: string; address: string; debugUrl: string };
+    /**
+     * The front's container, when the front obtains the certificate over ACME. Caddy keeps
+     * retrying a refused order for a month, so the wait reads the front's log instead: once the
+     * CA has answered an attempt with an ACME problem (RFC 8555 section 6.7), the deploy fails at
+     * once with the CA's own words rather than timing out on a handshake that never succeeds.
+     */
+    acmeFront?: string;
 };
+
+/**
+ * Shell functions for the health wait with an ACME front: `acme_refusal` prints the error of the
+ * front's latest failed attempt at a certificate since the wait began, when the CA answered it
+ * with an ACME problem document (`urn:ietf:params:acme:error:…`), and nothing otherwise, so a
+ * network hiccup still gets Caddy's retries. The messages are certmagic v0.25.6's (async.go
+ * doWithRetry: "will retry", "final attempt; giving up", logger `tls.obtain`), one JSON object
+ * per line as Caddy logs without a terminal.
+ */
+function renderAcmeRefusalCheck(frontContainer: string): string {
+    return `front=${shellQuote(frontContainer)}
+acme_refusal() {
+  docker logs --since "$started" "$front" 2>&1 \\
+    | grep '"logger":"tls.obtain"' \\
+    | grep -E '"msg":"(will retry|final attempt; giving up)"' \\
+    | grep 'urn:ietf:params:acme:error:' \\
+    | tail -n 1 \\
+    | sed -n 's/.*"error":"\\(\\([^"\\\\]\\|\\\\.\\)*\\)".*/\\1/p'
+}
+fail_acme() {
+  echo "$1" >&2
+  echo "--- last front log lines ---" >&2
+  docker logs --tail 20 "$front" >&2 2>&1 || true
+  exit 1
+}
+`;
+}
 
 /** curl's arguments for reaching the registry as the check does (no secret: the login is a file). */
 export function curlTlsArgs(check: Pick<ServingCheck, "connectTo" | "useBundledCa">): string {
@@ -117,7 +151,8 @@ fail() {
   exit 1
 }
 running() { [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || echo false)" = true ]; }
-deadline=$(( $(date +%s) + health_timeout ))
+started=$(date +%s)
+deadline=$(( started + health_timeout ))
 `;
     if (check.awaitingDns !== undefined) {
         const pending = check.awaitingDns;
@@ -131,7 +166,8 @@ echo "registry container is running; its login and storage at $health_url are ch
 echo ${q(`waiting for DNS: create an A record ${pending.hostname} -> ${pending.address}, then run pulumi up again; the registry gets its Let's Encrypt certificate on the first request after that`)}
 `;
     }
-    return `${head}echo "waiting up to \${health_timeout}s for $health_url to answer"
+    const acme = check.acmeFront === undefined ? "" : renderAcmeRefusalCheck(check.acmeFront);
+    return `${head}${acme}echo "waiting up to \${health_timeout}s for $health_url to answer"
 anonymous=000
 authenticated=000
 storage=000
@@ -148,7 +184,11 @@ while :; do
     fi
   fi
   running || fail "the registry container is not running"
-  if [ "$(date +%s)" -ge "$deadline" ]; then
+${check.acmeFront === undefined ? "" : `  if [ "$anonymous" = 000 ]; then
+    refusal=$(acme_refusal)
+    [ -z "$refusal" ] || fail_acme "the ACME server refused the certificate: $refusal"
+  fi
+`}  if [ "$(date +%s)" -ge "$deadline" ]; then
     fail "the registry did not become healthy in \${health_timeout}s (without credentials: HTTP $anonymous, want 401; with credentials: HTTP $authenticated, want 200; storage listing: HTTP $storage, want 200)"
   fi
   echo "still waiting: without credentials HTTP $anonymous, with credentials HTTP $authenticated, storage listing HTTP $storage"
