@@ -14,6 +14,9 @@
 #       toxiproxy-server, toxiproxy-cli
 #                  Shopify's TCP proxy, pinned below: bench/net adds round-trip delay with it,
 #                  because this kernel has tbf and htb but no netem.
+#       pebble, pebble-challtestsrv
+#                  Let's Encrypt's test CA and its DNS, pinned below: the droplet twin gets its
+#                  certificate over ACME from them.
 #   fail2ban and iptables come from Debian, as the droplet's come from Ubuntu.
 # Idempotent and fast when cached: a binary is rebuilt only when its stamp file (module, version,
 # build flags) does not match what this script would build.
@@ -27,6 +30,9 @@ VERSITYGW_VERSION="v1.8.0"
 TOXIPROXY_SERVER_MODULE="github.com/Shopify/toxiproxy/v2/cmd/server"
 TOXIPROXY_CLI_MODULE="github.com/Shopify/toxiproxy/v2/cmd/cli"
 TOXIPROXY_VERSION="v2.5.0"
+PEBBLE_MODULE="github.com/letsencrypt/pebble/v2/cmd/pebble"
+CHALLTESTSRV_MODULE="github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv"
+PEBBLE_VERSION="v2.10.3"
 # The oldest Go every module builds with: distribution v3.1.2's and regclient v0.11.7's go.mod say `go 1.26.0`.
 MIN_GO_MINOR=26
 
@@ -145,6 +151,8 @@ build regbot "$regbot_module" "v$regclient_version" 0
 build caddy "$caddy_module" "v$caddy_version" 0
 build toxiproxy-server "$TOXIPROXY_SERVER_MODULE" "$TOXIPROXY_VERSION" 0 server
 build toxiproxy-cli "$TOXIPROXY_CLI_MODULE" "$TOXIPROXY_VERSION" 0 cli
+build pebble "$PEBBLE_MODULE" "$PEBBLE_VERSION" 0
+build pebble-challtestsrv "$CHALLTESTSRV_MODULE" "$PEBBLE_VERSION" 0
 
 log "versions:"
 log "  registry   $("$cache_bin/registry" --version 2>&1 | awk '{ print $NF; exit }')"
@@ -152,6 +160,7 @@ log "  versitygw  $("$GO" version -m "$cache_bin/versitygw" | awk '$1 == "mod" {
 log "  regbot     $("$cache_bin/regbot" version --format '{{.VCSTag}}' 2>&1 | head -n1)"
 log "  caddy      $("$cache_bin/caddy" version 2>&1 | awk '{ print $1; exit }')"
 log "  toxiproxy  $("$GO" version -m "$cache_bin/toxiproxy-server" | awk '$1 == "mod" { print $3; exit }')"
+log "  pebble     $("$GO" version -m "$cache_bin/pebble" | awk '$1 == "mod" { print $3; exit }')"
 log "  fail2ban   $(fail2ban-client --version 2>&1 | head -n1)"
 log "  skopeo     $(skopeo --version 2>&1 | head -n1)"
 log "  podman     $(podman --version 2>&1 | head -n1)"
