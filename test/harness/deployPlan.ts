@@ -1,5 +1,6 @@
-import { fork } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import * as path from "node:path";
+import { systemBinary } from "./tools";
 
 /**
  * The real program as a deploy plan: index.ts runs under mocks that make real keys, certificates
@@ -26,6 +27,11 @@ export interface PlanOptions {
      * inputs stay the same.
      */
     accessKey: { id: string; secret: string };
+    /**
+     * The network namespace `pulumi up` runs in, when the program's own DNS lookups matter (the
+     * domain's A record): `ip netns exec` binds /etc/netns/NS/resolv.conf over /etc/resolv.conf.
+     */
+    netns?: string;
 }
 
 export interface PlannedConnection {
@@ -97,7 +103,11 @@ function childEnv(): NodeJS.ProcessEnv {
 /** Runs index.ts under mocks in a child process, a fresh Pulumi runtime per plan. */
 export function planDeploy(options: PlanOptions): Promise<DeployPlan> {
     return new Promise((resolve, reject) => {
-        const child = fork(MAIN, [], { cwd: REPO_ROOT, env: childEnv(), execArgv: ["--import", "tsx"], stdio: ["ignore", "pipe", "pipe", "ipc"], timeout: PLAN_TIMEOUT_MS });
+        const child =
+            options.netns === undefined
+                ? fork(MAIN, [], { cwd: REPO_ROOT, env: childEnv(), execArgv: ["--import", "tsx"], stdio: ["ignore", "pipe", "pipe", "ipc"], timeout: PLAN_TIMEOUT_MS })
+                : // The IPC channel is an inherited descriptor, which `ip netns exec` passes on.
+                  spawn(systemBinary("ip"), ["netns", "exec", options.netns, process.execPath, "--import", "tsx", MAIN], { cwd: REPO_ROOT, env: childEnv(), stdio: ["ignore", "pipe", "pipe", "ipc"], timeout: PLAN_TIMEOUT_MS });
         let log = "";
         child.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
         child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));

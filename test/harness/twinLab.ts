@@ -9,6 +9,7 @@ import { TwinDeployer } from "./twinDeploy";
 import { loadTwinImages, twinImages } from "./twinImages";
 import { createTwinNetwork, type TwinNetwork } from "./twinNetwork";
 import { serveAptRepository, startTwinDns, startTwinS3, type TwinS3 } from "./twinServices";
+import { startTwinAcme, type TwinAcme, type TwinAcmeOptions } from "./twinAcme";
 import { registryImageReference, REGISTRY_IMAGE_DIGESTS, REGISTRY_VERSION } from "../../components/versions";
 
 /**
@@ -26,6 +27,13 @@ export interface TwinLabOptions {
     /** Client namespaces besides `client` (the CI runner). */
     extraClients?: string[];
     limits?: { memoryBytes?: number; cpus?: number };
+    /**
+     * The certificate over ACME instead of the private CA: Pebble in an `acme` namespace, the
+     * stack set to tls=letsencrypt for `domain` with Pebble as acmeServer, and the lab's DNS
+     * (challtestsrv) the resolver of the deployer and the clients. The domain has no A record
+     * until the test adds one.
+     */
+    acme?: TwinAcmeOptions & { domain: string };
     log?: (line: string) => void;
 }
 
@@ -37,6 +45,7 @@ export class TwinLab {
     twin!: Twin;
     s3!: TwinS3;
     deployer!: TwinDeployer;
+    acme?: TwinAcme;
     private configuration: Record<string, string> = {};
 
     private constructor(
@@ -50,7 +59,7 @@ export class TwinLab {
         const tracker = new ProcessTracker();
         const tmp = makeTempDir(options.name);
         const clients = ["client", ...(options.extraClients ?? [])];
-        const net = createTwinNetwork(tracker, ["deployer", "twin", "s3", ...clients]);
+        const net = createTwinNetwork(tracker, ["deployer", "twin", "s3", ...clients, ...(options.acme === undefined ? [] : ["acme"])]);
         const lab = new TwinLab(tracker, tmp, net, options);
         try {
             await lab.boot(clients);
@@ -71,10 +80,24 @@ export class TwinLab {
         for (const role of clients) {
             this.writeNetnsHosts(role, { [this.net.hosts.s3.address]: this.s3.hostNames });
         }
+        const acme = this.options.acme;
+        let tlsConfig: Record<string, string> = { "private-registry:tls": "private-ca" };
+        if (acme !== undefined) {
+            this.acme = await startTwinAcme(this.tracker, this.net, "acme", { ...acme, dir: this.tmp.join("acme") });
+            for (const role of ["deployer", ...clients]) {
+                this.writeNetnsFile(role, "resolv.conf", `nameserver ${this.acme.nameserver}\n`);
+            }
+            tlsConfig = {
+                "private-registry:tls": "letsencrypt",
+                "private-registry:domain": acme.domain,
+                "private-registry:acmeServer": this.acme.directory,
+                "private-registry:acmeServerCa": this.acme.caPem,
+            };
+        }
         this.configuration = {
             "aws:region": TWIN_REGION,
             "private-registry:bucketName": bucket,
-            "private-registry:tls": "private-ca",
+            ...tlsConfig,
             // SSH from the deployer only, as the README advises: the scan then tells the two apart.
             "private-registry:sshAllowedCidrs": JSON.stringify([`${this.net.hosts.deployer.address}/32`]),
             ...(this.options.config ?? {}),
@@ -117,7 +140,9 @@ export class TwinLab {
     }
 
     private planWith(config: Record<string, string>, previous?: DeployPlan): Promise<DeployPlan> {
-        return planDeploy({ config, dropletAddress: this.net.hosts.twin.address, accessKey: { id: this.s3.accessKey, secret: this.s3.secretKey }, previous });
+        // With a domain, the program looks up its A record as `pulumi up` would, on the deployer.
+        const netns = this.acme === undefined ? undefined : this.net.hosts.deployer.ns;
+        return planDeploy({ config, dropletAddress: this.net.hosts.twin.address, accessKey: { id: this.s3.accessKey, secret: this.s3.secretKey }, previous, netns });
     }
 
     /** The generated deploy key's public half: what `digitalocean.SshKey` registers for the droplet. */
@@ -160,12 +185,16 @@ export class TwinLab {
         });
     }
 
-    /** `ip netns exec` binds /etc/netns/NS/hosts over /etc/hosts (ip-netns(8)). */
     private writeNetnsHosts(role: string, entries: Record<string, string[]>): void {
+        this.writeNetnsFile(role, "hosts", ["127.0.0.1 localhost", ...Object.entries(entries).map(([a, names]) => `${a} ${names.join(" ")}`), ""].join("\n"));
+    }
+
+    /** `ip netns exec` binds each file of /etc/netns/NS over its namesake in /etc (ip-netns(8)). */
+    private writeNetnsFile(role: string, name: "hosts" | "resolv.conf", text: string): void {
         const dir = path.join("/etc/netns", this.net.hosts[role].ns);
         fs.mkdirSync(dir, { recursive: true });
-        fs.writeFileSync(path.join(dir, "hosts"), ["127.0.0.1 localhost", ...Object.entries(entries).map(([a, names]) => `${a} ${names.join(" ")}`), ""].join("\n"));
-        this.tracker.addCleanup(`/etc/netns/${this.net.hosts[role].ns}`, () => fs.rmSync(dir, { recursive: true, force: true }), () => fs.rmSync(dir, { recursive: true, force: true }));
+        fs.writeFileSync(path.join(dir, name), text);
+        this.tracker.addCleanup(`${dir}/${name}`, () => fs.rmSync(dir, { recursive: true, force: true }), () => fs.rmSync(dir, { recursive: true, force: true }));
     }
 
     async dispose(): Promise<void> {
