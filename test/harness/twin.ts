@@ -18,7 +18,7 @@ import type { TwinNetHost } from "./twinNetwork";
  *
  * How it boots on this machine (../shared/FIELD-NOTES.md, "The droplet twin"): PID 1 here is
  * not systemd, so `--register=no --keep-unit`, each twin first moved into cgroups of its own
- * (cgroup v1: two twins in one cgroup collide on its `payload`); CAP_NET_ADMIN for Docker's and
+ * (two twins in one cgroup collide on its `payload`); CAP_NET_ADMIN for Docker's and
  * ufw's iptables; SYSTEMD_NSPAWN_API_VFS_WRITABLE=network for ip_forward; the @keyring system
  * calls for runc; the cgroup hierarchies remounted read-write before containerd starts.
  */
@@ -30,6 +30,14 @@ ExecStartPre=/bin/sh -c 'for d in /sys/fs/cgroup/*/; do mount -o remount,bind,rw
 `;
 
 const CGROUP_CONTROLLERS = ["systemd", "memory", "cpu", "cpuacct", "pids"];
+/**
+ * With cgroup2 mounted here beside the v1 hierarchies (systemd's "hybrid" layout),
+ * systemd-nspawn takes its own cgroup from cgroup2, not from name=systemd, and makes `payload`
+ * and `supervisor` under it in both; from the root cgroup every twin shared `/payload`.
+ */
+const CGROUP2 = "/sys/fs/cgroup/unified";
+
+let twinsMade = 0;
 
 export interface TwinOptions {
     /** Directory for the overlay, Docker's data and the console log (created). */
@@ -79,7 +87,8 @@ export class Twin {
         readonly options: TwinOptions,
     ) {
         this.merged = path.join(options.dir, "merged");
-        this.cgroupName = `twin-${path.basename(options.dir)}-${process.pid}`;
+        twinsMade += 1;
+        this.cgroupName = `twin-${path.basename(options.dir)}-${process.pid}-${twinsMade}`;
     }
 
     /** Lays out the twin's disk and boots it for the first time. */
@@ -94,6 +103,14 @@ export class Twin {
     /** The twin's PID 1 as this machine sees it (for `nsenter -t PID -a`), while it runs. */
     get pid(): number | undefined {
         return this.leader;
+    }
+
+    /**
+     * The twin's memory cgroup (v1) as this machine sees it: its limit, usage and statistics. The
+     * twin's processes, Docker's containers included (below it, in `docker/`), are charged to it.
+     */
+    get memoryCgroup(): string {
+        return path.join("/sys/fs/cgroup/memory", this.cgroupName);
     }
 
     get address(): string {
@@ -149,19 +166,26 @@ export class Twin {
         runChecked("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${twinRootfs()},upperdir=${path.join(dir, "upper")},workdir=${path.join(dir, "work")}`, this.merged]);
     }
 
+    private cgroupDirs(): string[] {
+        const dirs = CGROUP_CONTROLLERS.map((controller) => path.join("/sys/fs/cgroup", controller, this.cgroupName));
+        return fs.existsSync(path.join(CGROUP2, "cgroup.procs")) ? [...dirs, path.join(CGROUP2, this.cgroupName)] : dirs;
+    }
+
     private makeCgroups(): string[] {
-        const made: string[] = [];
-        for (const controller of CGROUP_CONTROLLERS) {
-            const cg = path.join("/sys/fs/cgroup", controller, this.cgroupName);
+        const made = this.cgroupDirs();
+        for (const cg of made) {
             if (!fs.existsSync(path.dirname(cg))) {
-                throw new Error(`the droplet twin needs cgroup v1's ${controller} hierarchy at ${path.dirname(cg)}`);
+                throw new Error(`the droplet twin needs the cgroup hierarchy at ${path.dirname(cg)}`);
             }
             fs.mkdirSync(cg, { recursive: true });
-            made.push(cg);
         }
         const limits = this.options.limits ?? {};
         if (limits.memoryBytes !== undefined) {
-            fs.writeFileSync(path.join("/sys/fs/cgroup/memory", this.cgroupName, "memory.limit_in_bytes"), String(limits.memoryBytes));
+            // Without hierarchical accounting Docker's containers, in cgroups below, would escape the limit.
+            if (fs.readFileSync(path.join(this.memoryCgroup, "memory.use_hierarchy"), "utf8").trim() !== "1") {
+                throw new Error(`${this.memoryCgroup} does not account hierarchically (memory.use_hierarchy is 0)`);
+            }
+            fs.writeFileSync(path.join(this.memoryCgroup, "memory.limit_in_bytes"), String(limits.memoryBytes));
         }
         if (limits.cpus !== undefined) {
             fs.writeFileSync(path.join("/sys/fs/cgroup/cpu", this.cgroupName, "cpu.cfs_period_us"), "100000");
@@ -302,8 +326,8 @@ export class Twin {
         if (isMounted(this.merged)) {
             runSyncQuietly(systemBinary("umount"), ["-l", this.merged]);
         }
-        for (const controller of CGROUP_CONTROLLERS) {
-            removeCgroupTree(path.join("/sys/fs/cgroup", controller, this.cgroupName));
+        for (const cg of this.cgroupDirs()) {
+            removeCgroupTree(cg);
         }
     }
 }
