@@ -1,8 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { s3RegionalEndpoint } from "../../components/render/awsRegion";
 import type { ProcessTracker, TrackedProcess } from "./processes";
+import { parseAccessLog, type S3Operation } from "./s3";
 import { generateTestCertificates, type TestCertificates } from "./tls";
 import { cachedBinary, systemBinary } from "./tools";
 import { twinCacheDir } from "./twin";
@@ -20,15 +21,31 @@ export interface TwinS3 {
     hostname: string;
     region: string;
     bucket: string;
+    /** The root key: it created the bucket and owns it. The registry gets a key of its own, from createAccessKey. */
     accessKey: string;
     secretKey: string;
     /** The CA that signed the endpoint's certificate; the twin's registry image trusts it. */
     certs: TestCertificates;
     /** The /etc/hosts names the twin needs: the endpoint, and the bucket's virtual host. */
     hostNames: string[];
+    /** The S3 access log (AWS's server-access-log layout): each request's requester is the access key ID it was signed with. */
     accessLog: string;
     process: TrackedProcess;
+    /**
+     * A new key with its own account, as `aws.iam.AccessKey` gives the IAM user one. The account's
+     * role is admin: versitygw lets root and admin past bucket policies and ACLs
+     * (auth/access-control.go authorizationApplies), so it reads and writes the root-owned
+     * bucket as the IAM user's policy lets its keys on AWS.
+     */
+    createAccessKey(): Promise<{ id: string; secret: string }>;
+    /** Deletes the key's account: a request signed with it is refused from the next one on. */
+    deleteAccessKey(id: string): Promise<void>;
+    /** Every request in the access log so far, oldest first. */
+    operations(): S3Operation[];
 }
+
+/** Where the admin API listens, inside the S3 namespace only: the twin reaches S3, never its admin API. */
+const ADMIN_ADDRESS = "127.0.0.1:7070";
 
 /**
  * versitygw in the `role` namespace on 443, with TLS for the regional endpoint's name and
@@ -44,6 +61,8 @@ export async function startTwinS3(tracker: ProcessTracker, net: TwinNetwork, rol
     const accessKey = `AKIA${randomBytes(8).toString("hex").toUpperCase()}`;
     const secretKey = randomBytes(30).toString("base64url");
     const accessLog = path.join(options.dir, "access.log");
+    const iamDir = path.join(options.dir, "iam");
+    fs.mkdirSync(iamDir, { recursive: true });
     const inside = net.inside(role, cachedBinary("versitygw"), [
         "--port", `${address}:443`,
         "--cert", certs.certFile,
@@ -52,6 +71,11 @@ export async function startTwinS3(tracker: ProcessTracker, net: TwinNetwork, rol
         "--region", options.region,
         "--access-log", accessLog,
         "--health", "/health",
+        // Accounts besides root live in the internal IAM, which the admin API changes. Without its
+        // cache a deleted key is refused at once, not up to 120 s later, as AWS refuses it.
+        "--iam-dir", iamDir,
+        "--iam-cache-disable",
+        "--admin-port", ADMIN_ADDRESS,
         "--quiet",
         "posix", path.join(options.dir, "data"),
     ]);
@@ -60,22 +84,49 @@ export async function startTwinS3(tracker: ProcessTracker, net: TwinNetwork, rol
         logFile: path.join(options.dir, "versitygw.log"),
         env: { ...process.env, ROOT_ACCESS_KEY_ID: accessKey, ROOT_SECRET_ACCESS_KEY: secretKey },
     });
-    const curl = (args: string[]) => {
-        const c = net.inside(role, systemBinary("curl"), ["-sS", "--cacert", certs.caCertFile, "--resolve", `${hostname}:443:${address}`, ...args]);
-        return tracker.run(c.command, c.args, { timeoutMs: 15_000, secrets: [secretKey] });
+    const secrets = [secretKey];
+    /**
+     * curl in the S3 namespace, signing as root with SigV4. The login and any body go in curl's
+     * config on stdin, so no secret is in argv. curl 7.88 sends no x-amz-content-sha256, which
+     * versitygw requires, and its admin API refuses UNSIGNED-PAYLOAD: the header carries the
+     * body's hash.
+     */
+    const signed = (method: string, url: string, body = "") => {
+        const config = [
+            `user = "${accessKey}:${secretKey}"`,
+            `header = "x-amz-content-sha256: ${createHash("sha256").update(body).digest("hex")}"`,
+            ...(body === "" ? [] : [`data = "${body}"`]),
+            "",
+        ].join("\n");
+        const c = net.inside(role, systemBinary("curl"), ["-sS", "-K", "-", "--cacert", certs.caCertFile, "--resolve", `${hostname}:443:${address}`, "-w", "\n%{http_code}", "-X", method, "--aws-sigv4", `aws:amz:${options.region}:s3`, url]);
+        return tracker.run(c.command, c.args, { input: config, timeoutMs: 15_000, secrets });
+    };
+    const expect = async (what: string, status: string, res: Promise<{ stdout: string; stderr: string }>) => {
+        const { stdout, stderr } = await res;
+        if (stdout.split("\n").pop() !== status) {
+            throw new Error(`${what} on the twin's S3 answered ${stdout}: ${stderr}`);
+        }
     };
     await waitUntil(
         async () => {
-            const res = await curl(["-o", "/dev/null", "-w", "%{http_code}", `${endpoint}/health`]);
+            const c = net.inside(role, systemBinary("curl"), ["-sS", "--cacert", certs.caCertFile, "--resolve", `${hostname}:443:${address}`, "-o", "/dev/null", "-w", "%{http_code}", `${endpoint}/health`]);
+            const res = await tracker.run(c.command, c.args, { timeoutMs: 15_000 });
             return res.stdout === "200" ? { done: true, value: undefined } : { done: false, seen: `${res.stdout} ${res.stderr.trim()}` };
         },
         { description: "the twin's S3 to answer", timeoutMs: 20_000, abortIf: () => (proc.running ? undefined : proc.logTail()) },
     );
-    const made = await curl(["-w", "\n%{http_code}", "-X", "PUT", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--aws-sigv4", `aws:amz:${options.region}:s3`, "--user", `${accessKey}:${secretKey}`, `${endpoint}/${options.bucket}`]);
-    if (made.stdout.split("\n").pop() !== "200") {
-        throw new Error(`creating bucket ${options.bucket} on the twin's S3 answered ${made.stdout}: ${made.stderr}`);
-    }
-    return { endpoint, hostname, region: options.region, bucket: options.bucket, accessKey, secretKey, certs, hostNames: [hostname, `${options.bucket}.${hostname}`], accessLog, process: proc };
+    await expect(`creating bucket ${options.bucket}`, "200", signed("PUT", `${endpoint}/${options.bucket}`));
+    const admin = `http://${ADMIN_ADDRESS}`;
+    const createAccessKey = async () => {
+        const key = { id: `AKIA${randomBytes(8).toString("hex").toUpperCase()}`, secret: randomBytes(30).toString("base64url") };
+        secrets.push(key.secret);
+        // The account as versitygw's own `admin create-user` sends it (cmd/internal/gwcli/admin.go): auth.Account in XML.
+        await expect(`creating access key ${key.id}`, "201", signed("PATCH", `${admin}/create-user`, `<Account><Access>${key.id}</Access><Secret>${key.secret}</Secret><Role>admin</Role></Account>`));
+        return key;
+    };
+    const deleteAccessKey = (id: string) => expect(`deleting access key ${id}`, "200", signed("PATCH", `${admin}/delete-user?access=${encodeURIComponent(id)}`));
+    const operations = () => (fs.existsSync(accessLog) ? parseAccessLog(fs.readFileSync(accessLog, "utf8")) : []);
+    return { endpoint, hostname, region: options.region, bucket: options.bucket, accessKey, secretKey, certs, hostNames: [hostname, `${options.bucket}.${hostname}`], accessLog, process: proc, createAccessKey, deleteAccessKey, operations };
 }
 
 /**
