@@ -37,6 +37,22 @@ export interface TwinLabOptions {
     log?: (line: string) => void;
 }
 
+/** What a later `up` changes besides config. */
+export interface TwinUpOptions {
+    /**
+     * The key a new aws.iam.AccessKey resource gets (a raised credentialRotation makes one), from
+     * `s3.createAccessKey()`. Without it, a new AccessKey resource gets the lab's current key.
+     */
+    accessKey?: AccessKey;
+    /** Called with the new plan before its commands run, as its outputs are known when `pulumi up` begins to apply them. */
+    onPlanned?: (next: DeployPlan) => void;
+}
+
+export interface AccessKey {
+    id: string;
+    secret: string;
+}
+
 export const TWIN_REGION = "us-east-1";
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
@@ -46,6 +62,8 @@ export class TwinLab {
     s3!: TwinS3;
     deployer!: TwinDeployer;
     acme?: TwinAcme;
+    /** What a new AccessKey resource in the next plan gets. */
+    private newAccessKey!: AccessKey;
     private configuration: Record<string, string> = {};
 
     private constructor(
@@ -102,6 +120,8 @@ export class TwinLab {
             "private-registry:sshAllowedCidrs": JSON.stringify([`${this.net.hosts.deployer.address}/32`]),
             ...(this.options.config ?? {}),
         };
+        // The IAM user's key, as on AWS: the registry signing with S3's root key would pass checks that its own key fails.
+        this.newAccessKey = await this.s3.createAccessKey();
         log("[twin] planning the program under mocks");
         this.plan = await this.planWith(this.configuration);
         this.net.applyCloudFirewall("twin", this.plan.firewall.inboundRules);
@@ -129,9 +149,11 @@ export class TwinLab {
     }
 
     /** A later `pulumi up` with config changed: plans again from the last plan and runs what changed. */
-    async up(change: Record<string, string>): Promise<PlannedCommand[]> {
+    async up(change: Record<string, string>, options: TwinUpOptions = {}): Promise<PlannedCommand[]> {
         this.configuration = { ...this.configuration, ...change };
+        this.newAccessKey = options.accessKey ?? this.newAccessKey;
         const next = await this.planWith(this.configuration, this.plan);
+        options.onPlanned?.(next);
         const changed = changedCommands(this.plan, next);
         this.net.applyCloudFirewall("twin", next.firewall.inboundRules);
         await this.deployer.run(changed, { log: this.options.log });
@@ -142,7 +164,16 @@ export class TwinLab {
     private planWith(config: Record<string, string>, previous?: DeployPlan): Promise<DeployPlan> {
         // With a domain, the program looks up its A record as `pulumi up` would, on the deployer.
         const netns = this.acme === undefined ? undefined : this.net.hosts.deployer.ns;
-        return planDeploy({ config, dropletAddress: this.net.hosts.twin.address, accessKey: { id: this.s3.accessKey, secret: this.s3.secretKey }, previous, netns });
+        return planDeploy({ config, dropletAddress: this.net.hosts.twin.address, accessKey: this.newAccessKey, previous, netns });
+    }
+
+    /** The IAM user's access key in the last plan: the one the registry signs with. */
+    get accessKey(): AccessKey {
+        const keys = Object.values(this.plan.generated).filter((value) => value.type === "aws:iam/accessKey:AccessKey");
+        if (keys.length !== 1) {
+            throw new Error(`the plan has ${keys.length} access keys; it generated ${Object.keys(this.plan.generated).join(", ")}`);
+        }
+        return { id: keys[0].id, secret: String(keys[0].state.secret) };
     }
 
     /** The generated deploy key's public half: what `digitalocean.SshKey` registers for the droplet. */
