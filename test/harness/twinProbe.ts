@@ -48,12 +48,33 @@ export async function registryStatus(tracker: ProcessTracker, url: string, caFil
 export interface LoopResult {
     pushes: number;
     failures: { atMs: number; error: string }[];
+    /** Pushes refused as unauthorized with the login the loop had, then accepted with `nextLogin`. */
+    retries: { atMs: number; error: string }[];
+}
+
+type Login = { username: string; password: string };
+
+/** skopeo's words for a registry's 401: "unauthorized: ...", "authentication required", or the code. */
+const UNAUTHORIZED = /\bunauthorized\b|authentication required|\b401\b/i;
+
+export interface PushLoopOptions {
+    host: string;
+    repository: string;
+    login: Login;
+    certDir: string;
+    workDir: string;
+    /**
+     * The other login a CI job holds through a password rotation, once known (undefined before).
+     * A push refused as unauthorized is pushed once more with it; when that is accepted, the loop
+     * keeps it. Any other failure, or a push refused with both logins, counts as a failure.
+     */
+    nextLogin?: () => Login | undefined;
 }
 
 /**
  * A CI job pushing without pause: each round builds a small new image (new layers, so every
  * push uploads blobs) and pushes it under a new tag, until `stop()`. Failures are counted,
- * never retried.
+ * never retried, except an unauthorized push when the loop has a `nextLogin`.
  */
 export class PushLoop {
     private stopping = false;
@@ -61,7 +82,7 @@ export class PushLoop {
 
     constructor(
         private readonly skopeo: Skopeo,
-        private readonly options: { host: string; repository: string; login: { username: string; password: string }; certDir: string; workDir: string },
+        private readonly options: PushLoopOptions,
     ) {}
 
     start(): void {
@@ -78,19 +99,33 @@ export class PushLoop {
 
     private async loop(): Promise<LoopResult> {
         const started = Date.now();
-        const result: LoopResult = { pushes: 0, failures: [] };
+        const result: LoopResult = { pushes: 0, failures: [], retries: [] };
+        let login = this.options.login;
+        const lastLine = (res: { code: number | null; stderr: string }) => res.stderr.trim().split("\n").slice(-1)[0] ?? `exit ${res.code}`;
         for (let round = 0; !this.stopping; round++) {
             const layout = path.join(this.options.workDir, `loop-${round}`);
             await buildOciImage(layout, { layerSizes: [256 * 1024, 64 * 1024], tag: "loop" });
-            const pushed = await this.skopeo.copy(ociRef(layout, "loop"), dockerRef(this.options.host, this.options.repository, `round-${round}`), {
-                destCreds: this.options.login,
-                destCertDir: this.options.certDir,
-                timeoutMs: 120_000,
-            });
+            const push = (creds: Login) =>
+                this.skopeo.copy(ociRef(layout, "loop"), dockerRef(this.options.host, this.options.repository, `round-${round}`), {
+                    destCreds: creds,
+                    destCertDir: this.options.certDir,
+                    timeoutMs: 120_000,
+                });
+            let pushed = await push(login);
+            let retried = false;
+            const next = this.options.nextLogin?.();
+            if (pushed.code !== 0 && next !== undefined && next.password !== login.password && UNAUTHORIZED.test(pushed.stderr)) {
+                result.retries.push({ atMs: Date.now() - started, error: lastLine(pushed) });
+                retried = true;
+                pushed = await push(next);
+                if (pushed.code === 0) {
+                    login = next;
+                }
+            }
             fs.rmSync(layout, { recursive: true, force: true });
             result.pushes += 1;
             if (pushed.code !== 0) {
-                result.failures.push({ atMs: Date.now() - started, error: pushed.stderr.trim().split("\n").slice(-1)[0] ?? `exit ${pushed.code}` });
+                result.failures.push({ atMs: Date.now() - started, error: `${retried ? "refused with both logins, then: " : ""}${lastLine(pushed)}` });
             }
         }
         return result;
