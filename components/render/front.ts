@@ -262,6 +262,51 @@ function proxy(upstream: string): string[] {
 /** What may follow a repository name in a registry API path (distribution's v2 routes). */
 const REGISTRY_ROUTE = "(?:manifests/[^/]+|blobs/uploads/[^/]*|blobs/[^/]+|tags/list|referrers/[^/]+)";
 
+const BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** The base64 digits whose 6 bits are `high` in their top bits and anything in the `free` low bits, as a class. */
+function base64DigitsFrom(high: number, free: 2 | 4): string {
+    const count = 1 << free;
+    return `[${BASE64_ALPHABET.slice(high, high + count)}]`;
+}
+
+/**
+ * A regular expression (RE2) for the start of base64(`<name>:`), whatever follows: what every
+ * Basic credential of that user starts with. base64 turns each group of 3 bytes into 4 digits,
+ * so the digits of the whole groups are fixed; a last group of 1 or 2 bytes fixes the top bits of
+ * its last digit only (4 or 2 low bits come from the password's first byte), hence a class of 16
+ * or 4 digits there. Exact both ways for a credential that decodes: its bytes start with `name:`
+ * if and only if its digits match, and names have no `:`, so the user Go parses is `name`.
+ */
+export function basicLoginPrefixRegex(name: string): string {
+    const bytes = Buffer.from(`${name}:`, "utf8");
+    const whole = bytes.length - (bytes.length % 3);
+    // A multiple of 3 bytes: no padding, only digits.
+    let fixed = bytes.subarray(0, whole).toString("base64");
+    let partial = "";
+    const rest = bytes.subarray(whole);
+    if (rest.length === 1) {
+        fixed += BASE64_ALPHABET[rest[0] >> 2];
+        partial = base64DigitsFrom((rest[0] & 0x03) << 4, 4);
+    } else if (rest.length === 2) {
+        fixed += BASE64_ALPHABET[rest[0] >> 2] + BASE64_ALPHABET[((rest[0] & 0x03) << 4) | (rest[1] >> 4)];
+        partial = base64DigitsFrom((rest[1] & 0x0f) << 2, 2);
+    }
+    // `+` outside a class would be a quantifier; `/` and the class's own digits need no escape.
+    return fixed.replace(/\+/g, "\\+") + partial;
+}
+
+/**
+ * The Authorization values the front lets through to basic_auth: `Basic ` (the scheme in any
+ * case, one space: Go's parseBasicAuth, net/http/request.go in go1.26, which Caddy's
+ * `req.BasicAuth()` calls) and base64 that starts with a known `name:`. Anchored, and only base64
+ * digits and padding after the prefix, so two Authorization fields (Caddy's placeholder joins them
+ * with `,`) or anything Go would not decode the same way is refused too.
+ */
+export function knownLoginRegex(names: readonly string[]): string {
+    return `^[Bb][Aa][Ss][Ii][Cc] (?:${names.map(basicLoginPrefixRegex).join("|")})[A-Za-z0-9+/]*={0,2}$`;
+}
+
 /** Matchers (and their names) for what each user may not do. */
 function refusals(users: FrontUser[]): { name: string; lines: string[] }[] {
     const refused: { name: string; lines: string[] }[] = [];
@@ -328,6 +373,21 @@ export function renderFrontConfig(input: FrontInput): string {
         // Clients (and the live check) tell a registry by this header on the first 401 to /v2/,
         // which the front's login answers before the registry sees the request.
         "header Docker-Distribution-API-Version registry/2.0",
+        // A user name Caddy does not know is checked against its built-in fake hash, of cost 14
+        // (caddyserver/caddy v2.11.9 modules/caddyhttp/caddyauth/basicauth.go Authenticate, with
+        // bcrypt.go FakeHash), about 1.1 s of CPU; our users' hashes are cost 5 (htpasswd.ts).
+        // So a Basic login whose name is not a known one is answered here with basic_auth's own
+        // 401 (its WWW-Authenticate, promptForCredentials; an empty body, as the server writes
+        // for a handler's error, server.go), before any hash. `vars_regexp` on the placeholder,
+        // not `header_regexp`: the header matcher accepts a request when any one of several
+        // Authorization fields matches, while Go's BasicAuth reads the first; the placeholder
+        // joins them all (caddyhttp/replacer.go) and is not expanded again (vars.go MatchVarsRE).
+        "@unknown_login {",
+        "\theader Authorization *",
+        `\tnot vars_regexp {http.request.header.Authorization} \`${knownLoginRegex(input.users.map((user) => user.name))}\``,
+        "}",
+        `header @unknown_login WWW-Authenticate "Basic realm=\\"${input.realm}\\""`,
+        "error @unknown_login 401",
         `basic_auth bcrypt ${input.realm} {`,
         ...input.users.map((user) => `\t${user.name} ${user.bcryptHash}`),
         "}",

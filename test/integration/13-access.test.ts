@@ -100,7 +100,7 @@ describe("the front: logins, roles, repositories, slow clients and logs", () => 
         assert.equal(deleted.status, 202, `ci's DELETE: ${deleted.status} ${deleted.text()}`);
         assert.equal((await call(users.ci, "GET", "/v2/ci/own/manifests/v1", { headers: { Accept: MANIFEST_TYPES } })).status, 404, "the deleted tag");
 
-        const wrong = [undefined, { username: "ci", password: `${users.ci.password}x` }, { username: "ci", password: users.deploy.password }, { username: "admin", password: users.ci.password }];
+        const wrong = [undefined, { username: "ci", password: `${users.ci.password}x` }, { username: "ci", password: users.deploy.password }, { username: "admin", password: users.ci.password }, { username: "cia", password: users.ci.password }, { username: "CI", password: users.ci.password }];
         for (const auth of wrong) {
             for (const path of ["/v2/", "/v2/_catalog", `/v2/${BASE}/manifests/v1`]) {
                 const res = await stack.front.get(path, { auth });

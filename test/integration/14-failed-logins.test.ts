@@ -47,11 +47,13 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
     const figures: string[] = [];
 
     /** One request from a client namespace to the front, with curl. */
-    async function ask(from: NetnsHost, auth: "none" | "right" | "wrong", uri = "/v2/"): Promise<Answer> {
+    /** `unknown`: a user name the front does not know (refused before any hash), with the right password. */
+    async function ask(from: NetnsHost, auth: "none" | "right" | "wrong" | "unknown", uri = "/v2/"): Promise<Answer> {
         const args = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--connect-timeout", "3", "--max-time", "10"];
         if (auth !== "none") {
-            const password = auth === "right" ? login.password : `wrong-${randomBytes(4).toString("hex")}`;
-            args.push("-H", `Authorization: Basic ${Buffer.from(`${login.username}:${password}`).toString("base64")}`);
+            const password = auth === "wrong" ? `wrong-${randomBytes(4).toString("hex")}` : login.password;
+            const user = auth === "unknown" ? `${login.username}-${randomBytes(2).toString("hex")}` : login.username;
+            args.push("-H", `Authorization: Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`);
         }
         const result = await lab.run(from, systemBinary("curl"), [...args, `http://${lab.droplet.address}:${FRONT_PORT}${uri}`]);
         return { status: Number(result.stdout.trim() || "0"), curlExit: result.code, ms: result.durationMs };
@@ -81,11 +83,11 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
         );
     }
 
-    /** Sends wrong passwords from A until fail2ban has counted `count` more; returns when the last was answered. */
-    async function guess(count: number): Promise<number> {
+    /** Sends wrong passwords (or unknown user names) from A until fail2ban has counted `count` more; returns when the last was answered. */
+    async function guess(count: number, what: "wrong" | "unknown" = "wrong"): Promise<number> {
         let last = 0;
         for (let i = 0; i < count; i++) {
-            const answer = await ask(a, "wrong");
+            const answer = await ask(a, what);
             assert.equal(answer.status, 401, `guess ${i + 1} of ${count}`);
             last = Date.now();
         }
@@ -234,5 +236,16 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
         assert.equal(answer.status, 200, JSON.stringify(answer));
         figures.push(`unban to A's 200: ${Date.now() - unbanned} ms`);
         assert.ok(Date.now() - unbanned < (BAN_SECONDS - 1) * 1000, "A came back through the unban, not the ban's expiry");
+    });
+
+    test("a source guessing unknown user names is refused the same way", async () => {
+        // A was unbanned just before: its failures start again from none.
+        const since = (await jailStatus()).totalFailed;
+        const last = await guess(MAX_RETRY, "unknown");
+        figures.push(`unknown names: refused ${await untilRefused(last)} ms after the ${MAX_RETRY}th`);
+        const status = await jailStatus();
+        assert.deepEqual(status, { totalFailed: since + MAX_RETRY, banned: [a.address] });
+        assert.equal((await ask(b, "right")).status, 200, "B's right password while A is banned");
+        await client("set", FAIL2BAN_JAIL_NAME, "unbanip", a.address);
     });
 });

@@ -50,6 +50,9 @@ const REQUESTS: Sent[] = [
     // headers in random order: with 30 of them, Authorization comes first once in 31 requests.
     ...[1, 2, 3].map((n) => ({ what: `a wrong password among headers with braces (${n})`, method: "GET", headers: { Authorization: basic(`guess-${n}`), ...bracedHeaders() }, status: 401, counts: true })),
     { what: "a scheme the front does not take", method: "GET", headers: { Authorization: "Bearer abc" }, status: 401, counts: true },
+    // Answered by the front's unknown-user matcher, before basic_auth: counted all the same.
+    { what: "an unknown user name", method: "GET", headers: { Authorization: `Basic ${Buffer.from("admin:guess").toString("base64")}` }, status: 401, counts: true },
+    { what: "a near miss of the user's name", method: "GET", headers: { Authorization: `Basic ${Buffer.from(`${USER.name}s:${USER.password}`).toString("base64")}` }, status: 401, counts: true },
 ];
 
 function send(port: number, sent: Sent): Promise<number> {
