@@ -9,6 +9,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { buildOciImage, readAndVerifyOciImage, type OciImage } from "../harness/oci";
+import { REGISTRY_S3_USER_AGENT } from "../harness/s3";
 import { dockerRef, ociRef } from "../harness/skopeo";
 import { FAIL2BAN_JAIL_NAME } from "../../components/render/fail2ban";
 import { CONTAINER_NAME, HOST_CONFIG_DIR } from "../../components/render/deployment";
@@ -16,6 +17,7 @@ import { CONFIG_FILE_FOR_MODE } from "../../components/render/registryRun";
 import { MAINTENANCE_SERVICE, MAINTENANCE_TIMER, MAINTENANCE_WINDOW_MARKER } from "../../components/render/maintenance";
 import { PushLoop, registryStatus, scanTcp } from "../harness/twinProbe";
 import { sleep, waitUntil } from "../harness/wait";
+import type { PlannedCommand } from "../harness/deployPlan";
 import { TwinLab } from "../harness/twinLab";
 import { serveDockerLikeRepository } from "../harness/twinServices";
 import { APT_CONF_DIR, UPDATES_CONF_FILE } from "../../components/render/hostUpdates";
@@ -53,7 +55,7 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
     let aptLocksReleasedAt = 0;
 
     before(async () => {
-        lab = await TwinLab.start({ name: "twin-16", extraClients: ["neighbour"], log: (line) => process.stderr.write(`${line}\n`) });
+        lab = await TwinLab.start({ name: "twin-16", extraClients: ["neighbour", "rotation"], log: (line) => process.stderr.write(`${line}\n`) });
         // As apt-daily does on a droplet's first boot: apt's lists lock and dpkg's frontend lock,
         // held with fcntl as apt holds them, while the first deploy runs.
         aptLocksReleasedAt = Date.now() + APT_HOLD_SECONDS * 1000;
@@ -148,6 +150,84 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
         assert.ok(release !== undefined, "the new user is in the outputs");
         const caFile = `${certDir}/ca.crt`;
         assert.equal(await registryStatus(lab.trackerIn("client"), `https://${lab.twin.address}/v2/`, caFile, release), 200, "the new user logs in");
+    });
+
+    test("2. a rotation under a push loop: a new S3 key and new passwords, then the old key deleted, with no push failing", async () => {
+        // Its own namespace: the loop's and the old passwords' refused logins count towards
+        // fail2ban's ban, which step 5 brings on the client by its own count.
+        const { skopeo, certDir } = lab.skopeoIn("rotation");
+        const host = lab.twin.address;
+        const root = lab.s3.accessKey;
+        const keyA = lab.accessKey;
+        assert.notEqual(keyA.id, root, "the registry signs with the IAM user's key, not S3's root key");
+        const before = users;
+        const keyB = await lab.s3.createAccessKey();
+        let next: Record<string, Login> | undefined;
+        const loop = new PushLoop(skopeo, {
+            host,
+            repository: "team/rotation",
+            login: pushUser(),
+            // The CI job is handed the new password as the up begins, and uses it only once the old one is refused.
+            nextLogin: () => (next === undefined ? undefined : next[pushUser().username]),
+            certDir,
+            workDir: lab.tmp.join("rotation-loop"),
+        });
+        const upStarted = lab.s3.operations().length;
+        const loopStarted = Date.now();
+        loop.start();
+        await sleep(3000);
+        let ran: PlannedCommand[];
+        try {
+            ran = await lab.up({ "private-registry:credentialRotation": "1" }, { accessKey: keyB, onPlanned: (plan) => (next = plan.outputs.registryUsers as Record<string, Login>) });
+        } finally {
+            // Later steps log in with whatever passwords the twin has now, even when this one fails.
+            users = lab.plan.outputs.registryUsers as Record<string, Login>;
+        }
+        const upEnded = lab.s3.operations().length;
+        // Pulumi deletes the replaced AccessKey last, once what uses the new one has run.
+        await lab.s3.deleteAccessKey(keyA.id);
+        const deleted = lab.s3.operations().length;
+        await sleep(5000);
+        const result = await loop.stop();
+
+        assert.ok(ran.some((c) => c.name.endsWith("-container")), `the rotation ran the start command (ran: ${ran.map((c) => c.name).join(", ")})`);
+        assert.equal(lab.accessKey.id, keyB.id, "the plan's access key is the new one");
+        const start = [...lab.deployer.runs].reverse().find((run) => run.name.endsWith("-container"));
+        const since = (at: number) => `${((at - loopStarted) / 1000).toFixed(1)} s`;
+        process.stderr.write(
+            `[twin] push loop through the rotation: ${result.pushes} pushes, ${result.retries.length} refused with the old password and pushed with the new ` +
+                `(at ${result.retries.map((r) => since(loopStarted + r.atMs)).join(", ")}), ${result.failures.length} failed (at ${result.failures.map((f) => since(loopStarted + f.atMs)).join(", ")}); ` +
+                `the start command ran from ${since(start?.startedAt ?? 0)} to ${since(start?.endedAt ?? 0)}\n`,
+        );
+        assert.ok(result.pushes >= 3, `the loop pushed through the rotation (${result.pushes} pushes)`);
+        assert.ok(result.retries.length >= 1, "the loop met the new passwords while it ran");
+        assert.deepEqual(Object.keys(users).sort(), Object.keys(before).sort(), "the same users");
+        for (const [name, login] of Object.entries(users)) {
+            assert.notEqual(login.password, before[name].password, `${name} has a new password`);
+        }
+
+        // After key A is gone, the registry still writes and reads S3: it signs with B.
+        const rotated = await buildOciImage(lab.tmp.join("image-rotated"), { layerSizes: [2 * MB, 512 * 1024], tag: "rotated" });
+        assertSucceeded(await skopeo.copy(ociRef(rotated.layoutDir, "rotated"), dockerRef(host, "team/app", "rotated"), { destCreds: pushUser(), destCertDir: certDir, timeoutMs: 180_000 }), "a push with the new password");
+        const pulled = lab.tmp.join("pulled-rotated");
+        assertSucceeded(await skopeo.copy(dockerRef(host, "team/app", "rotated"), ociRef(pulled, "rotated"), { srcCreds: pullUser(), srcCertDir: certDir, timeoutMs: 180_000 }), "a pull with the new password");
+        assertSameImage(readAndVerifyOciImage(pulled, "rotated"), rotated, "pulled after the rotation");
+        const caFile = `${certDir}/ca.crt`;
+        for (const old of Object.values(before)) {
+            assert.equal(await registryStatus(lab.trackerIn("rotation"), `https://${host}/v2/`, caFile, old), 401, `${old.username}'s old password is refused`);
+        }
+
+        const operations = lab.s3.operations();
+        const signedBy = (from: number, to: number, id: string) => operations.slice(from, to).filter((op) => op.requester === id && op.status < 300);
+        assert.ok(signedBy(0, upStarted, keyA.id).some((op) => REGISTRY_S3_USER_AGENT.test(op.userAgent)), "before the rotation the registry signed with key A");
+        assert.deepEqual(operations.filter((op) => op.requester === root && !op.userAgent.startsWith("curl/")).map((op) => op.raw), [], "only the lab itself signs with S3's root key");
+        assert.ok(signedBy(upEnded, operations.length, keyB.id).some((op) => REGISTRY_S3_USER_AGENT.test(op.userAgent)), "after the up the registry signs with key B");
+        const afterDeletion = operations.slice(deleted);
+        assert.deepEqual(afterDeletion.filter((op) => op.requester === keyA.id).map((op) => op.raw), [], "nothing signed with key A after its deletion");
+        // A request signed with a deleted key is logged with no requester, refused as InvalidAccessKeyId.
+        assert.deepEqual(afterDeletion.filter((op) => op.errorCode === "InvalidAccessKeyId").map((op) => op.raw), [], "no request with an unknown key after key A's deletion");
+        // Last, so a failed push in the loop does not hide what the rest of the step shows.
+        assert.deepEqual(result.failures, [], "no push failed during the rotation");
     });
 
     test("7. unattended-upgrades selects a newer engine from Docker's repository, and the containers come back after the engine restarts", async () => {
