@@ -50,7 +50,13 @@ export type FrontTls =
  * finish, while a client that stops sending is cut off.
  * - `readHeader`: the whole request header must arrive within this (half-header floods);
  * - `readBodyIdle`: a request body that makes no progress for this long is ended (stalled uploads);
- * - `idle`: a keep-alive connection with no request is closed after this.
+ * - `idle`: a keep-alive connection with no request is closed after this. It is also the only
+ *   bound on an HTTP/2 connection whose request headers never complete: Go's HTTP/2 server has no
+ *   header timeout (golang.org/x/net v0.60.0 http2/server.go, which Caddy v2.11.9 configures with
+ *   a zero http2.Server in modules/caddyhttp/app.go: `read_header` is net/http's
+ *   ReadHeaderTimeout, HTTP/1 only), and a HEADERS frame without END_HEADERS opens no stream, so
+ *   the connection's idle timer (IdleTimeout, taken from `idle`) runs on and sends GOAWAY, and the
+ *   connection closes about 1 s later (goAwayTimeout). So `idle` is no longer than `read_header`.
  */
 export interface FrontTimeouts {
     readHeaderSeconds: number;
@@ -58,7 +64,7 @@ export interface FrontTimeouts {
     idleSeconds: number;
 }
 
-export const FRONT_TIMEOUTS: FrontTimeouts = { readHeaderSeconds: 10, readBodyIdleSeconds: 20, idleSeconds: 30 };
+export const FRONT_TIMEOUTS: FrontTimeouts = { readHeaderSeconds: 10, readBodyIdleSeconds: 20, idleSeconds: 10 };
 
 /**
  * How long a request waits for the registry while it restarts (a new S3 key, the garbage
@@ -86,6 +92,13 @@ export interface FrontInput {
 /** The response a refused request gets: the registry API's own error shape, so clients print it. */
 export const DENIED_BODY = '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}';
 
+/**
+ * The scheme and authority of an absolute-form request target (RFC 9112 3.2.2), userinfo
+ * included: up to the first `/` after `scheme://`. A scheme is required, so an origin-form
+ * path that starts with `//` is logged whole.
+ */
+export const ABSOLUTE_FORM_AUTHORITY = "^[A-Za-z][A-Za-z0-9+.-]*://[^/]*";
+
 /** The settings' rule (settingsRules.ts): nothing in it needs quoting in a Caddyfile or a CEL string. */
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const HOSTNAME = /^[A-Za-z0-9.:[\]-]+$/;
@@ -96,6 +109,12 @@ function seconds(value: number, what: string): string {
         throw new Error(`${what} must be a whole number of seconds >= 1; got ${value}`);
     }
     return `${value}s`;
+}
+
+function checkTimeouts(timeouts: FrontTimeouts): void {
+    if (timeouts.idleSeconds > timeouts.readHeaderSeconds) {
+        throw new Error(`idleSeconds (${timeouts.idleSeconds}) must not exceed readHeaderSeconds (${timeouts.readHeaderSeconds}): it bounds HTTP/2's header reads`);
+    }
 }
 
 function checkInput(input: FrontInput): void {
@@ -332,6 +351,7 @@ function refusals(users: FrontUser[]): { name: string; lines: string[] }[] {
 export function renderFrontConfig(input: FrontInput): string {
     checkInput(input);
     const timeouts = input.timeouts ?? FRONT_TIMEOUTS;
+    checkTimeouts(timeouts);
     const { host } = listenParts(input.listen);
     const site: string[] = [];
     if (host !== undefined) {
@@ -356,6 +376,11 @@ export function renderFrontConfig(input: FrontInput): string {
         "\t\twrap json",
         "\t\tfields {",
         "\t\t\tresp_headers>Location delete",
+        // `uri` is the request line's target as sent (Go's Request.RequestURI, logged by
+        // caddyhttp/marshalers.go LoggableHTTPRequest): in absolute form,
+        // `https://user:password@host/path`, it carries a password that is no login (Caddy reads
+        // only the Authorization header). The scheme and authority go; the path stays.
+        `\t\t\trequest>uri regexp ${ABSOLUTE_FORM_AUTHORITY} ""`,
         "\t\t}",
         "\t}",
         "}",

@@ -6,9 +6,10 @@
  */
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import * as tls from "node:tls";
 import { after, before, describe, test } from "node:test";
 import { FRONT_TIMEOUTS } from "../../components/render/front";
-import { basicAuthorization, openRawConnection, type FrontLogin } from "../harness/front";
+import { basicAuthorization, openRawConnection, type FrontAccessEntry, type FrontLogin } from "../harness/front";
 import { buildOciImage, readAndVerifyOciImage, type OciImage } from "../harness/oci";
 import type { ProxiedS3Request } from "../harness/s3proxy";
 import { dockerRef, ociRef } from "../harness/skopeo";
@@ -177,6 +178,38 @@ describe("the front: logins, roles, repositories, slow clients and logs", () => 
             assert.ok(clientsDone < Math.min(...closed.map((c) => c.at)), "ci's push and pull finished only after the flood was cut");
         });
 
+        test(`13i) 50 HTTP/2 connections that never finish their headers are closed within read_header (${readHeaderSeconds}s) + 2s`, async () => {
+            assert.notEqual(stack.front.input.tls.kind, "none", "HTTP/2 needs the front's TLS here");
+            const flood = await Promise.all(
+                Array.from({ length: 50 }, async () => {
+                    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+                        const s = tls.connect({ host: stack.front.listenHost, port: stack.front.port, ca: stack.certs.caCertPem, ALPNProtocols: ["h2"] }, () => resolve(s));
+                        s.once("error", reject);
+                    });
+                    assert.equal(socket.alpnProtocol, "h2");
+                    socket.on("error", () => undefined);
+                    const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+                    socket.on("data", () => undefined);
+                    // The preface, an empty SETTINGS frame, then a HEADERS frame on stream 1 without
+                    // END_HEADERS (RFC 9113 6.2): the server waits for a CONTINUATION that never comes.
+                    const headers = Buffer.from([0x82, 0x87, 0x84]); // :method GET, :scheme https, :path / (RFC 7541 static table)
+                    socket.write(
+                        Buffer.concat([
+                            Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1"),
+                            Buffer.from([0, 0, 0, 0x04, 0, 0, 0, 0, 0]),
+                            Buffer.from([0, 0, headers.length, 0x01, 0x00, 0, 0, 0, 1]),
+                            headers,
+                        ]),
+                    );
+                    return { closed, sent: Date.now() };
+                }),
+            );
+            const after = await Promise.all(flood.map(async ({ closed, sent }) => seconds(sent, await closed)));
+            const slowest = Math.max(...after);
+            process.stdout.write(`# HTTP/2 half-header connections closed after ${Math.min(...after).toFixed(2)}-${slowest.toFixed(2)} s\n`);
+            assert.ok(slowest <= readHeaderSeconds + 2, `slowest HTTP/2 half-header connection closed after ${slowest} s`);
+        });
+
         for (const method of ["PATCH", "PUT"]) {
             test(`13e) a logged-in ${method} that stalls its body is ended within read_body_idle (${readBodyIdleSeconds}s) + 3s`, async () => {
                 const start = await call(users.ci, "POST", `/v2/ci/stalled-${method.toLowerCase()}/blobs/uploads/`);
@@ -245,6 +278,23 @@ describe("the front: logins, roles, repositories, slow clients and logs", () => 
             assert.match(connection.received(), new RegExp(`\r\nRange: 0-${chunks * chunk.length - 1}\r\n`, "i"), "the registry got every byte");
             assert.ok(took > readBodyIdleSeconds + 3, `the upload took only ${took} s`);
         });
+    });
+
+    test("13j) a password in an absolute-form request URL is not logged", async () => {
+        const connection = await openRawConnection(stack.front);
+        const target = `https://${users.ci.username}:${users.ci.password}@${stack.front.host}/v2/?probe=absolute-form`;
+        connection.socket.write(`GET ${target} HTTP/1.1\r\nHost: ${stack.front.host}\r\nConnection: close\r\n\r\n`);
+        await connection.closed;
+        assert.match(connection.received(), /^HTTP\/1\.1 401 /, "userinfo in the URL is no login");
+        // Caddy writes a request's line after answering it; the path is still logged.
+        let entry: FrontAccessEntry | undefined;
+        for (let i = 0; i < 100 && entry === undefined; i++) {
+            entry = stack.front.accessLog().find((e) => e.request.uri.includes("probe=absolute-form"));
+            await sleep(50);
+        }
+        assert.ok(entry !== undefined, "no access log line for the absolute-form request");
+        assert.ok(!stack.front.accessLogText().includes(users.ci.password), `the password is in the access log: ${JSON.stringify(entry.request.uri).replace(users.ci.password, "<password>")}`);
+        assert.equal(entry.request.uri, "/v2/?probe=absolute-form");
     });
 
     test("13h) no secret in Caddy's access log or its stderr; refusals are logged with the user", () => {

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { FRONT_TIMEOUTS, knownLoginRegex, renderFrontConfig, repositoryPatternRegex, ZEROSSL_DIRECTORY, type FrontInput, type FrontTls } from "../../components/render/front";
+import { ABSOLUTE_FORM_AUTHORITY, FRONT_TIMEOUTS, knownLoginRegex, renderFrontConfig, repositoryPatternRegex, ZEROSSL_DIRECTORY, type FrontInput, type FrontTls } from "../../components/render/front";
 
 /**
  * The front's Caddyfile, judged by the pinned Caddy itself (`caddy adapt`), and its refusals of
@@ -169,6 +169,7 @@ describe("renderFrontConfig refuses bad inputs, naming the field", () => {
         ["an admin socket with a brace", { adminSocket: "/data/{a}.sock" }, /adminSocket must be a plain token/],
         ["a listen address with a space", { listen: ":443 :80" }, /listen must be a plain token/],
         ["a zero timeout", { timeouts: { ...FRONT_TIMEOUTS, idleSeconds: 0 } }, /idleSeconds must be a whole number/],
+        ["an idle timeout longer than the header timeout (it bounds HTTP/2's headers)", { timeouts: { ...FRONT_TIMEOUTS, idleSeconds: FRONT_TIMEOUTS.readHeaderSeconds + 1 } }, /idleSeconds .* must not exceed readHeaderSeconds/],
         ["a fractional timeout", { timeouts: { ...FRONT_TIMEOUTS, readBodyIdleSeconds: 1.5 } }, /readBodyIdleSeconds must be a whole number/],
         ["a repository pattern with a regex", { users: [{ name: "t", role: "push", bcryptHash: HASH, repositories: ["team-a/(.*)"] }] }, /repository pattern/],
         ["a repository pattern with a newline", { users: [{ name: "t", role: "push", bcryptHash: HASH, repositories: ["team-a\n}"] }] }, /repository pattern/],
@@ -314,5 +315,24 @@ describe("the front answers an unknown user name before basic_auth", { skip }, (
         assert.ok(matcher < text.indexOf('"authentication"'), "the unknown-user matcher comes after basic_auth");
         assert.ok(text.includes(JSON.stringify('Basic realm="private-registry"')), "no challenge with the realm");
         assert.match(text, /"handler":"error","status_code":401/);
+    });
+});
+
+describe("the access log's uri without an absolute-form target's scheme and authority", () => {
+    const strip = (uri: string) => uri.replace(new RegExp(ABSOLUTE_FORM_AUTHORITY), "");
+    it("drops userinfo and host, keeps the path and query", () => {
+        assert.equal(strip("https://ci:secret@registry.example.com/v2/app/manifests/v1?x=1"), "/v2/app/manifests/v1?x=1");
+        assert.equal(strip("HTTPS://ci:pa?ss@host/v2/"), "/v2/");
+        assert.equal(strip("https://ci:secret@host"), "");
+    });
+    it("leaves origin-form targets alone, `//` paths too", () => {
+        for (const uri of ["/v2/", "//v2/x", "/v2/https://x@y/", "*"]) {
+            assert.equal(strip(uri), uri);
+        }
+    });
+    it("is in the front's log filter", { skip }, () => {
+        const { json } = adapt(renderFrontConfig(base));
+        // modules/logging/filters.go RegexpFilter: `value` (omitted when empty) replaces each match.
+        assert.deepEqual(json.logging.logs.log0.encoder.fields["request>uri"], { filter: "regexp", regexp: ABSOLUTE_FORM_AUTHORITY });
     });
 });
