@@ -53,27 +53,22 @@ export interface Fail2banFiles {
 }
 
 /**
- * A JSON string as Caddy (zap) writes it. A `"` inside a value is always written `\"`, so no
- * value can end its string early and pass for a key.
- */
-const JSON_STRING = String.raw`"(?:[^"\\]|\\.)*"`;
-
-/**
  * The failure line, after fail2ban has cut the date (`"ts":<seconds>`) out of it (jail.conf(5):
  * "the failregex will be applied to the remaining part of message after ... datepattern
  * processing"). Caddy writes its fields in a fixed order (caddyhttp/marshalers.go
- * LoggableHTTPRequest, then the access log fields in caddyhttp/server.go); only the headers are
- * a map, in random order:
+ * LoggableHTTPRequest, then server.go logRequest, then the fields `log_append` adds), and the
+ * front's log filter keeps no header (front.ts):
  *   {"level":"info",<ts>,"logger":"http.log.access.log0","msg":"handled request",
- *    "request":{"remote_ip":"..","remote_port":"..","client_ip":"..",.."headers":{..}[,"tls":{..}]},
- *    "bytes_read":0,"user_id":"","duration":..,"size":0,"status":401,"resp_headers":{..}}
- * Counted: status 401, an `Authorization` key in the request's headers, and no user, that is,
- * the front's basic_auth refused the credentials. Not counted: the unauthenticated 401 every
- * Docker client starts with (no Authorization), a 403 for a user outside their role, and a 401
- * from the registry behind a login the front accepted (user_id set; a configuration fault, not
- * a guess).
- * - The headers are walked token by token (strings, `:`, `,`, `[`, `]`), so `"Authorization":[`
- *   is only found as a key of that object, never inside a value or in the response's headers.
+ *    "request":{"remote_ip":"..","remote_port":"..","client_ip":"..","proto":"..","method":"..",
+ *    "host":"..","uri":".."},"bytes_read":0,"user_id":"","duration":..,"size":0,"status":401,
+ *    "login":"sent"}
+ * Counted: status 401, `"login":"sent"` (the request carried an Authorization header: front.ts's
+ * `log_append`), and no user, that is, the front refused the credentials (basic_auth, or the
+ * unknown-user matcher before it). Not counted: the unauthenticated 401 every Docker client
+ * starts with (no `login`), a 403 for a user outside their role, and a 401 from the registry
+ * behind a login the front accepted (user_id set; a configuration fault, not a guess).
+ * - A client's strings (uri, host, method) are JSON strings in which every `"` is written `\"`
+ *   (zap), so none of them can hold `"user_id":""` or `"login":"sent"` as the regex reads them.
  * - `client_ip` is the address the front saw (no trusted_proxies in front.ts), not a header a
  *   client could set. `<ADDR>` takes IPv4 or IPv6 and never does a DNS lookup (jail.conf(5),
  *   "FILTER FILES"; since 0.10.0).
@@ -81,8 +76,7 @@ const JSON_STRING = String.raw`"(?:[^"\\]|\\.)*"`;
 const FAILREGEX = [
     String.raw`^\{"level":"[a-z]+",.*?"logger":"http\.log\.access[^"]*","msg":"handled request",`,
     String.raw`"request":\{"remote_ip":"[^"]*","remote_port":"[^"]*","client_ip":"<ADDR>",`,
-    String.raw`.*?"headers":\{(?:${JSON_STRING}|[\[\],:])*?"Authorization":\[`,
-    String.raw`.*"user_id":"",.*"status":401,`,
+    String.raw`.*"user_id":"",.*"status":401,.*"login":"sent"`,
 ].join("");
 
 function positiveInteger(value: number, what: string): string {

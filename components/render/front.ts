@@ -99,6 +99,19 @@ export const DENIED_BODY = '{"errors":[{"code":"DENIED","message":"requested acc
  */
 export const ABSOLUTE_FORM_AUTHORITY = "^[A-Za-z][A-Za-z0-9+.-]*://[^/]*";
 
+/** The most of a client's uri, host or method an access log line keeps (in characters). */
+export const LOGGED_FIELD_BYTES = 256;
+
+/** Keeps the first LOGGED_FIELD_BYTES characters (`${1}`); `(?s)`, so nothing escapes the cut. */
+function truncatedRegex(): string {
+    return `(?s)^(.{0,${LOGGED_FIELD_BYTES}}).*$`;
+}
+
+/** The logged uri: the target without an absolute form's scheme and authority, cut (`${1}`). */
+export function loggedUriRegex(): string {
+    return `(?s)^(?:${ABSOLUTE_FORM_AUTHORITY.slice(1)})?(.{0,${LOGGED_FIELD_BYTES}}).*$`;
+}
+
 /** The settings' rule (settingsRules.ts): nothing in it needs quoting in a Caddyfile or a CEL string. */
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const HOSTNAME = /^[A-Za-z0-9.:[\]-]+$/;
@@ -370,17 +383,24 @@ export function renderFrontConfig(input: FrontInput): string {
         "\t\troll_size 20MiB",
         "\t\troll_keep 5",
         "\t}",
-        // Authorization is redacted by Caddy itself; a redirect's Location is a presigned S3 URL,
-        // a short-lived credential for one layer, so it is dropped.
+        // A line of bounded size whatever a client sends: the request's and the response's
+        // headers go (a 16 KB header made every line 16 KB, and a redirect's Location is a
+        // presigned S3 URL, a short-lived credential); what a client can make long (uri, host,
+        // method) is cut to LOGGED_FIELD_BYTES. What is left: address, method, path, status,
+        // size, duration, user, and `login` (front.ts's route) for fail2ban.
+        // caddyhttp/marshalers.go LoggableHTTPRequest and server.go logRequest write these fields.
         "\tformat filter {",
         "\t\twrap json",
         "\t\tfields {",
-        "\t\t\tresp_headers>Location delete",
-        // `uri` is the request line's target as sent (Go's Request.RequestURI, logged by
-        // caddyhttp/marshalers.go LoggableHTTPRequest): in absolute form,
+        "\t\t\trequest>headers delete",
+        "\t\t\trequest>tls delete",
+        "\t\t\tresp_headers delete",
+        // `uri` is the request line's target as sent (Go's Request.RequestURI): in absolute form,
         // `https://user:password@host/path`, it carries a password that is no login (Caddy reads
         // only the Authorization header). The scheme and authority go; the path stays.
-        `\t\t\trequest>uri regexp ${ABSOLUTE_FORM_AUTHORITY} ""`,
+        `\t\t\trequest>uri regexp \`${loggedUriRegex()}\` \${1}`,
+        `\t\t\trequest>host regexp \`${truncatedRegex()}\` \${1}`,
+        `\t\t\trequest>method regexp \`${truncatedRegex()}\` \${1}`,
         "\t\t}",
         "\t}",
         "}",
@@ -398,6 +418,11 @@ export function renderFrontConfig(input: FrontInput): string {
         // Clients (and the live check) tell a registry by this header on the first 401 to /v2/,
         // which the front's login answers before the registry sees the request.
         "header Docker-Distribution-API-Version registry/2.0",
+        // The access log keeps no request header (above); this field tells fail2ban that a 401
+        // answered credentials (fail2ban.ts). `<`: added before the handlers run
+        // (modules/caddyhttp/logging/logappend.go), so a refusal's line has it too.
+        "@login_sent header Authorization *",
+        "log_append @login_sent <login sent",
         // A user name Caddy does not know is checked against its built-in fake hash, of cost 14
         // (caddyserver/caddy v2.11.9 modules/caddyhttp/caddyauth/basicauth.go Authenticate, with
         // bcrypt.go FakeHash), about 1.1 s of CPU; our users' hashes are cost 5 (htpasswd.ts).

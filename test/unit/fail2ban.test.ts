@@ -50,6 +50,9 @@ const REQUESTS: Sent[] = [
     // headers in random order: with 30 of them, Authorization comes first once in 31 requests.
     ...[1, 2, 3].map((n) => ({ what: `a wrong password among headers with braces (${n})`, method: "GET", headers: { Authorization: basic(`guess-${n}`), ...bracedHeaders() }, status: 401, counts: true })),
     { what: "a scheme the front does not take", method: "GET", headers: { Authorization: "Bearer abc" }, status: 401, counts: true },
+    // The headers are not logged: 16 KB of them neither count nor lengthen the line.
+    { what: "no login, a 16 KB header", method: "GET", headers: { "X-Pad": "p".repeat(16 * 1024) }, status: 401, counts: false },
+    { what: "a wrong password with a 16 KB header", method: "GET", headers: { Authorization: basic("padded"), "X-Pad": "p".repeat(16 * 1024) }, status: 401, counts: true },
     // Answered by the front's unknown-user matcher, before basic_auth: counted all the same.
     { what: "an unknown user name", method: "GET", headers: { Authorization: `Basic ${Buffer.from("admin:guess").toString("base64")}` }, status: 401, counts: true },
     { what: "a near miss of the user's name", method: "GET", headers: { Authorization: `Basic ${Buffer.from(`${USER.name}s:${USER.password}`).toString("base64")}` }, status: 401, counts: true },
@@ -150,6 +153,11 @@ describe("fail2ban's filter on the real front's access log", () => {
             .map((m) => ({ address: m[1], time: Math.floor(Number(m[2])) }));
         const expected = REQUESTS.flatMap((sent, i) => (sent.counts ? [{ address: LOOPBACK, time: Math.floor(lines[i].ts) }] : []));
         assert.deepEqual(rows, expected, REQUESTS.map((s) => `${s.counts ? "counts" : "ignored"}: ${s.what}`).join("\n"));
+    });
+
+    test("every line is short, whatever the client sent", () => {
+        const longest = Math.max(...fs.readFileSync(accessLog, "utf8").split("\n").map((line) => line.length));
+        assert.ok(longest < 1024, `a line of ${longest} characters`);
     });
 
     test("finds Caddy's timestamp on every line", () => {

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { ABSOLUTE_FORM_AUTHORITY, FRONT_TIMEOUTS, knownLoginRegex, renderFrontConfig, repositoryPatternRegex, ZEROSSL_DIRECTORY, type FrontInput, type FrontTls } from "../../components/render/front";
+import { ABSOLUTE_FORM_AUTHORITY, FRONT_TIMEOUTS, knownLoginRegex, LOGGED_FIELD_BYTES, loggedUriRegex, renderFrontConfig, repositoryPatternRegex, ZEROSSL_DIRECTORY, type FrontInput, type FrontTls } from "../../components/render/front";
 
 /**
  * The front's Caddyfile, judged by the pinned Caddy itself (`caddy adapt`), and its refusals of
@@ -319,11 +319,18 @@ describe("the front answers an unknown user name before basic_auth", { skip }, (
 });
 
 describe("the access log's uri without an absolute-form target's scheme and authority", () => {
-    const strip = (uri: string) => uri.replace(new RegExp(ABSOLUTE_FORM_AUTHORITY), "");
+    // RE2's `(?s)` is JavaScript's `s` flag; `${1}` is `$1`.
+    const strip = (uri: string) => uri.replace(new RegExp(loggedUriRegex().replace("(?s)", ""), "s"), "$1");
     it("drops userinfo and host, keeps the path and query", () => {
         assert.equal(strip("https://ci:secret@registry.example.com/v2/app/manifests/v1?x=1"), "/v2/app/manifests/v1?x=1");
         assert.equal(strip("HTTPS://ci:pa?ss@host/v2/"), "/v2/");
         assert.equal(strip("https://ci:secret@host"), "");
+        assert.ok(!strip(`https://ci:${"s".repeat(5000)}@host/v2/`).includes("s".repeat(10)));
+    });
+    it("cuts a long target to LOGGED_FIELD_BYTES characters", () => {
+        assert.equal(strip(`/v2/${"a".repeat(10_000)}`), `/v2/${"a".repeat(LOGGED_FIELD_BYTES - 4)}`);
+        assert.equal(strip(`/v2/\n${"a".repeat(10_000)}`).length, LOGGED_FIELD_BYTES);
+        assert.ok(ABSOLUTE_FORM_AUTHORITY.startsWith("^"));
     });
     it("leaves origin-form targets alone, `//` paths too", () => {
         for (const uri of ["/v2/", "//v2/x", "/v2/https://x@y/", "*"]) {
@@ -333,6 +340,10 @@ describe("the access log's uri without an absolute-form target's scheme and auth
     it("is in the front's log filter", { skip }, () => {
         const { json } = adapt(renderFrontConfig(base));
         // modules/logging/filters.go RegexpFilter: `value` (omitted when empty) replaces each match.
-        assert.deepEqual(json.logging.logs.log0.encoder.fields["request>uri"], { filter: "regexp", regexp: ABSOLUTE_FORM_AUTHORITY });
+        const fields = json.logging.logs.log0.encoder.fields;
+        assert.deepEqual(fields["request>uri"], { filter: "regexp", regexp: loggedUriRegex(), value: "${1}" });
+        for (const gone of ["request>headers", "request>tls", "resp_headers"]) {
+            assert.deepEqual(fields[gone], { filter: "delete" }, gone);
+        }
     });
 });
