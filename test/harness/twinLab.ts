@@ -205,12 +205,15 @@ export class TwinLab {
      * stack outputs on stdin. NODE_EXTRA_CA_CERTS adds the S3 stand-in's CA, standing in for the
      * public CAs that AWS's certificate chains to (a redirected pull fetches from S3 itself).
      */
-    async liveCheck(role: string): Promise<RunResult> {
-        const inside = this.net.inside(role, process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts/live-check.ts")]);
+    async liveCheck(role: string, options: { trustedPem?: string; args?: string[] } = {}): Promise<RunResult> {
+        const inside = this.net.inside(role, process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts/live-check.ts"), ...(options.args ?? [])]);
+        // `trustedPem`: what the CI runner's own trust store adds, as for a CA the public does not trust.
+        const trusted = this.tmp.join(`trusted-${role}.pem`);
+        fs.writeFileSync(trusted, `${fs.readFileSync(this.s3.certs.caCertFile, "utf8").trim()}\n${options.trustedPem ?? ""}`);
         return this.tracker.run(inside.command, inside.args, {
             input: JSON.stringify(this.plan.outputs),
             cwd: REPO_ROOT,
-            env: { ...process.env, NODE_EXTRA_CA_CERTS: this.s3.certs.caCertFile },
+            env: { ...process.env, NODE_EXTRA_CA_CERTS: trusted },
             timeoutMs: 180_000,
             secrets: Object.values(this.plan.outputs.registryUsers as Record<string, { password: string }>).map((u) => u.password),
         });

@@ -7,7 +7,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { FRONT_CONTAINER_NAME, HOST_DATA_DIR } from "../../components/render/deployment";
+import { CONTAINER_NAME, FRONT_CONTAINER_NAME, HOST_DATA_DIR } from "../../components/render/deployment";
 import { pebbleActivity } from "../harness/twinAcme";
 import { registryStatus, scanTcp } from "../harness/twinProbe";
 import { TwinLab } from "../harness/twinLab";
@@ -118,6 +118,13 @@ describe("the certificate over ACME on the droplet twin (Pebble)", () => {
         assert.deepEqual(await challengeTypesTried(), ["tls-alpn-01"]);
     });
 
+    test("npm run check passes from the CI runner, which trusts Pebble's root as a step-ca user's runner trusts theirs", async () => {
+        // Pebble's certificates here last 90 s; the check's expiry margin is for real ones.
+        const check = await lab.liveCheck("client", { trustedPem: acme().issuingRootPem, args: ["--min-days", "0"] });
+        assert.equal(check.code, 0, `the live check failed:\n${check.stdout}${check.stderr}`);
+        assert.doesNotMatch(check.stdout, /FAIL/);
+    });
+
     test(`over ${FRESH_STARTS} fresh starts of the front, no HTTP-01 attempt is made`, async () => {
         let previous = (await served())?.serial;
         for (let i = 0; i < FRESH_STARTS; i++) {
@@ -148,6 +155,25 @@ describe("the certificate over ACME on the droplet twin (Pebble)", () => {
         assert.match(log, /"msg":"certificate renewed successfully"/);
         assert.equal((await lab.twin.execChecked(`find ${CADDY_STORAGE}/acme -name '*.key' | sort`)).stdout, accountsBefore, "no new ACME account");
         assert.equal(pebbleActivity(acme().log()).httpValidations, 0);
+    });
+
+    test("a front image the registry does not hold fails the up before any container is replaced", async () => {
+        // As when the pinned tag is not on Docker Hub: the twin reaches no registry, so a pull fails.
+        const image = (await lab.twin.execChecked(`docker inspect -f '{{.Config.Image}}' ${FRONT_CONTAINER_NAME}`)).stdout.trim();
+        const id = (await lab.twin.execChecked(`docker image inspect -f '{{.Id}}' ${image}`)).stdout.trim();
+        const registryBefore = (await lab.twin.execChecked(`docker inspect -f '{{.Id}}' ${CONTAINER_NAME}`)).stdout.trim();
+        await lab.twin.execChecked(`docker rmi -f ${image} >/dev/null`);
+        try {
+            await assert.rejects(lab.up({ "private-registry:healthCheckTimeoutSeconds": "240" }), (error: Error) => {
+                assert.match(error.message, new RegExp(`pulling ${image.replace(/[.]/g, "\\.")}`));
+                return true;
+            });
+            const registryAfter = (await lab.twin.execChecked(`docker inspect -f '{{.Id}} {{.State.Running}}' ${CONTAINER_NAME}`)).stdout.trim();
+            assert.equal(registryAfter, `${registryBefore} true`, "the running registry was left as it was");
+            assert.equal(await registryStatus(lab.trackerIn("client"), `https://${DOMAIN}/v2/`, rootFile, pushUser()), 200, "and still serves");
+        } finally {
+            await lab.twin.execChecked(`docker tag ${id} ${image}`);
+        }
     });
 
     test("a refused issuance fails the deploy with the CA's reason", async (t) => {
