@@ -22,6 +22,15 @@ export interface FrontRunInput {
     logDir: string;
 }
 
+/**
+ * The front's memory limit, with no swap besides (`--memory-swap` equal); see
+ * REGISTRY_MEMORY_LIMIT_BYTES (registryRun.ts) for how the two share the default droplet. Caddy
+ * v2.11.9 sets its own Go soft limit to 90% of its cgroup's limit when it starts (cmd/main.go
+ * setResourceLimits, KimMachineGun/automemlimit v1.0.0 memlimit.Set), so its GC works harder
+ * before the kernel would kill it; without a container limit it took 90% of the droplet's memory.
+ */
+export const FRONT_MEMORY_LIMIT_BYTES = 192 * 1024 ** 2;
+
 export function renderRunFrontScript(input: FrontRunInput): string {
     const q = shellQuote;
     const caddyfile = `${input.configMount}/Caddyfile`;
@@ -43,7 +52,10 @@ files_hash=$(cat "$config_dir"/* | sha256sum | cut -d ' ' -f 1)
 applied="$data_dir/applied.sha256"
 running=$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || echo false)
 running_image=$(docker inspect -f '{{.Config.Image}}' "$name" 2>/dev/null || true)
-if [ "$running" = true ] && [ "$running_image" = "$image" ]; then
+# A front started with another memory limit (or none) is replaced: docker update would change
+# the cgroup's limit, but Caddy reads its soft limit from it only when it starts.
+running_memory=$(docker inspect -f '{{.HostConfig.Memory}}' "$name" 2>/dev/null || true)
+if [ "$running" = true ] && [ "$running_image" = "$image" ] && [ "$running_memory" = ${FRONT_MEMORY_LIMIT_BYTES} ]; then
   if [ "$(cat "$applied" 2>/dev/null || true)" = "$files_hash" ]; then
     echo "front $name unchanged"
     exit 0
@@ -62,6 +74,7 @@ docker rm -f -v "$name" >/dev/null 2>&1 || true
 docker run -d --name "$name" --restart=always --network host \\
   --log-driver json-file --log-opt max-size=10m --log-opt max-file=5 \\
   --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges \\
+  --memory ${FRONT_MEMORY_LIMIT_BYTES} --memory-swap ${FRONT_MEMORY_LIMIT_BYTES} \\
   -v "$config_dir:${input.configMount}:ro" \\
   -v "$data_dir/data:/data" -v "$data_dir/config:/config" \\
   -v "$log_dir:$log_dir" \\

@@ -31,9 +31,45 @@ export const CONFIG_FILE_FOR_MODE: Readonly<Record<RegistryMode, string>> = { re
  */
 export const REGISTRY_STOP_SECONDS = 40;
 
+const MIB = 1024 ** 2;
+const GO_MEMORY_UNITS: Readonly<Record<string, number>> = { B: 1, KiB: 1024, MiB: MIB, GiB: 1024 * MIB, TiB: 1024 * 1024 * MIB };
+
+/**
+ * The registry container's memory limit, with no swap besides (`--memory-swap` equal). Sized for
+ * the default droplet, s-1vcpu-1gb: of its 1 GiB the kernel keeps about 100 MB, the host's own
+ * processes (dockerd, containerd, fail2ban, systemd, sshd) took about 180 MiB idle and 250 MiB
+ * during the weekly job (bench/twin/memory.ts), and the front has FRONT_MEMORY_LIMIT_BYTES
+ * (frontRun.ts): both containers at their limits still leave the host its share, so the kernel
+ * never has to pick a victim among the droplet's processes. At the limit the kernel kills the
+ * registry in its own cgroup and Docker restarts it: still a kill, and every request it held
+ * fails (502). So the limit is a backstop, and the front caps the requests in flight to the
+ * registry well below it: a request for a manifest near distribution's 4 MiB limit held about
+ * 17 MB of it (bench/twin/manifests.ts: 16 at once peaked at 322 MiB; without a cap 100 at once
+ * reached the limit and were killed).
+ */
+export const REGISTRY_MEMORY_LIMIT_BYTES = 384 * MIB;
+
+/** Bytes in a Go memory limit (runtime/debug: a number with an optional B, KiB, MiB, GiB or TiB suffix); undefined for none or "off". */
+export function goMemoryLimitBytes(value: string | undefined): number | undefined {
+    if (value === undefined || value === "off") {
+        return undefined;
+    }
+    const match = /^([0-9]+)(B|KiB|MiB|GiB|TiB)?$/.exec(value);
+    if (match === null) {
+        throw new Error(`GOMEMLIMIT must be a whole number of bytes with an optional B, KiB, MiB, GiB or TiB suffix, or off; got ${JSON.stringify(value)}`);
+    }
+    return Number(match[1]) * GO_MEMORY_UNITS[match[2] ?? "B"];
+}
+
 /** `run-registry readwrite|readonly`: replaces the container, with the config for that mode. */
 export function renderRunRegistryScript(input: RegistryRunInput): string {
     const q = shellQuote;
+    // The soft limit makes the GC work harder as the heap nears it; at or past the hard limit the
+    // kernel would kill the registry before the GC ever tried.
+    const soft = goMemoryLimitBytes(input.env.GOMEMLIMIT);
+    if (soft !== undefined && soft >= REGISTRY_MEMORY_LIMIT_BYTES) {
+        throw new Error(`the registry's GOMEMLIMIT (${input.env.GOMEMLIMIT}) must be below its container's memory limit (${REGISTRY_MEMORY_LIMIT_BYTES} bytes)`);
+    }
     const mounts = Object.entries(input.mounts).map(([file, containerPath]) => `-v "$config_dir/${file}:${containerPath}:ro"`);
     return `#!/bin/sh
 # Replaces the registry container. Usage: run-registry readwrite|readonly
@@ -59,6 +95,7 @@ docker rm -f -v "$name" >/dev/null 2>&1 || true
 docker run -d --name "$name" --restart=always --network host \\
   --log-driver json-file --log-opt max-size=10m --log-opt max-file=5 \\
   --cap-drop ALL --security-opt no-new-privileges \\
+  --memory ${REGISTRY_MEMORY_LIMIT_BYTES} --memory-swap ${REGISTRY_MEMORY_LIMIT_BYTES} \\
   ${Object.entries(input.env).map(([name, value]) => `-e ${q(`${name}=${value}`)}`).join(" ")} \\
   -v "$config_dir/$config:${REGISTRY_CONFIG_PATH}:ro" \\
   ${mounts.join(" \\\n  ")} \\

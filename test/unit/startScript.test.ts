@@ -10,6 +10,8 @@ import { exampleDeploymentInput } from "../support/fixtures";
 import { StubPath } from "../support/shell";
 import { shellQuote } from "../../components/render/shell";
 import { CADDY_IMAGE } from "../../components/versions";
+import { goMemoryLimitBytes, REGISTRY_MEMORY_LIMIT_BYTES } from "../../components/render/registryRun";
+import { FRONT_MEMORY_LIMIT_BYTES } from "../../components/render/frontRun";
 import { parse } from "yaml";
 
 /**
@@ -55,13 +57,22 @@ case "$1" in
   image) exit 1 ;;
   inspect)
     [ -e "$state/running-$last" ] || exit 1
-    case "$3" in *Config.Image*) echo ${shellQuote(CADDY_IMAGE)} ;; *) echo true ;; esac ;;
+    case "$3" in
+      *Config.Image*) echo ${shellQuote(CADDY_IMAGE)} ;;
+      *HostConfig.Memory*) cat "$state/memory-$last" 2>/dev/null || echo 0 ;;
+      *) echo true ;;
+    esac ;;
   run)
-    name=""; prev=""
-    for arg; do if [ "$prev" = --name ]; then name="$arg"; fi; prev="$arg"; done
+    name=""; memory=0; prev=""
+    for arg; do
+      if [ "$prev" = --name ]; then name="$arg"; fi
+      if [ "$prev" = --memory ]; then memory="$arg"; fi
+      prev="$arg"
+    done
     touch "$state/running-$name"
+    echo "$memory" > "$state/memory-$name"
     echo 0123456789ab ;;
-  rm) rm -f "$state/running-$last" ;;
+  rm) rm -f "$state/running-$last" "$state/memory-$last" ;;
 esac`,
         // 401 without -K; 200 with -K only when the file holds the login the bundle carried.
         curl: `${RECORD}
@@ -114,7 +125,7 @@ esac`,
     }
 }
 
-const VALUED = new Set(["--name", "--network", "--log-driver", "--log-opt", "--cap-drop", "--cap-add", "--security-opt", "-e", "-p", "-v"]);
+const VALUED = new Set(["--name", "--network", "--log-driver", "--log-opt", "--cap-drop", "--cap-add", "--security-opt", "--memory", "--memory-swap", "-e", "-p", "-v"]);
 
 /** `docker run` options grouped by flag (`--a=b` and `--a b` alike), and what follows them. */
 function parseRun(argv: string[]): { flags: Map<string, string[]>; positional: string[] } {
@@ -147,8 +158,13 @@ for (const [mode, tls] of Object.entries(MODES)) {
             const { flags, positional } = parseRun(runs[0]);
 
             // Anything else (--privileged, -p, a second -v...) needs a look first.
-            assert.deepEqual([...flags.keys()].sort(), ["--cap-drop", "--log-driver", "--log-opt", "--name", "--network", "--restart", "--security-opt", "-d", "-e", "-v"]);
+            assert.deepEqual([...flags.keys()].sort(), ["--cap-drop", "--log-driver", "--log-opt", "--memory", "--memory-swap", "--name", "--network", "--restart", "--security-opt", "-d", "-e", "-v"]);
             assert.deepEqual(flags.get("--restart"), ["always"], "comes back after a reboot or a crash");
+            // A hard limit in bytes, swap equal to it (none besides), and Go's soft limit below it.
+            assert.deepEqual(flags.get("--memory"), [String(REGISTRY_MEMORY_LIMIT_BYTES)]);
+            assert.deepEqual(flags.get("--memory-swap"), [String(REGISTRY_MEMORY_LIMIT_BYTES)]);
+            const soft = flags.get("-e")!.find((e) => e.startsWith("GOMEMLIMIT="));
+            assert.ok(soft !== undefined && (goMemoryLimitBytes(soft.slice("GOMEMLIMIT=".length)) ?? Infinity) < REGISTRY_MEMORY_LIMIT_BYTES, `${soft} is below the container's limit`);
             assert.deepEqual(flags.get("--cap-drop"), ["ALL"]);
             assert.deepEqual(flags.get("--security-opt"), ["no-new-privileges"]);
             assert.deepEqual(flags.get("--log-driver"), ["json-file"]);
@@ -174,9 +190,11 @@ for (const [mode, tls] of Object.entries(MODES)) {
             const runs = host.dockerRuns("registry-front");
             assert.equal(runs.length, 1, JSON.stringify(host.calls("docker")));
             const { flags, positional } = parseRun(runs[0]);
-            assert.deepEqual([...flags.keys()].sort(), ["--cap-add", "--cap-drop", "--log-driver", "--log-opt", "--name", "--network", "--restart", "--security-opt", "-d", "-v"]);
+            assert.deepEqual([...flags.keys()].sort(), ["--cap-add", "--cap-drop", "--log-driver", "--log-opt", "--memory", "--memory-swap", "--name", "--network", "--restart", "--security-opt", "-d", "-v"]);
             assert.deepEqual(flags.get("--cap-drop"), ["ALL"]);
             assert.deepEqual(flags.get("--cap-add"), ["NET_BIND_SERVICE"]);
+            assert.deepEqual(flags.get("--memory"), [String(FRONT_MEMORY_LIMIT_BYTES)]);
+            assert.deepEqual(flags.get("--memory-swap"), [String(FRONT_MEMORY_LIMIT_BYTES)]);
             assert.deepEqual(flags.get("--security-opt"), ["no-new-privileges"]);
             assert.deepEqual(flags.get("--network"), ["host"]);
             assert.deepEqual(flags.get("--restart"), ["always"]);
@@ -256,6 +274,19 @@ for (const [mode, tls] of Object.entries(MODES)) {
                 // -v: the image's VOLUME would otherwise leave an anonymous volume per restart.
                 assert.deepEqual(rm.slice(0, 4), ["docker", "rm", "-f", "-v"]);
             }
+        });
+
+        it("replaces a running front started without its memory limit, rather than reloading it", () => {
+            const host = new Host(tls);
+            assert.equal(host.run().status, 0);
+            // As a front started by a version before the limit: docker reports Memory 0.
+            writeFileSync(join(host.stubs.dir, "memory-registry-front"), "0\n");
+            const second = host.run();
+            assert.equal(second.status, 0, second.stderr);
+            assert.match(second.stdout, /front registry-front started/);
+            assert.equal(host.dockerRuns("registry-front").length, 2);
+            assert.equal(host.run().status, 0);
+            assert.equal(host.dockerRuns("registry-front").length, 2, "a front with its limit is left alone");
         });
 
         it("keeps its files private: config dir 0700 (even if it existed wider), files 0600", () => {
