@@ -73,6 +73,7 @@ case "$1" in
     echo "$memory" > "$state/memory-$name"
     echo 0123456789ab ;;
   rm) rm -f "$state/running-$last" "$state/memory-$last" ;;
+  exec) if [ -e "$state/refuse-reload" ]; then echo "adapting config: refused" >&2; exit 1; fi ;;
 esac`,
         // 401 without -K; 200 with -K only when the file holds the login the bundle carried.
         curl: `${RECORD}
@@ -258,15 +259,20 @@ for (const [mode, tls] of Object.entries(MODES)) {
                 .calls("docker")
                 .filter((c) => ["stop", "rm", "run", "exec"].includes(c[1]))
                 .map((c) => `${c[1]} ${c[1] === "run" ? c[c.indexOf("--name") + 1] : c[1] === "exec" ? c.slice(2).join(" ") : c[c.length - 1]}`);
-            const registry = ["stop registry", "rm registry", "run registry"];
+            // The old registry stops before the front changes and the new one starts after it, so
+            // the front's logins and the registry's never disagree (a password rotation).
+            const newRegistry = ["stop registry", "rm registry", "run registry"];
             assert.deepEqual(lifecycle, [
-                ...registry,
+                "stop registry",
                 "rm registry-front",
                 "run registry-front",
+                ...newRegistry,
                 // Unchanged front files: the running front is left alone, its connections too.
-                ...registry,
-                ...registry,
+                "stop registry",
+                ...newRegistry,
+                "stop registry",
                 "exec registry-front caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile --force",
+                ...newRegistry,
             ]);
             // SIGTERM with time to drain: the registry finishes what it has while the front waits.
             assert.deepEqual(host.calls("docker").find((c) => c[1] === "stop"), ["docker", "stop", "-t", "40", "registry"]);
@@ -274,6 +280,27 @@ for (const [mode, tls] of Object.entries(MODES)) {
                 // -v: the image's VOLUME would otherwise leave an anonymous volume per restart.
                 assert.deepEqual(rm.slice(0, 4), ["docker", "rm", "-f", "-v"]);
             }
+        });
+
+        it("fails when the front refuses its new config, with the registry started again", () => {
+            const host = new Host(tls);
+            assert.equal(host.run().status, 0);
+            writeFileSync(join(host.stubs.dir, "refuse-reload"), "");
+            const changed = renderStdinBundle({
+                files: { ...host.files, "front/Caddyfile": `${host.files["front/Caddyfile"]}# refused\n` } as Record<string, string>,
+                healthCheckUser: { username: PRIMARY.name, password: PRIMARY.password },
+            });
+            const before = host.calls("docker").length;
+            const second = host.run(changed);
+            assert.equal(second.status, 1);
+            assert.match(second.stderr, /adapting config: refused/);
+            const after = host
+                .calls("docker")
+                .slice(before)
+                .filter((c) => ["stop", "run", "exec"].includes(c[1]))
+                .map((c) => `${c[1]} ${c[1] === "run" ? c[c.indexOf("--name") + 1] : c[c.length - 1]}`);
+            assert.deepEqual(after, ["stop registry", "exec --force", "stop registry", "run registry"], "the registry runs again after the refused reload");
+            assert.doesNotMatch(second.stdout, /waiting up to/, "no health wait after the failure");
         });
 
         it("replaces a running front started without its memory limit, rather than reloading it", () => {
