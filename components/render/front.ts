@@ -49,7 +49,17 @@ export type FrontTls =
  * The slow-client bounds. None is a total time: a large layer over a slow, steady link must
  * finish, while a client that stops sending is cut off.
  * - `readHeader`: the whole request header must arrive within this (half-header floods);
- * - `readBodyIdle`: a request body that makes no progress for this long is ended (stalled uploads);
+ * - `readBodyIdle` and `readMinBytesPerSecond`: a request body is ended once it falls behind
+ *   `readBodyIdle` + bytes read / `readMinBytesPerSecond`, counted from the request's start
+ *   (stalled and trickled uploads). A body stalled from the start is cut after `readBodyIdle`;
+ *   one averaging r < rate, after readBodyIdle / (1 - r/rate) (twice it at half the rate). The
+ *   rate, 16 KiB/s, is an eighth of a 1 Mbit/s link, the slowest CI uplink assumed. What it costs:
+ *   every byte sent buys 1/rate s of later stall (a client that sent 10 MB may stall 10 min), and
+ *   a request that waited more than `readBodyIdle` for a restarting registry (lb_try_duration)
+ *   loses its body at the first read, as the wait counts against the rate;
+ * - `writeIdle`: a response write (at most 64 KiB) that makes no progress for this long ends the
+ *   request: a client that stops reading is let go this long after the socket buffers fill,
+ *   while one reading at 64 KiB / `writeIdle` (3.2 KiB/s) or more is never cut;
  * - `idle`: a keep-alive connection with no request is closed after this. It is also the only
  *   bound on an HTTP/2 connection whose request headers never complete: Go's HTTP/2 server has no
  *   header timeout (golang.org/x/net v0.60.0 http2/server.go, which Caddy v2.11.9 configures with
@@ -61,10 +71,12 @@ export type FrontTls =
 export interface FrontTimeouts {
     readHeaderSeconds: number;
     readBodyIdleSeconds: number;
+    readMinBytesPerSecond: number;
+    writeIdleSeconds: number;
     idleSeconds: number;
 }
 
-export const FRONT_TIMEOUTS: FrontTimeouts = { readHeaderSeconds: 10, readBodyIdleSeconds: 20, idleSeconds: 10 };
+export const FRONT_TIMEOUTS: FrontTimeouts = { readHeaderSeconds: 10, readBodyIdleSeconds: 20, readMinBytesPerSecond: 16384, writeIdleSeconds: 20, idleSeconds: 10 };
 
 /**
  * How long a request waits for the registry while it restarts (a new S3 key, the garbage
@@ -122,6 +134,13 @@ function seconds(value: number, what: string): string {
         throw new Error(`${what} must be a whole number of seconds >= 1; got ${value}`);
     }
     return `${value}s`;
+}
+
+function bytesPerSecond(value: number): string {
+    if (!Number.isInteger(value) || value < 1) {
+        throw new Error(`readMinBytesPerSecond must be a whole number >= 1; got ${value}`);
+    }
+    return String(value);
 }
 
 function checkTimeouts(timeouts: FrontTimeouts): void {
@@ -245,11 +264,19 @@ function globalOptions(input: FrontInput, timeouts: FrontTimeouts): string[] {
     // stall ends an upload; `read_body` would be a total limit (`read_timeout`) and is not set.
     // A stalled body is answered (499 or 504) and the registry's request aborted after
     // read_body_idle, but Caddy keeps the client's connection until `idle` runs out after that.
+    // Its second argument, a minimum rate, makes the deadline start + read_body_idle +
+    // bytes read / rate instead (idletimeout.go IdleDeadline.next, Apache mod_reqtimeout's
+    // MinRate): a body that trickles a byte now and then, never idle, is cut too.
+    // `write_idle` is the same stall timer for the response (server.go WriteIdleTimeout, re-armed
+    // before each write of at most 64 KiB, DefaultMaxWriteChunk), without a rate: a client that
+    // stops reading is let go write_idle after the socket buffers fill, while one that still
+    // reads, however slowly, is not; a rate would credit the bytes the buffers swallowed.
     lines.push(
         "servers {",
         "\ttimeouts {",
         `\t\tread_header ${seconds(timeouts.readHeaderSeconds, "readHeaderSeconds")}`,
-        `\t\tread_body_idle ${seconds(timeouts.readBodyIdleSeconds, "readBodyIdleSeconds")}`,
+        `\t\tread_body_idle ${seconds(timeouts.readBodyIdleSeconds, "readBodyIdleSeconds")} ${bytesPerSecond(timeouts.readMinBytesPerSecond)}`,
+        `\t\twrite_idle ${seconds(timeouts.writeIdleSeconds, "writeIdleSeconds")}`,
         `\t\tidle ${seconds(timeouts.idleSeconds, "idleSeconds")}`,
         "\t}",
         // TCP only: the cloud firewall admits no UDP, and these bounds are proven for HTTP/1.1 and 2.

@@ -73,9 +73,16 @@ describe("the front's Caddyfile, adapted by the pinned Caddy", { skip }, () => {
             assert.ok(ok, `caddy adapt failed:\n${output}`);
             assert.doesNotMatch(output, /\bWARN\b/, "caddy adapt warned");
             const server = json.apps.http.servers.srv0;
-            // modules/caddyhttp/server.go: read_header_timeout, read_idle_timeout, idle_timeout (nanoseconds).
+            // modules/caddyhttp/server.go: read_header_timeout, read_idle_timeout, read_min_rate,
+            // write_idle_timeout, idle_timeout (durations in nanoseconds, the rate in bytes/second).
             assert.equal(server.read_header_timeout, FRONT_TIMEOUTS.readHeaderSeconds * 1e9);
             assert.equal(server.read_idle_timeout, FRONT_TIMEOUTS.readBodyIdleSeconds * 1e9);
+            assert.equal(server.read_min_rate, FRONT_TIMEOUTS.readMinBytesPerSecond);
+            assert.equal(server.write_idle_timeout, FRONT_TIMEOUTS.writeIdleSeconds * 1e9);
+            // No total bound on either direction: a large layer over a slow, steady link finishes.
+            assert.equal(server.read_timeout, undefined);
+            assert.equal(server.write_timeout, undefined);
+            assert.equal(server.write_min_rate, undefined);
             assert.equal(server.idle_timeout, FRONT_TIMEOUTS.idleSeconds * 1e9);
             assert.equal(server.read_timeout, undefined, "no total read time: a slow, steady upload must finish");
             assert.equal(json.admin.listen, "unix//data/admin.sock");
@@ -171,6 +178,8 @@ describe("renderFrontConfig refuses bad inputs, naming the field", () => {
         ["a zero timeout", { timeouts: { ...FRONT_TIMEOUTS, idleSeconds: 0 } }, /idleSeconds must be a whole number/],
         ["an idle timeout longer than the header timeout (it bounds HTTP/2's headers)", { timeouts: { ...FRONT_TIMEOUTS, idleSeconds: FRONT_TIMEOUTS.readHeaderSeconds + 1 } }, /idleSeconds .* must not exceed readHeaderSeconds/],
         ["a fractional timeout", { timeouts: { ...FRONT_TIMEOUTS, readBodyIdleSeconds: 1.5 } }, /readBodyIdleSeconds must be a whole number/],
+        ["a zero minimum body rate", { timeouts: { ...FRONT_TIMEOUTS, readMinBytesPerSecond: 0 } }, /readMinBytesPerSecond must be a whole number/],
+        ["a zero write idle timeout", { timeouts: { ...FRONT_TIMEOUTS, writeIdleSeconds: 0 } }, /writeIdleSeconds must be a whole number/],
         ["a repository pattern with a regex", { users: [{ name: "t", role: "push", bcryptHash: HASH, repositories: ["team-a/(.*)"] }] }, /repository pattern/],
         ["a repository pattern with a newline", { users: [{ name: "t", role: "push", bcryptHash: HASH, repositories: ["team-a\n}"] }] }, /repository pattern/],
     ];
