@@ -10,9 +10,6 @@ import { CACHE_BIN, systemBinary } from "./tools";
  * the registry's access log), and a FROM-scratch image of the same binary for podman.
  */
 
-/** regbot's User-Agent, `regclient/regbot (v0.11.7)`. */
-export const REGBOT_USER_AGENT = /^regclient\/regbot /;
-
 export function regbotBinary(): string {
     const file = path.join(CACHE_BIN, "regbot");
     if (!fs.existsSync(file)) {
