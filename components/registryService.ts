@@ -132,6 +132,15 @@ export class RegistryService extends pulumi.ComponentResource {
             ),
         );
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this });
+        // The front's own login to the registry (deployment.ts UPSTREAM_USERNAME). No keepers: it
+        // never leaves the droplet, and a rotation of the users' passwords must not restart the
+        // registry with a login the running front does not send yet.
+        const upstreamPassword = new random.RandomPassword(`${name}-upstream-password`, { length: 32, special: false }, { parent: this });
+        const upstreamSalt = new random.RandomString(
+            `${name}-upstream-salt`,
+            { length: BCRYPT_SALT_LENGTH, lower: false, upper: false, numeric: false, special: true, overrideSpecial: BCRYPT_SALT_ALPHABET },
+            { parent: this },
+        );
 
         const tlsInput = args.tls;
         const resolvedTls: pulumi.Output<DeploymentTls> =
@@ -169,6 +178,7 @@ export class RegistryService extends pulumi.ComponentResource {
                 redirect: args.redirectPullsToS3,
                 users,
                 httpSecret: httpSecret.result,
+                upstreamLogin: { password: upstreamPassword.result, salt: upstreamSalt.result },
                 tls: resolvedTls,
                 healthTimeoutSeconds: args.healthCheckTimeoutSeconds,
                 gcSchedule: args.gcSchedule,

@@ -40,6 +40,13 @@ export const FRONT_CONFIG_MOUNT = "/etc/caddy";
 export const FRONT_ADMIN_SOCKET = "/data/admin.sock";
 /** The Basic realm clients are challenged with. */
 export const REALM = "private-registry";
+/**
+ * The one login in the registry's htpasswd: the front's own, which it sends on every request it
+ * passes on, in place of the client's. Users' logins are checked by the front alone, so a new
+ * user or a rotated password changes the Caddyfile only, and the front and the registry never
+ * disagree about a password while one of them restarts.
+ */
+export const UPSTREAM_USERNAME = "front";
 /** systemd's directory for local units. */
 export const HOST_UNIT_DIR = "/etc/systemd/system";
 
@@ -79,6 +86,11 @@ export interface DeploymentInput {
     redirect: boolean;
     /** Every login; the first push user is the health check's and the maintenance job's. */
     users: DeploymentUser[];
+    /**
+     * The front's login to the registry ({@link UPSTREAM_USERNAME}): a generated password and the
+     * salt that keeps its htpasswd line stable. It does not rotate with the users' passwords.
+     */
+    upstreamLogin: { password: string; salt: string };
     httpSecret: string;
     tls: DeploymentTls;
     healthTimeoutSeconds: number;
@@ -94,7 +106,7 @@ export interface Deployment {
     caddyfile: string;
     startScript: string;
     stopScript: string;
-    /** Secret: carries config.yml (S3 key), htpasswd, the Caddyfile, the TLS key and the health-check login. */
+    /** Secret: carries config.yml (S3 key), htpasswd, the Caddyfile (the front's login to the registry), the TLS key and the health-check login. */
     stdin: string;
     /** Changes whenever anything the container reads changes; not reversible to the secrets. */
     contentHash: string;
@@ -198,11 +210,10 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         auth: { realm: REALM, htpasswdPath: REGISTRY_HTPASSWD_PATH },
     };
     const hashes = input.users.map((user) => renderHtpasswd({ username: user.name, password: user.password, salt: user.salt }));
-    files.htpasswd = hashes.join("");
+    files.htpasswd = renderHtpasswd({ username: UPSTREAM_USERNAME, password: input.upstreamLogin.password, salt: input.upstreamLogin.salt });
     const front: FrontInput = {
         listen: input.tls.kind === "none" ? `127.0.0.1:${TUNNEL_PORT}` : `:${PUBLIC_PORT}`,
         tls: frontTls,
-        // The same bcrypt hashes as the registry's htpasswd: one password per user, checked twice.
         users: input.users.map((user, i) => ({
             name: user.name,
             role: user.role,
@@ -211,6 +222,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         })),
         realm: REALM,
         upstream: `127.0.0.1:${REGISTRY_PORT}`,
+        upstreamAuthorization: `Basic ${Buffer.from(`${UPSTREAM_USERNAME}:${input.upstreamLogin.password}`).toString("base64")}`,
         accessLogFile: FRONT_ACCESS_LOG,
         adminSocket: FRONT_ADMIN_SOCKET,
     };

@@ -7,8 +7,11 @@ export { repositoryPatternRegex };
  * (bcrypt), enforces each user's role and repositories, bounds slow and idle clients, and passes
  * what it allows to the registry on the droplet's loopback. Pure: values in, Caddyfile out.
  *
- * The registry keeps its own htpasswd check behind it (Caddy passes the Authorization header on),
- * so nothing on the droplet's loopback can write without a login either.
+ * The registry keeps an htpasswd check behind it, so nothing on the droplet's loopback can write
+ * without a login either; but its one login is the front's own, which the front sends in place of
+ * the client's (`upstreamAuthorization`). Users' passwords are checked here alone: a new user or a
+ * rotated password reloads the front and leaves the registry as it is, so no request ever meets a
+ * front and a registry that disagree about a password.
  */
 
 /** What a user may do. `push` may pull, push and delete; `pull` may only read. */
@@ -94,6 +97,8 @@ export interface FrontInput {
     realm: string;
     /** The registry, `127.0.0.1:PORT`. */
     upstream: string;
+    /** Secret: the `Authorization` value (`Basic …`) the front sends the registry on every request it passes on. */
+    upstreamAuthorization: string;
     /** Where the JSON access log goes (inside the front's container). */
     accessLogFile: string;
     /** Unix socket of Caddy's admin API (for `caddy reload`); never a TCP port. */
@@ -178,6 +183,10 @@ function checkInput(input: FrontInput): void {
         if (acmeServerRoot !== undefined && (acmeServer === undefined || !/^[A-Za-z0-9._/-]+$/.test(acmeServerRoot))) {
             throw new Error(`acmeServerRoot must be a plain file path, and only with acmeServer; got ${JSON.stringify(acmeServerRoot)}`);
         }
+    }
+    // Checked without echoing it: the value carries the front's password.
+    if (!/^Basic [A-Za-z0-9+/]+=*$/.test(input.upstreamAuthorization)) {
+        throw new Error("upstreamAuthorization must be `Basic ` and base64; got a value that is not");
     }
     for (const [what, value] of [["realm", input.realm], ["upstream", input.upstream], ["listen", input.listen], ["accessLogFile", input.accessLogFile], ["adminSocket", input.adminSocket]] as const) {
         // Caddyfile tokens: nothing here is ever quoted or escaped, so refuse what would need it.
@@ -299,9 +308,11 @@ function siteAddress(input: FrontInput): string {
     }
 }
 
-function proxy(upstream: string): string[] {
+function proxy(upstream: string, authorization: string): string[] {
     return [
         `reverse_proxy ${upstream} {`,
+        // Replaces the client's login, which only the front checks; see the file's opening comment.
+        `\theader_up Authorization "${authorization}"`,
         `\tlb_try_duration ${FRONT_UPSTREAM_WAIT_SECONDS}s`,
         "\tlb_try_interval 250ms",
         // Stream both ways: a layer is never held whole in the front's memory.
@@ -438,7 +449,7 @@ export function renderFrontConfig(input: FrontInput): string {
     site.push(
         // `/` answers without a login: the uptime check's target (200, or 503 when storage fails).
         "handle / {",
-        ...indent(proxy(input.upstream), 1),
+        ...indent(proxy(input.upstream, input.upstreamAuthorization), 1),
         "}",
     );
     const route: string[] = [
@@ -494,7 +505,7 @@ export function renderFrontConfig(input: FrontInput): string {
             );
         }
     });
-    route.push(...proxy(input.upstream));
+    route.push(...proxy(input.upstream, input.upstreamAuthorization));
     // `route` keeps this order: the login first, then the refusals, then the proxy.
     site.push("handle {", "\troute {", ...indent(route, 2), "\t}", "}");
     return [...globalOptions(input, timeouts), "", `${siteAddress(input)} {`, ...indent(site, 1), "}", ""].join("\n");

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { MAINTENANCE_RECOVERY_SERVICE, MAINTENANCE_SERVICE, MAINTENANCE_TIMER, onCalendar, renderMaintenanceScript, renderMaintenanceUnits } from "./maintenance";
 import { renderRunFrontScript } from "./frontRun";
 import { REGISTRY_CONFIG_PATH, REGISTRY_HTPASSWD_PATH } from "./registryConfig";
-import { REGISTRY_STOP_SECONDS, RegistryRunInput, renderRunRegistryScript, renderWaitServingScript, ServingCheck } from "./registryRun";
+import { RegistryRunInput, renderRunRegistryScript, renderWaitServingScript, ServingCheck } from "./registryRun";
 import { shellQuote } from "./shell";
 
 /**
@@ -290,17 +290,13 @@ pull_once ${q(input.front.image)}${retentionImage === undefined ? "" : `
 pull_once ${q(retentionImage)}`}
 
 echo "replacing container $name"
-# The old registry stops before the front takes its new config, and the new one starts after:
-# the front and the registry each check the login, and in the other order a new password
-# (credentialRotation) would pass the registry and not the front, the old one the front and not
-# the registry, until the front reloads. While no registry listens the front holds requests.
-docker stop -t ${REGISTRY_STOP_SECONDS} "$name" >/dev/null 2>&1 || true
+# The front takes its new config while the old registry still serves, and only then is the
+# registry replaced. A reload ends the requests the front is holding while no registry listens
+# (Caddy's retry wait ends with its old config), so the two must never overlap. The order does
+# not matter to logins: the registry knows only the front's own (deployment.ts UPSTREAM_USERNAME).
+# A config the front refuses fails here, before the registry is touched.
 # The containers outlive this script: they must not keep the lock's descriptor (9>&-).
-if ! "$lib_dir/run-front" 9>&-; then
-  # The front kept its running config; the registry must not stay down for it.
-  "$lib_dir/run-registry" readwrite 9>&- >/dev/null || true
-  exit 1
-fi
+"$lib_dir/run-front" 9>&-
 "$lib_dir/run-registry" readwrite 9>&- >/dev/null
 "$lib_dir/wait-serving"
 ${maintenance === undefined ? "" : renderTimerInstall(libDir, maintenance.unitDir, maintenance.schedule)}`;

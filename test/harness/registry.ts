@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH, renderHtpasswd } from "../../components/render/htpasswd";
@@ -60,6 +60,8 @@ export interface ProgramDeploymentParams {
     s3: S3Target;
     login: GeneratedLogin;
     httpSecret: string;
+    /** The front's login to the registry; default: {@link upstreamLoginFor} the httpSecret. */
+    upstreamLogin?: DeploymentInput["upstreamLogin"];
     /** The private-CA material the program would generate with @pulumi/tls. */
     certs: TestCertificates;
     /** The name clients use (the health check's URL host). Default 127.0.0.1. */
@@ -92,6 +94,7 @@ export function programDeploymentInput(p: ProgramDeploymentParams): DeploymentIn
         redirect: p.redirect ?? DEFAULTS.redirectPullsToS3,
         users: [{ name: p.login.username, role: "push", password: p.login.password, salt: p.login.salt }, ...(p.moreUsers ?? [])],
         httpSecret: p.httpSecret,
+        upstreamLogin: p.upstreamLogin ?? upstreamLoginFor(p.httpSecret),
         tls:
             p.tls === "none"
                 ? { kind: "none" }
@@ -103,6 +106,19 @@ export function programDeploymentInput(p: ProgramDeploymentParams): DeploymentIn
                       caCertificate: p.certs.caCertPem,
                   },
         healthTimeoutSeconds: p.healthTimeoutSeconds ?? DEFAULTS.healthCheckTimeoutSeconds,
+    };
+}
+
+/**
+ * A front-to-registry login derived from the stack's httpSecret: like the program's, it stays the
+ * same across ups (and rotations) for as long as the stack does.
+ */
+export function upstreamLoginFor(httpSecret: string): DeploymentInput["upstreamLogin"] {
+    const derive = (purpose: string, alphabet: string, length: number) =>
+        Array.from(createHash("sha256").update(`${purpose}\0${httpSecret}`).digest().subarray(0, length), (b) => alphabet[b % alphabet.length]).join("");
+    return {
+        password: derive("upstream-password", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 32),
+        salt: derive("upstream-salt", BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH),
     };
 }
 

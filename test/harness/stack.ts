@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
-import { deploymentParts } from "../../components/render/deployment";
+import { deploymentParts, UPSTREAM_USERNAME } from "../../components/render/deployment";
 import type { RegistryConfigInput } from "../../components/render/registryConfig";
 import { DEFAULTS } from "../../components/settings";
 import { frontLogin, LocalFront, type FrontLogin, type FrontUserSpec } from "./front";
@@ -186,18 +186,17 @@ export async function startFrontedRegistry(tracker: ProcessTracker, options: Fro
     if (primary === undefined) {
         throw new Error("the stack needs at least one push user");
     }
-    const parts = deploymentParts(
-        programDeploymentInput({
-            s3: options.s3,
-            login: primary,
-            moreUsers: logins.filter((l) => l !== primary),
-            httpSecret: options.httpSecret ?? randomBytes(36).toString("base64url"),
-            certs: options.certs,
-            redirect: options.redirect,
-            tls: options.tls,
-            hostname: options.frontHost,
-        }),
-    );
+    const input = programDeploymentInput({
+        s3: options.s3,
+        login: primary,
+        moreUsers: logins.filter((l) => l !== primary),
+        httpSecret: options.httpSecret ?? randomBytes(36).toString("base64url"),
+        certs: options.certs,
+        redirect: options.redirect,
+        tls: options.tls,
+        hostname: options.frontHost,
+    });
+    const parts = deploymentParts(input);
     // The loopback swaps below replace both ends; the program must wire them to each other.
     if (parts.front.upstream !== parts.config.http.addr) {
         throw new Error(`the program's front proxies to ${parts.front.upstream}, but its registry listens on ${parts.config.http.addr}`);
@@ -207,8 +206,8 @@ export async function startFrontedRegistry(tracker: ProcessTracker, options: Fro
         s3: options.s3,
         certs: options.certs,
         program: parts.config,
-        // The program's htpasswd, every user's line: the registry checks the login again behind the front.
-        login: { username: primary.username, password: primary.password, htpasswd: parts.files.htpasswd ?? "" },
+        // The program's htpasswd, which holds the front's login alone: the front sends it in place of the client's.
+        login: { username: UPSTREAM_USERNAME, password: input.upstreamLogin.password, htpasswd: parts.files.htpasswd ?? "" },
         configure: options.configure,
         port: options.ports?.registry,
         debugPort: options.ports?.debug,

@@ -137,6 +137,7 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
                 users: [{ name: login.username, role: "push", bcryptHash: bcryptHashOf(login) }],
                 realm: REALM,
                 upstream: "127.0.0.1:5000",
+                upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",
                 accessLogFile: accessLog,
                 adminSocket: tmp.join("admin.sock"),
             }),

@@ -15,6 +15,7 @@ export function exampleDeploymentInput(overrides: Partial<DeploymentInput> = {})
             { name: "deploy", role: "pull", password: "Pm4nB7vC2xZ9lK3jH6gF1dS8aQ5wE0rT", salt: "vutsrqponmlkjihgfedcba" },
         ],
         httpSecret: "h77p5ecr37h77p5ecr37h77p5ecr37h77p5ecr37",
+        upstreamLogin: { password: "Fr0nt5ecr37Fr0nt5ecr37Fr0nt5ecr3", salt: "zyxwvutsrqponmlkjihgfe" },
         tls: { kind: "none" },
         healthTimeoutSeconds: 30,
         ...overrides,

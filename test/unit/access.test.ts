@@ -37,8 +37,15 @@ async function deploy(prefix: string, values: Record<string, string>): Promise<D
     return { registry, resources, options, files: decodeBundleFiles(start.inputs.stdin) };
 }
 
+/** The users' passwords: every generated password but the registry's HTTP secret and the front's own login. */
 function passwords(d: Deployed): RecordedResource[] {
-    return ofType(d.resources, "random:index/randomPassword:RandomPassword").filter((r) => !r.name.endsWith("http-secret"));
+    return ofType(d.resources, "random:index/randomPassword:RandomPassword").filter((r) => !r.name.endsWith("http-secret") && !r.name.endsWith("upstream-password"));
+}
+
+function upstreamPassword(d: Deployed): RecordedResource {
+    const found = ofType(d.resources, "random:index/randomPassword:RandomPassword").filter((r) => r.name.endsWith("upstream-password"));
+    assert.equal(found.length, 1, "one login for the front");
+    return found[0];
 }
 
 /** Stack config as `pulumi config set --path 'users[0].name' ...` leaves it: a JSON string. */
@@ -64,7 +71,8 @@ describe("the default users", () => {
         for (const password of passwords(d)) {
             assert.equal(password.inputs.keepers, undefined, "without a rotation, no keepers: an existing stack's password stays");
         }
-        assert.deepEqual(d.files.htpasswd.trim().split("\n").map((l) => l.split(":")[0]), ["ci", "deploy"]);
+        assert.deepEqual(d.files.htpasswd.trim().split("\n").map((l) => l.split(":")[0]), ["front"], "the registry knows the front's login alone");
+        assert.deepEqual([...d.files["front/Caddyfile"].matchAll(/^\t+(\S+) \$2[aby]\$/gm)].map((m) => m[1]), ["ci", "deploy"], "the front checks the users'");
     });
 
     it("give the pull user a refusal of every write in the front, and the push user none", () => {
@@ -159,6 +167,10 @@ describe("credentialRotation", () => {
         }
         const salts = ofType(after3.resources, "random:index/randomString:RandomString");
         assert.ok(salts.every((s) => s.inputs.keepers === undefined), "the salts need no rotation");
+    });
+
+    it("leaves the front's own login to the registry as it is: the registry's htpasswd does not change", () => {
+        assert.equal(upstreamPassword(after3).inputs.keepers, undefined);
     });
 
     it("changes the start command's trigger, so the next up runs it", () => {

@@ -99,6 +99,7 @@ describe("fail2ban's filter on the real front's access log", () => {
             users: [{ name: USER.name, role: "pull", bcryptHash: bcrypt.hashSync(USER.password, 4) }],
             realm: "Registry",
             upstream: `${LOOPBACK}:${upstreamPort}`,
+            upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",
             accessLogFile: accessLog,
             adminSocket: tmp.join("admin.sock"),
         });

@@ -27,6 +27,7 @@ const base: FrontInput = {
     ],
     realm: "private-registry",
     upstream: "127.0.0.1:5002",
+    upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",
     accessLogFile: "/var/log/private-registry/front-access.log",
     adminSocket: "/data/admin.sock",
 };
@@ -172,6 +173,8 @@ describe("renderFrontConfig refuses bad inputs, naming the field", () => {
         ["an ACME root without a server", { tls: { kind: "letsencrypt", hostname: "a.example", acmeServerRoot: "/etc/caddy/acme-ca.crt" } }, /acmeServerRoot must be a plain file path, and only with acmeServer/],
         ["an ACME root path with a space", { tls: { kind: "letsencrypt", hostname: "a.example", acmeServer: "https://ca.internal/dir", acmeServerRoot: "/etc/caddy/a b" } }, /acmeServerRoot must be a plain file path/],
         ["an upstream with a space", { upstream: "127.0.0.1:5002 evil" }, /upstream must be a plain token/],
+        ["an upstream login with a quote", { upstreamAuthorization: 'Basic Zm9v" }' }, /upstreamAuthorization must be `Basic ` and base64/],
+        ["an upstream login of another scheme", { upstreamAuthorization: "Bearer Zm9vOmJhcg==" }, /upstreamAuthorization must be `Basic ` and base64/],
         ["a log path with a newline", { accessLogFile: "/tmp/x\n}" }, /accessLogFile must be a plain token/],
         ["an admin socket with a brace", { adminSocket: "/data/{a}.sock" }, /adminSocket must be a plain token/],
         ["a listen address with a space", { listen: ":443 :80" }, /listen must be a plain token/],
@@ -188,6 +191,10 @@ describe("renderFrontConfig refuses bad inputs, naming the field", () => {
             assert.throws(() => renderFrontConfig({ ...base, ...change }), message);
         });
     }
+
+    it("does not echo a refused upstream login, which carries the front's password", () => {
+        assert.throws(() => renderFrontConfig({ ...base, upstreamAuthorization: "Basic s3cr3t-front-pw" }), (e: Error) => !e.message.includes("s3cr3t"));
+    });
 });
 
 describe("repositoryPatternRegex", () => {

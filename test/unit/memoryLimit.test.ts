@@ -72,6 +72,7 @@ describe("the proposed cap on requests in flight to the registry (bench/twin/man
             users: [{ name: "ci", role: "push", bcryptHash: hash }],
             realm: "private-registry",
             upstream: "127.0.0.1:5002",
+            upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",
             accessLogFile: "/var/log/front-access.log",
             adminSocket: "/data/admin.sock",
         });

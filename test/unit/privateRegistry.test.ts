@@ -146,7 +146,10 @@ describe("default stack (public, private CA)", () => {
         assert.equal(config.storage.s3.regionendpoint, "https://s3.eu-central-1.amazonaws.com", "set, so regions newer than the driver's SDK work");
         assert.equal(config.storage.s3.objectacl, "bucket-owner-full-control", "the only ACL an owner-enforced bucket accepts");
         assert.equal(config.http.tls, undefined, "plain HTTP on loopback, behind the front");
-        assert.match(files.htpasswd, /^ci:\$2y\$05\$.*\ndeploy:\$2y\$05\$/);
+        assert.match(files.htpasswd, /^front:\$2y\$05\$[^\n]+\n$/, "the front's login alone");
+        const upstreamAuthorization = /^\t+header_up Authorization "Basic ([A-Za-z0-9+/=]+)"$/m.exec(files["front/Caddyfile"])?.[1];
+        assert.match(Buffer.from(upstreamAuthorization ?? "", "base64").toString(), /^front:MockPassw0rd/, "the front sends its own generated login");
+        assert.ok(!start.inputs.create.includes(upstreamAuthorization!), "command text carries the front's login");
         assert.match(files["front/tls.key"], /mock-pub-tls-server-key/);
         assert.match(files["front/Caddyfile"], /^\ttls \/etc\/caddy\/tls\.crt \/etc\/caddy\/tls\.key$/m);
         for (const secret of ["MOCKSECRET", "MockPassw0rd", "mock-pub-tls-server-key"]) {

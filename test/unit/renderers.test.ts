@@ -182,6 +182,7 @@ const deploymentInput: DeploymentInput = {
         { name: "deploy", role: "pull", password: "Pm4nB7vC2xZ9lK3jH6gF1dS8aQ5wE0rT", salt: SALT },
     ],
     httpSecret: "h77p5ecr37h77p5ecr37h77p5ecr37h77p5ecr37",
+    upstreamLogin: { password: "Fr0nt5ecr37Fr0nt5ecr37Fr0nt5ecr3", salt: SALT },
     tls: { kind: "private-ca", hostname: "203.0.113.7", certificate: "CERT", privateKey: "-----BEGIN PRIVATE KEY-----x", caCertificate: "CA" },
     healthTimeoutSeconds: 300,
 };
@@ -243,15 +244,37 @@ describe("deployment plan", () => {
         }
     });
 
-    it("gives every user the same bcrypt hash in the front and the registry, and the pull user its refusal", () => {
+    it("checks each user's password in the front alone, and the pull user gets its refusal", () => {
         const d = renderDeployment(deploymentInput);
-        for (const line of d.htpasswd.trim().split("\n")) {
-            const [name, hash] = line.split(":");
-            assert.ok(d.caddyfile.includes(`\t${name} ${hash}\n`), `${name}'s hash in the Caddyfile`);
+        for (const user of deploymentInput.users) {
+            const hash = new RegExp(`^\\t+${user.name} (\\S+)$`, "m").exec(d.caddyfile)?.[1];
+            assert.ok(hash !== undefined && bcrypt.compareSync(user.password, hash), `${user.name}'s hash in the Caddyfile`);
+            assert.ok(!d.htpasswd.includes(`${user.name}:`), `${user.name} is not in the registry's htpasswd`);
         }
-        assert.equal(d.htpasswd.trim().split("\n").length, deploymentInput.users.length);
         assert.match(d.caddyfile, /expression `\{http\.auth\.user\.id\} == "deploy"`\n\t+not method GET HEAD/);
         assert.doesNotMatch(d.caddyfile, /== "ci"/, "the push user has no refusal");
+    });
+
+    it("gives the registry the front's login alone, which the front sends on every request it passes on", () => {
+        const d = renderDeployment(deploymentInput);
+        const [name, hash, ...rest] = d.htpasswd.trim().split(/[:\n]/);
+        assert.deepEqual(rest, [], "one line");
+        assert.equal(name, "front");
+        assert.ok(bcrypt.compareSync(deploymentInput.upstreamLogin.password, hash));
+        const proxies = d.caddyfile.split("reverse_proxy ").slice(1);
+        assert.equal(proxies.length, 2);
+        const expected = `Basic ${Buffer.from(`front:${deploymentInput.upstreamLogin.password}`).toString("base64")}`;
+        for (const block of proxies) {
+            assert.equal(/\n\t+header_up Authorization "([^"]+)"\n/.exec(block.slice(0, block.indexOf("\n\t}\n")))?.[1], expected);
+        }
+    });
+
+    it("changes only the Caddyfile when the users' passwords change, so the registry and the front never disagree", () => {
+        const before = renderDeployment(deploymentInput);
+        const rotated = renderDeployment({ ...deploymentInput, users: deploymentInput.users.map((u) => ({ ...u, password: `${u.password.slice(1)}X` })) });
+        assert.equal(rotated.htpasswd, before.htpasswd);
+        assert.equal(rotated.configYaml, before.configYaml);
+        assert.notEqual(rotated.caddyfile, before.caddyfile);
     });
 
     it("changes its content hash when anything the container reads changes, and only then", () => {
