@@ -50,12 +50,21 @@ export interface LoopResult {
     failures: { atMs: number; error: string }[];
     /** Pushes refused as unauthorized with the login the loop had, then accepted with `nextLogin`. */
     retries: { atMs: number; error: string }[];
+    /** Pushes whose connection to the front was reset, then pushed once more with the same login. */
+    resent: { atMs: number; error: string }[];
 }
 
 type Login = { username: string; password: string };
 
 /** skopeo's words for a registry's 401: "unauthorized: ...", "authentication required", or the code. */
 const UNAUTHORIZED = /\bunauthorized\b|authentication required|\b401\b/i;
+
+/**
+ * A keep-alive connection the front closed as a request crossed it, which a reload of its config
+ * can do; no HTTP status, the request may not have reached the front at all. docker push retries
+ * such a layer (5 attempts), crane retries it too; skopeo without --retry-times does not.
+ */
+const CONNECTION_RESET = /connection reset by peer/;
 
 export interface PushLoopOptions {
     host: string;
@@ -67,6 +76,8 @@ export interface PushLoopOptions {
      * The other login a CI job holds through a password rotation, once known (undefined before).
      * A push refused as unauthorized is pushed once more with it; when that is accepted, the loop
      * keeps it. Any other failure, or a push refused with both logins, counts as a failure.
+     * A push whose connection was reset is pushed once more, as docker push would, and counted in
+     * `resent`; if that fails too, it is a failure.
      */
     nextLogin?: () => Login | undefined;
 }
@@ -74,7 +85,8 @@ export interface PushLoopOptions {
 /**
  * A CI job pushing without pause: each round builds a small new image (new layers, so every
  * push uploads blobs) and pushes it under a new tag, until `stop()`. Failures are counted,
- * never retried, except an unauthorized push when the loop has a `nextLogin`.
+ * never retried, except a reset connection (once) and an unauthorized push when the loop has a
+ * `nextLogin`.
  */
 export class PushLoop {
     private stopping = false;
@@ -99,7 +111,7 @@ export class PushLoop {
 
     private async loop(): Promise<LoopResult> {
         const started = Date.now();
-        const result: LoopResult = { pushes: 0, failures: [], retries: [] };
+        const result: LoopResult = { pushes: 0, failures: [], retries: [], resent: [] };
         let login = this.options.login;
         const lastLine = (res: { code: number | null; stderr: string }) => res.stderr.trim().split("\n").slice(-1)[0] ?? `exit ${res.code}`;
         for (let round = 0; !this.stopping; round++) {
@@ -112,6 +124,10 @@ export class PushLoop {
                     timeoutMs: 120_000,
                 });
             let pushed = await push(login);
+            if (pushed.code !== 0 && CONNECTION_RESET.test(pushed.stderr)) {
+                result.resent.push({ atMs: Date.now() - started, error: lastLine(pushed) });
+                pushed = await push(login);
+            }
             let retried = false;
             const next = this.options.nextLogin?.();
             if (pushed.code !== 0 && next !== undefined && next.password !== login.password && UNAUTHORIZED.test(pushed.stderr)) {
