@@ -62,7 +62,7 @@ const UNAUTHORIZED = /\bunauthorized\b|authentication required|\b401\b/i;
 /**
  * A keep-alive connection the front closed as a request crossed it, which a reload of its config
  * can do; no HTTP status, the request may not have reached the front at all. docker push retries
- * such a layer (5 attempts), crane retries it too; skopeo without --retry-times does not.
+ * such a layer by itself ("Retrying in N seconds"); skopeo without --retry-times does not.
  */
 const CONNECTION_RESET = /connection reset by peer/;
 
