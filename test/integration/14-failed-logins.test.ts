@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME, renderFail2banFiles } from "../../components/render/fail2ban";
+import { UPSTREAM_USERNAME } from "../../components/render/deployment";
 import { renderFrontConfig } from "../../components/render/front";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { cachedBinary, generateLogin, makeTempDir, ProcessTracker, registryEnvironment, systemBinary, waitUntil, type GeneratedLogin, type TempDir, type TrackedProcess } from "../harness";
@@ -113,9 +114,11 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
         b = lab.clients.b;
         login = generateLogin("pusher");
 
-        // The registry behind the front, on the droplet's loopback, as on the droplet.
+        // The registry behind the front, on the droplet's loopback, as on the droplet: it knows
+        // the front's own login alone, which the front sends in place of the client's.
+        const frontLogin = generateLogin(UPSTREAM_USERNAME);
         const htpasswd = tmp.join("htpasswd");
-        fs.writeFileSync(htpasswd, login.htpasswd);
+        fs.writeFileSync(htpasswd, frontLogin.htpasswd);
         fs.writeFileSync(
             tmp.join("registry.yml"),
             renderRegistryConfig({
@@ -137,7 +140,7 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
                 users: [{ name: login.username, role: "push", bcryptHash: bcryptHashOf(login) }],
                 realm: REALM,
                 upstream: "127.0.0.1:5000",
-                upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",
+                upstreamAuthorization: `Basic ${Buffer.from(`${frontLogin.username}:${frontLogin.password}`).toString("base64")}`,
                 accessLogFile: accessLog,
                 adminSocket: tmp.join("admin.sock"),
             }),
