@@ -332,6 +332,138 @@ function proxy(upstream: string, authorization: string): string[] {
 /** What may follow a repository name in a registry API path (distribution's v2 routes). */
 const REGISTRY_ROUTE = "(?:manifests/[^/]+|blobs/uploads/[^/]*|blobs/[^/]+|tags/list|referrers/[^/]+)";
 
+/**
+ * A body in the registry API's error shape: distribution v3.1.2 registry/api/errcode/errors.go
+ * (Error: code, message, detail), with the message its register.go gives the code, so a client
+ * prints the front's answer as it prints the registry's.
+ */
+export function registryErrorBody(code: string, message: string, detail: string): string {
+    const body = JSON.stringify({ errors: [{ code, message, detail }] });
+    // A Caddyfile backtick token, and Caddy expands `{name}` placeholders in a respond body.
+    if (/[`{}]/.test(`${message}${detail}`)) {
+        throw new Error(`an error body's text must have no backtick or brace; got ${JSON.stringify(detail)}`);
+    }
+    return body;
+}
+
+/**
+ * The longest repository name the registry serves without a 500. distribution/reference v0.6.0
+ * reference.go: RepositoryNameTotalLengthMax = 255, which WithName (called for every request with
+ * a name, registry/handlers/app.go dispatcher) applies to the name after a first component that
+ * looks like a host, answering a longer one with ErrRepositoryNameInvalid, which is no errcode,
+ * so errcode.ServeJSON (handler.go) makes it a 500. The front counts the whole name: Docker's
+ * client applies the same limit to everything after the registry's host, so no client that can
+ * pull an image has a longer name.
+ */
+export const REPOSITORY_NAME_MAX = 255;
+
+/** An API path (cleaned, as path_regexp sees it) whose repository name exceeds REPOSITORY_NAME_MAX. */
+export function longNamePathRegex(): string {
+    return `^/v2/(?s:.{${REPOSITORY_NAME_MAX + 1},})/${REGISTRY_ROUTE}$`;
+}
+
+/** An upload's path: where PATCH and PUT read Content-Range (registry/handlers/blobupload.go). */
+const UPLOAD_PATH = "^/v2/.+/blobs/uploads/[^/]+$";
+
+/**
+ * The Content-Range values an upload PATCH or PUT may carry, or none (the empty value, which the
+ * registry skips too). The OCI distribution-spec's chunked push (spec.md, "Pushing a blob in
+ * chunks") requires `^[0-9]+-[0-9]+$`; at most 18 digits, as 19 may overflow the int64 that
+ * distribution's parseContentRange (registry/handlers/helpers.go) reads with strconv.ParseInt.
+ * That parser answers anything it cannot read with UNKNOWN, a 500; a range it reads but that does
+ * not fit the upload it answers with RANGE_INVALID, 416, which the front answers here too: the
+ * API's description of that 416 covers a range that "is invalid" (registry/api/v2/descriptors.go).
+ */
+export const CONTENT_RANGE_REGEX = "^(?:[0-9]{1,18}-[0-9]{1,18})?$";
+
+/**
+ * The Content-Type values an upload PATCH may carry: none or exactly application/octet-stream,
+ * the registry's own test (blobupload.go PatchBlobData, which answers any other with UNKNOWN, a
+ * 500). Matched on the joined placeholder, as the registry reads the first field only.
+ */
+export const PATCH_CONTENT_TYPE_REGEX = "^(?:application/octet-stream)?$";
+
+/**
+ * What Go's HTTP/2 server reports when a request body's DATA frames do not add up to its
+ * Content-Length (go1.26 net/http/h2_bundle.go http2stream.endStream and processData). The
+ * request has reached the registry by then; reverse_proxy answers the failed copy with 502
+ * (caddyserver/caddy v2.11.9 modules/caddyhttp/reverseproxy/reverseproxy.go statusError).
+ */
+export const BODY_LENGTH_ERROR_REGEX = "request declared a Content-Length of [0-9]+ but only wrote [0-9]+ bytes|sender tried to send more than declared Content-Length of [0-9]+ bytes";
+
+/** Every error Go's chunked reader returns for a malformed body (go1.26 net/http/internal/chunked.go). */
+export const BODY_CHUNKS_ERROR_REGEX =
+    "invalid byte in chunk length|empty hex number for chunk length|http chunk length too large|malformed chunked encoding|chunked encoding contains too much non-data|chunked line ends with bare LF|invalid CR in chunked line|header line too long";
+
+export const NAME_INVALID_BODY = registryErrorBody("NAME_INVALID", "invalid repository name", `a repository name is at most ${REPOSITORY_NAME_MAX} characters`);
+export const RANGE_INVALID_BODY = registryErrorBody("RANGE_INVALID", "invalid content range", "Content-Range must be <first byte>-<last byte>, both inclusive");
+export const PATCH_TYPE_UNSUPPORTED_BODY = registryErrorBody("UNSUPPORTED", "The operation is unsupported.", "an upload PATCH's Content-Type must be application/octet-stream");
+export const BODY_LENGTH_INVALID_BODY = registryErrorBody("SIZE_INVALID", "provided length did not match content length", "the request body's length did not match its Content-Length");
+export const BODY_CHUNKS_INVALID_BODY = registryErrorBody("SIZE_INVALID", "provided length did not match content length", "the request body's chunked encoding is malformed");
+
+/**
+ * Requests the registry would answer with a 500 and an error line although the client is at
+ * fault: answered here with the registry's own code and a 4xx, before the registry sees them.
+ * After the login and the role refusals, so neither an anonymous client nor one outside its
+ * repositories learns more than before; the name first, as the registry checks it first.
+ */
+function malformedRequestRefusals(): string[] {
+    const refuse = (name: string, matcher: string[], body: string, status: number) => [
+        `${name} {`,
+        ...indent(matcher, 1),
+        "}",
+        `header ${name} Content-Type application/json`,
+        `respond ${name} \`${body}\` ${status}`,
+    ];
+    return [
+        ...refuse("@name_too_long", [`path_regexp \`${longNamePathRegex()}\``], NAME_INVALID_BODY, 400),
+        ...refuse("@bad_content_range", ["method PATCH PUT", `path_regexp \`${UPLOAD_PATH}\``, `not vars_regexp {http.request.header.Content-Range} \`${CONTENT_RANGE_REGEX}\``], RANGE_INVALID_BODY, 416),
+        // 415 (RFC 9110 15.5.16): the registry has no code of its own for a wrong Content-Type;
+        // UNSUPPORTED is its code for "an invalid set of parameters" (errcode/register.go), but
+        // its 405 would tell the client the method is wrong.
+        ...refuse("@bad_patch_type", ["method PATCH", `path_regexp \`${UPLOAD_PATH}\``, `not vars_regexp {http.request.header.Content-Type} \`${PATCH_CONTENT_TYPE_REGEX}\``], PATCH_TYPE_UNSUPPORTED_BODY, 415),
+    ];
+}
+
+/**
+ * The site's error routes. A body that breaks after the request went upstream cannot be refused
+ * before the proxy: reverse_proxy fails the copy with 502 and an error line. Its error is Go's
+ * own message, which only the client's body produces while the request is being sent (an
+ * upstream response that breaks later aborts the handler instead, reverseproxy.go
+ * finalizeResponse), so these are answered 400 with SIZE_INVALID, the registry's code for a body
+ * whose length is not the one declared.
+ *
+ * With any error route, Caddy logs every handled error at debug level, and only an error route
+ * that fails at error level (caddyhttp/server.go ServeHTTP). So every other server error is
+ * raised again, with its own message and status: a registry that is down still writes its cause
+ * at error level. 4xx errors (basic_auth's 401) stay at debug and keep their status, as before
+ * (caddyhttp.go errorEmptyHandler).
+ */
+function errorRoutes(): string[] {
+    const answer = (name: string, pattern: string, body: string) => [
+        `${name} vars_regexp {http.error.message} \`${pattern}\``,
+        `handle ${name} {`,
+        "\theader Content-Type application/json",
+        `\trespond \`${body}\` 400`,
+        "}",
+    ];
+    return [
+        "handle_errors {",
+        ...indent(
+            [
+                ...answer("@body_length", BODY_LENGTH_ERROR_REGEX, BODY_LENGTH_INVALID_BODY),
+                ...answer("@body_chunks", BODY_CHUNKS_ERROR_REGEX, BODY_CHUNKS_INVALID_BODY),
+                "@server_error expression `{http.error.status_code} >= 500`",
+                "handle @server_error {",
+                '\terror "{http.error.message}" {http.error.status_code}',
+                "}",
+            ],
+            1,
+        ),
+        "}",
+    ];
+}
+
 const BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /** The base64 digits whose 6 bits are `high` in their top bits and anything in the `free` low bits, as a class. */
@@ -487,6 +619,7 @@ export function renderFrontConfig(input: FrontInput): string {
     for (const matcher of refused) {
         route.push(`header ${matcher.name} Content-Type application/json`, `respond ${matcher.name} \`${DENIED_BODY}\` 403`);
     }
+    route.push(...malformedRequestRefusals());
     // A cross-repository mount names a second repository (`from`); a user limited to some
     // repositories could name one outside them. The registry reads it with Go's FormValue, which
     // also takes it from a form body and from a query that Caddy's `query` matcher refuses to
@@ -507,6 +640,6 @@ export function renderFrontConfig(input: FrontInput): string {
     });
     route.push(...proxy(input.upstream, input.upstreamAuthorization));
     // `route` keeps this order: the login first, then the refusals, then the proxy.
-    site.push("handle {", "\troute {", ...indent(route, 2), "\t}", "}");
+    site.push("handle {", "\troute {", ...indent(route, 2), "\t}", "}", ...errorRoutes());
     return [...globalOptions(input, timeouts), "", `${siteAddress(input)} {`, ...indent(site, 1), "}", ""].join("\n");
 }

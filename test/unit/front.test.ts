@@ -4,7 +4,30 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { ABSOLUTE_FORM_AUTHORITY, FRONT_TIMEOUTS, knownLoginRegex, LOGGED_FIELD_BYTES, loggedUriRegex, renderFrontConfig, repositoryPatternRegex, ZEROSSL_DIRECTORY, type FrontInput, type FrontTls } from "../../components/render/front";
+import {
+    ABSOLUTE_FORM_AUTHORITY,
+    BODY_CHUNKS_ERROR_REGEX,
+    BODY_CHUNKS_INVALID_BODY,
+    BODY_LENGTH_ERROR_REGEX,
+    BODY_LENGTH_INVALID_BODY,
+    CONTENT_RANGE_REGEX,
+    FRONT_TIMEOUTS,
+    knownLoginRegex,
+    LOGGED_FIELD_BYTES,
+    loggedUriRegex,
+    longNamePathRegex,
+    NAME_INVALID_BODY,
+    PATCH_CONTENT_TYPE_REGEX,
+    PATCH_TYPE_UNSUPPORTED_BODY,
+    RANGE_INVALID_BODY,
+    registryErrorBody,
+    renderFrontConfig,
+    repositoryPatternRegex,
+    REPOSITORY_NAME_MAX,
+    ZEROSSL_DIRECTORY,
+    type FrontInput,
+    type FrontTls,
+} from "../../components/render/front";
 
 /**
  * The front's Caddyfile, judged by the pinned Caddy itself (`caddy adapt`), and its refusals of
@@ -144,7 +167,7 @@ describe("the front's Caddyfile, adapted by the pinned Caddy", { skip }, () => {
         const text = JSON.stringify(json);
         const login = text.indexOf('"authentication"');
         assert.ok(login > 0, "no authentication handler");
-        for (const later of ['"status_code":403', '"rewrite"']) {
+        for (const later of ['"status_code":403', '"status_code":400', '"status_code":415', '"status_code":416', '"rewrite"']) {
             assert.ok(text.indexOf(later) > login, `${later} comes before the login`);
         }
         // Only `/` (the uptime check's target) is proxied without a login.
@@ -361,5 +384,169 @@ describe("the access log's uri without an absolute-form target's scheme and auth
         for (const gone of ["request>headers", "request>tls", "resp_headers"]) {
             assert.deepEqual(fields[gone], { filter: "delete" }, gone);
         }
+    });
+});
+
+/**
+ * Go's strconv.ParseInt(s, 10, 64): an optional sign, then decimal digits, within int64. What
+ * distribution's parseContentRange (registry/handlers/helpers.go) reads each side of the first
+ * `-` with; anything it refuses is a 500 at the registry.
+ */
+function goParseInt64(value: string): boolean {
+    if (!/^[+-]?[0-9]+$/.test(value)) {
+        return false;
+    }
+    const n = BigInt(value);
+    return n >= -(2n ** 63n) && n < 2n ** 63n;
+}
+
+/** parseContentRange: strings.Cut at the first `-`, ParseInt on both sides. */
+function registryParsesContentRange(value: string): boolean {
+    const at = value.indexOf("-");
+    return at >= 0 && goParseInt64(value.slice(0, at)) && goParseInt64(value.slice(at + 1));
+}
+
+describe("malformed requests the front answers for the registry", () => {
+    // RE2's `(?s:...)` is JavaScript's `s` flag (Node 20 has no inline modifiers).
+    const longName = new RegExp(longNamePathRegex().replace("(?s:", "(?:"), "s");
+    const routes = ["manifests/latest", `manifests/sha256:${"a".repeat(64)}`, "blobs/uploads/", "blobs/uploads/0a1b-uuid", `blobs/sha256:${"b".repeat(64)}`, "tags/list", `referrers/sha256:${"c".repeat(64)}`];
+
+    it("refuses a repository name longer than distribution's 255 characters on every route, and no shorter one", () => {
+        assert.equal(REPOSITORY_NAME_MAX, 255);
+        const names = (length: number) => ["a".repeat(length), `team/${"b".repeat(length - 5)}`, `a.b/${"c".repeat(length - 4)}`, `${"d/".repeat(length).slice(0, length - 1)}d`];
+        for (const route of routes) {
+            for (const name of names(256)) {
+                assert.equal(name.length, 256);
+                assert.ok(longName.test(`/v2/${name}/${route}`), `a 256-character name on ${route}`);
+            }
+            for (const name of names(255)) {
+                assert.equal(name.length, 255);
+                assert.ok(!longName.test(`/v2/${name}/${route}`), `a 255-character name on ${route}`);
+            }
+            assert.ok(longName.test(`/v2/${"e".repeat(5000)}/${route}`));
+        }
+        // What follows the name may be long without making the name long.
+        assert.ok(!longName.test(`/v2/app/blobs/uploads/${"f".repeat(400)}`));
+        assert.ok(!longName.test(`/v2/app/manifests/${"g".repeat(400)}`));
+        assert.ok(!longName.test(`/v2/${"h".repeat(300)}`), "not an API route: the registry's 404");
+        // A name may hold a route's words: the one split the routes allow is the name's.
+        assert.ok(longName.test(`/v2/${"i".repeat(250)}/manifests/blobs/x`), "the name is i...i/manifests, 260 characters");
+        assert.ok(!longName.test(`/v2/${"i".repeat(200)}/manifests/blobs/x`));
+    });
+
+    it("lets through only a Content-Range the registry's parser reads, and refuses the issue's", () => {
+        const range = new RegExp(CONTENT_RANGE_REGEX);
+        for (const good of ["", "0-4", "5-9", "0-0", `${"9".repeat(18)}-${"9".repeat(18)}`]) {
+            assert.ok(range.test(good), JSON.stringify(good));
+            assert.ok(good === "" || registryParsesContentRange(good), JSON.stringify(good));
+        }
+        for (const bad of ["abc", "-5-10", "bytes 0-4/5", "0-", "-0", "0-4 ", " 0-4", "0-4,0-4", `0-${"9".repeat(19)}`, "0x1-2"]) {
+            assert.ok(!range.test(bad), `let through: ${JSON.stringify(bad)}`);
+        }
+        // Every value the front lets through, the registry reads: it never meets one it answers with a 500.
+        let seed = 7;
+        const random = (n: number) => {
+            seed = (seed * 1103515245 + 12345) % 2 ** 31;
+            return seed % n;
+        };
+        const alphabet = "0123456789--+ b/,";
+        for (let i = 0; i < 50_000; i++) {
+            const value = Array.from({ length: random(12) }, () => alphabet[random(alphabet.length)]).join("");
+            if (value !== "" && range.test(value)) {
+                assert.ok(registryParsesContentRange(value), `let through what the registry cannot read: ${JSON.stringify(value)}`);
+            }
+        }
+    });
+
+    it("lets an upload PATCH through with no Content-Type or exactly application/octet-stream, as the registry does", () => {
+        const type = new RegExp(PATCH_CONTENT_TYPE_REGEX);
+        for (const value of ["", "application/octet-stream", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream; charset=binary", "Application/Octet-Stream", " application/octet-stream"]) {
+            // registry/handlers/blobupload.go PatchBlobData: `ct != "" && ct != "application/octet-stream"` is refused.
+            assert.equal(type.test(value), value === "" || value === "application/octet-stream", JSON.stringify(value));
+        }
+    });
+
+    it("tells a client's broken body from an upstream failure by Go's own messages", () => {
+        const length = new RegExp(BODY_LENGTH_ERROR_REGEX);
+        const chunks = new RegExp(BODY_CHUNKS_ERROR_REGEX);
+        // As Caddy's log shows them: the body's error, wrapped by the copy to the registry.
+        assert.ok(length.test("readfrom tcp 127.0.0.1:50868->127.0.0.1:41807: request declared a Content-Length of 100 but only wrote 10 bytes"));
+        assert.ok(length.test("sender tried to send more than declared Content-Length of 5 bytes"));
+        for (const message of ["invalid byte in chunk length", "http chunk length too large", "malformed chunked encoding", "chunked line ends with bare LF", "header line too long"]) {
+            assert.ok(chunks.test(`readfrom tcp 127.0.0.1:1->127.0.0.1:2: ${message}`), message);
+        }
+        const upstream = [
+            "dial tcp 127.0.0.1:5002: connect: connection refused",
+            "read tcp 127.0.0.1:35688->127.0.0.1:45199: read: connection reset by peer",
+            "EOF",
+            "unexpected EOF",
+            "readfrom tcp 127.0.0.1:1->127.0.0.1:2: i/o timeout",
+            "context canceled",
+            "net/http: HTTP/1.x transport connection broken: malformed HTTP response",
+        ];
+        for (const message of upstream) {
+            assert.ok(!length.test(message) && !chunks.test(message), `taken for a client's body: ${message}`);
+        }
+    });
+
+    it("answers in the registry's error shape, with its codes and messages", () => {
+        const codes = [NAME_INVALID_BODY, RANGE_INVALID_BODY, PATCH_TYPE_UNSUPPORTED_BODY, BODY_LENGTH_INVALID_BODY, BODY_CHUNKS_INVALID_BODY].map((body) => {
+            const errors = (JSON.parse(body) as { errors: { code: string; message: string; detail: string }[] }).errors;
+            assert.equal(errors.length, 1);
+            assert.ok(errors[0].detail.length > 0);
+            return `${errors[0].code}: ${errors[0].message}`;
+        });
+        // distribution v3.1.2 registry/api/errcode/register.go.
+        assert.deepEqual(codes, [
+            "NAME_INVALID: invalid repository name",
+            "RANGE_INVALID: invalid content range",
+            "UNSUPPORTED: The operation is unsupported.",
+            "SIZE_INVALID: provided length did not match content length",
+            "SIZE_INVALID: provided length did not match content length",
+        ]);
+        assert.throws(() => registryErrorBody("X", "m", "a {placeholder}"), /no backtick or brace/);
+        assert.throws(() => registryErrorBody("X", "m", "a `tick`"), /no backtick or brace/);
+    });
+
+    it("answers them after the login and the role refusals, with 400, 416 and 415", { skip }, () => {
+        const { ok, json, output } = adapt(renderFrontConfig(base));
+        assert.ok(ok, output);
+        // The site's routes in the order Caddy runs them, each `route` block's directives in line.
+        const leaves = (routes: { handle?: { handler: string; routes?: unknown[] }[] }[]): string[] =>
+            routes.flatMap((route) => {
+                const nested = (route.handle ?? []).filter((h) => h.handler === "subroute");
+                return nested.length > 0 ? nested.flatMap((h) => leaves((h.routes ?? []) as typeof routes)) : [JSON.stringify(route)];
+            });
+        const order = leaves(json.apps.http.servers.srv0.routes);
+        const indexes = (needle: string) => order.flatMap((route, index) => (route.includes(needle) ? [index] : []));
+        const login = indexes('"authentication"')[0];
+        const lastDenied = Math.max(...indexes('"status_code":403'));
+        const proxy = Math.max(...indexes('"reverse_proxy"'));
+        assert.ok(login < lastDenied && lastDenied < proxy, "the login, the role refusals and the proxy are not in order");
+        for (const [pattern, body, status] of [
+            [longNamePathRegex(), NAME_INVALID_BODY, 400],
+            [CONTENT_RANGE_REGEX, RANGE_INVALID_BODY, 416],
+            [PATCH_CONTENT_TYPE_REGEX, PATCH_TYPE_UNSUPPORTED_BODY, 415],
+        ] as const) {
+            const answer = JSON.stringify({ body, handler: "static_response", status_code: status }).slice(1, -1);
+            const at = order.findIndex((route) => route.includes(JSON.stringify(pattern)) && route.includes(answer));
+            assert.ok(at > lastDenied && at < proxy, `the ${status} answer for ${pattern} is at ${at}, not between the role refusals (${lastDenied}) and the proxy (${proxy})`);
+        }
+    });
+
+    it("answers a client's broken body with 400, and raises every other server error again, at error level", { skip }, () => {
+        const { ok, json, output } = adapt(renderFrontConfig(base));
+        assert.ok(ok, output);
+        const routes = json.apps.http.servers.srv0.errors.routes[0].handle[0].routes as { match: Record<string, any>[]; handle: any[] }[];
+        const inner = (route: (typeof routes)[number]) => route.handle[0].routes[0].handle as Record<string, unknown>[];
+        assert.equal(routes.length, 3);
+        assert.deepEqual(routes[0].match[0].vars_regexp["{http.error.message}"].pattern, BODY_LENGTH_ERROR_REGEX);
+        assert.deepEqual(inner(routes[0])[1], { body: BODY_LENGTH_INVALID_BODY, handler: "static_response", status_code: 400 });
+        assert.deepEqual(routes[1].match[0].vars_regexp["{http.error.message}"].pattern, BODY_CHUNKS_ERROR_REGEX);
+        assert.deepEqual(inner(routes[1])[1], { body: BODY_CHUNKS_INVALID_BODY, handler: "static_response", status_code: 400 });
+        // Caddy logs an error an error route handles at debug (modules/caddyhttp/server.go); one
+        // the route fails again keeps error level, and the client gets the first error's status.
+        assert.equal(routes[2].match[0].expression.expr, "{http.error.status_code} >= 500");
+        assert.deepEqual(inner(routes[2]), [{ error: "{http.error.message}", handler: "error", status_code: "{http.error.status_code}" }]);
     });
 });
