@@ -83,6 +83,14 @@ export function deploymentNotices(settings: Settings): { level: "info" | "warn";
     }
     const how = { letsencrypt: settings.acmeServer === undefined ? "HTTPS with a Let's Encrypt certificate" : `HTTPS with a certificate from the ACME server ${settings.acmeServer}`, "private-ca": "HTTPS with a certificate from this stack's private CA (clients need the caCertificate output)", none: "loopback only, through an SSH tunnel (sshTunnelCommand output)" }[settings.tls];
     notices.push({ level: "info", text: `The registry is served ${settings.exposure === "public" ? "publicly" : "privately"}: ${how}.` });
+    const ipv6 = settings.exposure === "public" ? settings.httpsAllowedCidrs.filter((cidr) => cidr.includes(":")) : [];
+    if (ipv6.length > 0) {
+        // fail2ban counts and bans exact addresses (fail2ban/fail2ban#1123, open): a /64 is 2^64 of them.
+        notices.push({
+            level: "warn",
+            text: `httpsAllowedCidrs admits IPv6 (${ipv6.join(", ")}): failed logins are counted and banned per address, and an IPv6 client that holds a /64 can use a new address for every guess, so it is never banned. Leave IPv6 out unless your clients need it.`,
+        });
+    }
     if (!settings.forceDestroy) {
         notices.push({ level: "info", text: "forceDestroy is off: `pulumi destroy` keeps going until the bucket, and stops there while it holds images. Empty it first, or set forceDestroy=true to delete the images too." });
     }

@@ -114,7 +114,8 @@ describe("default stack (public, private CA)", () => {
             firewall.inboundRules.map((r: { protocol: string; portRange: string; sourceAddresses: string[] }) => [r.protocol, r.portRange, r.sourceAddresses]),
             [
                 ["tcp", "22", ["0.0.0.0/0", "::/0"]],
-                ["tcp", "443", ["0.0.0.0/0", "::/0"]],
+                // No IPv6 on 443 by default: fail2ban's per-address bans cannot hold an IPv6 /64.
+                ["tcp", "443", ["0.0.0.0/0"]],
             ],
         );
         assert.equal(firewall.dropletIds.length, 1);
@@ -275,7 +276,7 @@ describe("Let's Encrypt stack with a managed DNS record", () => {
         const lifecycle = single(d.resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs;
         assert.equal(lifecycle.rules[0].noncurrentVersionExpiration.noncurrentDays, 30);
         const firewall = single(d.resources, "digitalocean:index/firewall:Firewall").inputs;
-        assert.deepEqual(firewall.inboundRules.map((r: { sourceAddresses: string[] }) => r.sourceAddresses), [["203.0.113.5/32"], ["0.0.0.0/0", "::/0"]]);
+        assert.deepEqual(firewall.inboundRules.map((r: { sourceAddresses: string[] }) => r.sourceAddresses), [["203.0.113.5/32"], ["0.0.0.0/0"]]);
     });
 
     it("names the registry by its domain", async () => {

@@ -267,6 +267,14 @@ describe("deployment notices", () => {
         assert.ok(!deploymentNotices(load({})).some(fallback), "the private CA asks no ACME issuer");
     });
 
+    it("warns when 443 admits IPv6, whose clients per-address bans cannot hold, and not by default", () => {
+        const ipv6 = (n: { level: string; text: string }) => n.level === "warn" && /IPv6 \(::\/0\).*never banned/.test(n.text);
+        assert.ok(deploymentNotices(load({ httpsAllowedCidrs: '["0.0.0.0/0","::/0"]' })).some(ipv6));
+        assert.ok(deploymentNotices(load({ httpsAllowedCidrs: '["0.0.0.0/0","2001:db8::/48"]' })).some((n) => /IPv6 \(2001:db8::\/48\)/.test(n.text)));
+        assert.deepEqual(load({}).httpsAllowedCidrs, ["0.0.0.0/0"]);
+        assert.ok(!deploymentNotices(load({})).some((n) => /IPv6/.test(n.text)));
+    });
+
     it("says how the registry is served and that destroy keeps a non-empty bucket", () => {
         const notices = deploymentNotices(load({}));
         assert.ok(notices.every((n) => n.level === "info"));
