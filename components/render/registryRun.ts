@@ -200,7 +200,7 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$debug_url" || t
   sleep 2
 done
 echo "registry container is running; its login and storage at $health_url are checked once DNS is in place"
-echo ${q(`waiting for DNS: create an A record ${pending.hostname} -> ${pending.address}, then run pulumi up again; the registry gets its Let's Encrypt certificate on the first request after that`)}
+echo ${q(`waiting for DNS: create an A record ${pending.hostname} -> ${pending.address}, then run pulumi up again: that up has the front ask for its certificate`)}
 `;
     }
     const acme = check.acmeFront === undefined ? "" : renderAcmeRefusalCheck(check.acmeFront);
