@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { renderAuthorizedKeysScript } from "./render/authorizedKeys";
 import { renderCloudInit } from "./render/cloudInit";
-import { FRONT_ACCESS_LOG, PUBLIC_PORT } from "./render/deployment";
+import { FRONT_REFUSED_LOG, PUBLIC_PORT } from "./render/deployment";
 import { renderHostFirewallScript } from "./render/hostFirewall";
 import { renderHostUpdatesScript } from "./render/hostUpdates";
 import { renderLoginGuardScript } from "./render/loginGuard";
@@ -184,7 +184,7 @@ export class DockerHost extends pulumi.ComponentResource {
                 `${name}-login-guard`,
                 {
                     connection: this.connection,
-                    create: renderLoginGuardScript({ accessLogPath: FRONT_ACCESS_LOG, ports: [PUBLIC_PORT] }),
+                    create: renderLoginGuardScript({ refusedLogPath: FRONT_REFUSED_LOG, ports: [PUBLIC_PORT] }),
                     triggers: [this.droplet.id],
                 },
                 // After the updates' own apt run, which holds the package lock.

@@ -103,7 +103,7 @@ async function main(): Promise<void> {
         ];
         fs.writeFileSync(
             path.join(dir, "Caddyfile"),
-            renderFrontConfig({ listen: `${LOOPBACK}:${port}`, tls: { kind: "none" }, users, realm: REALM, upstream: `${LOOPBACK}:${upstreamPort}`, upstreamAuthorization: "Basic ZnJvbnQ6YmVuY2g=", accessLogFile: path.join(dir, "access.log"), adminSocket: path.join(dir, "admin.sock") }),
+            renderFrontConfig({ listen: `${LOOPBACK}:${port}`, tls: { kind: "none" }, users, realm: REALM, upstream: `${LOOPBACK}:${upstreamPort}`, upstreamAuthorization: "Basic ZnJvbnQ6YmVuY2g=", accessLogFile: path.join(dir, "access.log"), refusedLogFile: path.join(dir, "refused.log"), adminSocket: path.join(dir, "admin.sock") }),
         );
         const caddy = tracker.start("caddy", systemBinary("taskset"), ["-c", "0", caddyBinary(), "run", "--config", path.join(dir, "Caddyfile"), "--adapter", "caddyfile"], {
             logFile: path.join(dir, "caddy.log"),

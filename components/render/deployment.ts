@@ -29,9 +29,12 @@ export const PUBLIC_PORT = 443;
 export const TUNNEL_PORT = 5000;
 export const HOST_CONFIG_DIR = "/etc/private-registry";
 export const HOST_DATA_DIR = "/var/lib/private-registry";
-/** The front's access log, which the failed-login guard reads; no secret is written to it. */
+/** The front's logs; no secret is written to them. */
 export const HOST_LOG_DIR = "/var/log/private-registry";
+/** Requests whose login the front accepted (front.ts `log_name`). */
 export const FRONT_ACCESS_LOG = `${HOST_LOG_DIR}/front-access.log`;
+/** Every other request (no login, a refused one, `/`): what the failed-login guard reads. */
+export const FRONT_REFUSED_LOG = `${HOST_LOG_DIR}/front-refused.log`;
 export const CONTAINER_NAME = "registry";
 export const FRONT_CONTAINER_NAME = "registry-front";
 /** Where the front's container finds its Caddyfile and key pair (the host's configDir/front). */
@@ -224,6 +227,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         upstream: `127.0.0.1:${REGISTRY_PORT}`,
         upstreamAuthorization: `Basic ${Buffer.from(`${UPSTREAM_USERNAME}:${input.upstreamLogin.password}`).toString("base64")}`,
         accessLogFile: FRONT_ACCESS_LOG,
+        refusedLogFile: FRONT_REFUSED_LOG,
         adminSocket: FRONT_ADMIN_SOCKET,
     };
 

@@ -1,5 +1,5 @@
 /**
- * fail2ban on the droplet host: it reads the front's JSON access log (front.ts) and, when one
+ * fail2ban on the droplet host: it reads the front's JSON refusal log (front.ts) and, when one
  * source address keeps failing to log in, drops that address's packets to the front's ports
  * with iptables for a while. Caddy's standard build has no rate limiting; the front runs with
  * host networking, so the host's INPUT chain sees the client's own address. Other sources,
@@ -36,8 +36,12 @@ export const FAIL2BAN_JAIL_NAME = "private-registry-front";
 export const FAIL2BAN_DEFAULTS = { maxRetry: 10, findTimeSeconds: 600, banTimeSeconds: 900 } as const;
 
 export interface Fail2banInput {
-    /** The front's access log as the host sees it (the container's log directory is a bind mount). */
-    accessLogPath: string;
+    /**
+     * The front's refusal log as the host sees it (the container's log directory is a bind
+     * mount): every 401 is there, as the front sends a request's line to its access log only
+     * once basic_auth has accepted the login (front.ts `log_name`).
+     */
+    refusedLogPath: string;
     /** TCP ports the front listens on; a banned address is refused on these only (not SSH). */
     ports: number[];
     maxRetry: number;
@@ -58,15 +62,16 @@ export interface Fail2banFiles {
  * processing"). Caddy writes its fields in a fixed order (caddyhttp/marshalers.go
  * LoggableHTTPRequest, then server.go logRequest, then the fields `log_append` adds), and the
  * front's log filter keeps no header (front.ts):
- *   {"level":"info",<ts>,"logger":"http.log.access.log0","msg":"handled request",
+ *   {"level":"info",<ts>,"logger":"http.log.access.refused","msg":"handled request",
  *    "request":{"remote_ip":"..","remote_port":"..","client_ip":"..","proto":"..","method":"..",
  *    "host":"..","uri":".."},"bytes_read":0,"user_id":"","duration":..,"size":0,"status":401,
  *    "login":"sent"}
  * Counted: status 401, `"login":"sent"` (the request carried an Authorization header: front.ts's
  * `log_append`), and no user, that is, the front refused the credentials (basic_auth, or the
  * unknown-user matcher before it). Not counted: the unauthenticated 401 every Docker client
- * starts with (no `login`), a 403 for a user outside their role, and a 401 from the registry
- * behind a login the front accepted (user_id set; a configuration fault, not a guess).
+ * starts with (no `login`). A 403 for a user outside their role, and a 401 from the registry
+ * behind a login the front accepted (a configuration fault, not a guess), are in the access log,
+ * not this one; were they here, their user_id would keep them out.
  * - A client's strings (uri, host, method) are JSON strings in which every `"` is written `\"`
  *   (zap), so none of them can hold `"user_id":""` or `"login":"sent"` as the regex reads them.
  * - `client_ip` is the address the front saw (no trusted_proxies in front.ts), not a header a
@@ -88,8 +93,8 @@ function positiveInteger(value: number, what: string): string {
 
 function checkInput(input: Fail2banInput): void {
     // fail2ban's config is INI: a newline, `%` (interpolation) or `;`/`#` would change its meaning.
-    if (!/^\/[A-Za-z0-9._/-]+$/.test(input.accessLogPath)) {
-        throw new Error(`accessLogPath must be an absolute plain path; got ${JSON.stringify(input.accessLogPath)}`);
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(input.refusedLogPath)) {
+        throw new Error(`refusedLogPath must be an absolute plain path; got ${JSON.stringify(input.refusedLogPath)}`);
     }
     if (input.ports.length === 0) {
         throw new Error("the jail needs at least one port");
@@ -104,7 +109,7 @@ function checkInput(input: Fail2banInput): void {
 export function renderFail2banFiles(input: Fail2banInput): Fail2banFiles {
     checkInput(input);
     const filter = [
-        "# Failed logins at the private registry's front (Caddy's JSON access log).",
+        "# Failed logins at the private registry's front (Caddy's JSON refusal log).",
         "",
         "[Definition]",
         "",
@@ -125,7 +130,7 @@ export function renderFail2banFiles(input: Fail2banInput): Fail2banFiles {
         `[${FAIL2BAN_JAIL_NAME}]`,
         "enabled = true",
         `filter = ${FAIL2BAN_JAIL_NAME}`,
-        `logpath = ${input.accessLogPath}`,
+        `logpath = ${input.refusedLogPath}`,
         // Stated, not inherited: Ubuntu 24.04's package sets `backend = systemd` for every jail
         // (its jail.d/defaults-debian.conf), which would ignore logpath. Polling stats the file
         // once a second and follows Caddy's rename-and-reopen when the log rolls.

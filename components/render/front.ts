@@ -99,12 +99,57 @@ export interface FrontInput {
     upstream: string;
     /** Secret: the `Authorization` value (`Basic …`) the front sends the registry on every request it passes on. */
     upstreamAuthorization: string;
-    /** Where the JSON access log goes (inside the front's container). */
+    /**
+     * The JSON access log (inside the front's container): one line per request whose login the
+     * front accepted, refused by role or not. What a logged-in client did stays here however
+     * much an anonymous one sends.
+     */
     accessLogFile: string;
+    /**
+     * The refusal log, beside it: one line per request that no login of ours was accepted for
+     * (none sent, an unknown user, a wrong password, the unauthenticated `/`). fail2ban reads it.
+     */
+    refusedLogFile: string;
+    /** How each log rolls; default {@link FRONT_LOG_ROLLS}. */
+    logRolls?: FrontLogRolls;
     /** Unix socket of Caddy's admin API (for `caddy reload`); never a TCP port. */
     adminSocket: string;
     timeouts?: FrontTimeouts;
 }
+
+/** One log file's rolling: Caddy renames it at `rollMiB` and keeps `keep` rolled files (gzipped). */
+export interface FrontLogRoll {
+    rollMiB: number;
+    keep: number;
+}
+
+export interface FrontLogRolls {
+    access: FrontLogRoll;
+    refused: FrontLogRoll;
+}
+
+/**
+ * Measured through the rehearsal's front (test/integration/hostile-log.test.ts prints these):
+ * a logged-in request's line is 344 to 604 bytes with its newline, 456 on average (the uri is
+ * most of it; it is cut at LOGGED_FIELD_BYTES). A skopeo push of an image of 3 layers and a
+ * config wrote 20 lines, about 4 per blob (HEAD, POST, PATCH, PUT) and 4 more; its pull 5.
+ *
+ * Assumed, a busy CI: 200 pushes and 2,000 pulls a day, of images of 10 layers and a config.
+ * About 50 lines a push (4 × 11 blobs + 4) and 15 a pull (the measured 5 is 1 per blob and 1),
+ * so 200 × 50 + 2,000 × 15 = 40,000 lines × 460 bytes = 18.4 MB a day, 129 MB in 7 days.
+ *
+ * The access log: 10 rolled files of 100 MiB each, so at least 1,000 MiB (1,049 MB) of lines
+ * are kept, the file being written aside (it may have just rolled): 7 days of a CI 8 times as
+ * busy, 57 days of the one assumed. Rolled files are gzipped (Caddy's default,
+ * modules/logging/filewriter.go `roll_gzip`), so the disk holds far less than that; lines older
+ * than 90 days go anyway (filewriter.go's default `roll_keep_for`). What a logged-in client
+ * sends is bounded by these sizes alone: its login is the operator's to revoke.
+ *
+ * The refusal log keeps its 20 MiB × 5: fail2ban reads only its newest lines (a 10-minute
+ * window, fail2ban.ts), so what a flood rolls away there is history only. A flood of 16
+ * connections from one address wrote 0.7 to 0.8 MiB of it a second (hostile-log.test.ts).
+ */
+export const FRONT_LOG_ROLLS: FrontLogRolls = { access: { rollMiB: 100, keep: 10 }, refused: { rollMiB: 20, keep: 5 } };
 
 /** The response a refused request gets: the registry API's own error shape, so clients print it. */
 export const DENIED_BODY = '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}';
@@ -188,7 +233,10 @@ function checkInput(input: FrontInput): void {
     if (!/^Basic [A-Za-z0-9+/]+=*$/.test(input.upstreamAuthorization)) {
         throw new Error("upstreamAuthorization must be `Basic ` and base64; got a value that is not");
     }
-    for (const [what, value] of [["realm", input.realm], ["upstream", input.upstream], ["listen", input.listen], ["accessLogFile", input.accessLogFile], ["adminSocket", input.adminSocket]] as const) {
+    if (input.refusedLogFile === input.accessLogFile) {
+        throw new Error("refusedLogFile must not be the access log: a flood of refusals would roll the access log away");
+    }
+    for (const [what, value] of [["realm", input.realm], ["upstream", input.upstream], ["listen", input.listen], ["accessLogFile", input.accessLogFile], ["refusedLogFile", input.refusedLogFile], ["adminSocket", input.adminSocket]] as const) {
         // Caddyfile tokens: nothing here is ever quoted or escaped, so refuse what would need it.
         if (!/^[A-Za-z0-9._:/[\]-]+$/.test(value)) {
             throw new Error(`${what} must be a plain token; got ${JSON.stringify(value)}`);
@@ -509,6 +557,63 @@ export function knownLoginRegex(names: readonly string[]): string {
     return `^[Bb][Aa][Ss][Ii][Cc] (?:${names.map(basicLoginPrefixRegex).join("|")})[A-Za-z0-9+/]*={0,2}$`;
 }
 
+/**
+ * The access loggers' names: Caddy logs a request as `http.log.access.<name>`
+ * (modules/caddyhttp/logging.go wrapLogger), which fail2ban's filter allows (fail2ban.ts).
+ */
+export const ACCEPTED_LOGGER = "accepted";
+export const REFUSED_LOGGER = "refused";
+
+function rollValue(value: number, what: string): string {
+    if (!Number.isInteger(value) || value < 1) {
+        throw new Error(`${what} must be a whole number >= 1; got ${value}`);
+    }
+    return String(value);
+}
+
+/**
+ * A named access log. The site's hostnames are mapped to every named log without `no_hostname`
+ * (caddyconfig/httpcaddyfile/httptype.go, "add log associations"; a catch-all site makes it the
+ * server's default logger), so the refusal log takes every request the route does not send
+ * elsewhere. The access log has `no_hostname` and takes only the requests that `log_name`
+ * names it for: the handler sets the `access_logger_names` variable, which replaces the host's
+ * loggers for that request (builtins.go parseLogName, logging.go wrapLogger), so each request
+ * gets one line in one of the two files.
+ */
+function logBlock(name: string, file: string, roll: FrontLogRoll, noHostname: boolean): string[] {
+    return [
+        `log ${name} {`,
+        ...(noHostname ? ["\tno_hostname"] : []),
+        `\toutput file ${file} {`,
+        // modules/logging/filewriter.go: roll_size rounds up to whole MiB, the file is renamed
+        // and gzipped when a write would pass it, and roll_keep rolled files are kept.
+        `\t\troll_size ${rollValue(roll.rollMiB, `${name} log's rollMiB`)}MiB`,
+        `\t\troll_keep ${rollValue(roll.keep, `${name} log's keep`)}`,
+        "\t}",
+        // A line of bounded size whatever a client sends: the request's and the response's
+        // headers go (a 16 KB header made every line 16 KB, and a redirect's Location is a
+        // presigned S3 URL, a short-lived credential); what a client can make long (uri, host,
+        // method) is cut to LOGGED_FIELD_BYTES. What is left: address, method, path, status,
+        // size, duration, user, and `login` (front.ts's route) for fail2ban.
+        // caddyhttp/marshalers.go LoggableHTTPRequest and server.go logRequest write these fields.
+        "\tformat filter {",
+        "\t\twrap json",
+        "\t\tfields {",
+        "\t\t\trequest>headers delete",
+        "\t\t\trequest>tls delete",
+        "\t\t\tresp_headers delete",
+        // `uri` is the request line's target as sent (Go's Request.RequestURI): in absolute form,
+        // `https://user:password@host/path`, it carries a password that is no login (Caddy reads
+        // only the Authorization header). The scheme and authority go; the path stays.
+        `\t\t\trequest>uri regexp \`${loggedUriRegex()}\` \${1}`,
+        `\t\t\trequest>host regexp \`${truncatedRegex()}\` \${1}`,
+        `\t\t\trequest>method regexp \`${truncatedRegex()}\` \${1}`,
+        "\t\t}",
+        "\t}",
+        "}",
+    ];
+}
+
 /** Matchers (and their names) for what each user may not do. */
 function refusals(users: FrontUser[]): { name: string; lines: string[] }[] {
     const refused: { name: string; lines: string[] }[] = [];
@@ -547,34 +652,8 @@ export function renderFrontConfig(input: FrontInput): string {
     } else if (input.tls.kind === "files") {
         site.push(`tls ${input.tls.certificate} ${input.tls.key}`);
     }
-    site.push(
-        "log {",
-        `\toutput file ${input.accessLogFile} {`,
-        "\t\troll_size 20MiB",
-        "\t\troll_keep 5",
-        "\t}",
-        // A line of bounded size whatever a client sends: the request's and the response's
-        // headers go (a 16 KB header made every line 16 KB, and a redirect's Location is a
-        // presigned S3 URL, a short-lived credential); what a client can make long (uri, host,
-        // method) is cut to LOGGED_FIELD_BYTES. What is left: address, method, path, status,
-        // size, duration, user, and `login` (front.ts's route) for fail2ban.
-        // caddyhttp/marshalers.go LoggableHTTPRequest and server.go logRequest write these fields.
-        "\tformat filter {",
-        "\t\twrap json",
-        "\t\tfields {",
-        "\t\t\trequest>headers delete",
-        "\t\t\trequest>tls delete",
-        "\t\t\tresp_headers delete",
-        // `uri` is the request line's target as sent (Go's Request.RequestURI): in absolute form,
-        // `https://user:password@host/path`, it carries a password that is no login (Caddy reads
-        // only the Authorization header). The scheme and authority go; the path stays.
-        `\t\t\trequest>uri regexp \`${loggedUriRegex()}\` \${1}`,
-        `\t\t\trequest>host regexp \`${truncatedRegex()}\` \${1}`,
-        `\t\t\trequest>method regexp \`${truncatedRegex()}\` \${1}`,
-        "\t\t}",
-        "\t}",
-        "}",
-    );
+    const rolls = input.logRolls ?? FRONT_LOG_ROLLS;
+    site.push(...logBlock(REFUSED_LOGGER, input.refusedLogFile, rolls.refused, false), ...logBlock(ACCEPTED_LOGGER, input.accessLogFile, rolls.access, true));
     if (input.tls.kind !== "none") {
         site.push("header Strict-Transport-Security max-age=31536000");
     }
@@ -588,7 +667,7 @@ export function renderFrontConfig(input: FrontInput): string {
         // Clients (and the live check) tell a registry by this header on the first 401 to /v2/,
         // which the front's login answers before the registry sees the request.
         "header Docker-Distribution-API-Version registry/2.0",
-        // The access log keeps no request header (above); this field tells fail2ban that a 401
+        // Neither log keeps a request header (logBlock); this field tells fail2ban that a 401
         // answered credentials (fail2ban.ts). `<`: added before the handlers run
         // (modules/caddyhttp/logging/logappend.go), so a refusal's line has it too.
         "@login_sent header Authorization *",
@@ -611,6 +690,11 @@ export function renderFrontConfig(input: FrontInput): string {
         `basic_auth bcrypt ${input.realm} {`,
         ...input.users.map((user) => `\t${user.name} ${user.bcryptHash}`),
         "}",
+        // Reached only with a login basic_auth accepted: this request's line goes to the access
+        // log, not the refusal log (logBlock). A 401 above, and the role refusals' 403s below,
+        // are written as before, each to its log; so is an error answered by handle_errors, as
+        // the variable stays on the request.
+        `log_name ${ACCEPTED_LOGGER}`,
     ];
     const refused = refusals(input.users);
     for (const matcher of refused) {

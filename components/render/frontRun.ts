@@ -18,7 +18,7 @@ export interface FrontRunInput {
     configMount: string;
     /** Host directory for Caddy's certificates and ACME account, kept across restarts. */
     dataDir: string;
-    /** Host directory for the access log, mounted at the same path. */
+    /** Host directory for the access and refusal logs (front.ts), mounted at the same path. */
     logDir: string;
 }
 

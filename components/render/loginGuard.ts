@@ -8,8 +8,8 @@ import { shellQuote } from "./shell";
  */
 
 export interface LoginGuardInput {
-    /** The front's access log on the host. */
-    accessLogPath: string;
+    /** The front's refusal log on the host (front.ts `refusedLogFile`). */
+    refusedLogPath: string;
     /** The front's public TCP ports. */
     ports: number[];
     /** Stands in for `/` before fail2ban's own paths and apt's locks (tests); default none. */
@@ -20,7 +20,7 @@ export interface LoginGuardInput {
 
 export function renderLoginGuardScript(input: LoginGuardInput): string {
     const q = shellQuote;
-    const files = renderFail2banFiles({ accessLogPath: input.accessLogPath, ports: input.ports, ...FAIL2BAN_DEFAULTS });
+    const files = renderFail2banFiles({ refusedLogPath: input.refusedLogPath, ports: input.ports, ...FAIL2BAN_DEFAULTS });
     const root = input.root ?? "";
     const filterPath = `${root}${FAIL2BAN_FILTER_PATH}`;
     const jailPath = `${root}${FAIL2BAN_JAIL_PATH}`;
@@ -30,7 +30,7 @@ mv -f ${q(`${path}.new`)} ${q(path)}`;
     return `#!/bin/sh
 # Installs fail2ban with a jail that refuses, for a while, an address that keeps failing to log in at the front.
 set -eu
-log=${q(input.accessLogPath)}
+log=${q(input.refusedLogPath)}
 ${renderAptWaitFunctions({ ...input.aptWait, root })}
 if ! command -v fail2ban-client >/dev/null 2>&1; then
   echo "installing fail2ban"

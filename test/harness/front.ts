@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import * as tls from "node:tls";
-import { renderFrontConfig, type FrontInput, type RegistryRole } from "../../components/render/front";
+import { renderFrontConfig, type FrontInput, type FrontLogRolls, type RegistryRole } from "../../components/render/front";
 import { request, type HttpResponse } from "./http";
 import { freePort, LOOPBACK } from "./ports";
 import type { ProcessTracker, TrackedProcess } from "./processes";
@@ -15,7 +15,8 @@ import { waitUntil } from "./wait";
  * The front as the droplet runs it: the pinned Caddy (.cache/bin/caddy) serving the Caddyfile
  * that `renderFrontConfig` renders from the program's own FrontInput (`deploymentParts(...).front`),
  * with only loopback swaps ({@link rehearsalFrontInput}): the listen address, the upstream
- * (the registry's loopback port), the access log and admin socket paths, and the key pair's paths.
+ * (the registry's loopback port), the two logs' and the admin socket's paths, and the key pair's
+ * paths. The logs' roll sizes are the program's unless a test passes its own (`logRolls`).
  */
 
 export interface FrontUserSpec {
@@ -51,6 +52,7 @@ export interface FrontSwaps {
     /** The registry's `127.0.0.1:PORT` in place of the program's fixed port. */
     upstream: string;
     accessLogFile: string;
+    refusedLogFile: string;
     adminSocket: string;
     /** The key pair's paths on this machine, in place of the container's (private CA only). */
     keyPair: { certificate: string; key: string };
@@ -63,6 +65,7 @@ export function rehearsalFrontInput(program: FrontInput, swaps: FrontSwaps): Fro
         listen: swaps.listen,
         upstream: swaps.upstream,
         accessLogFile: swaps.accessLogFile,
+        refusedLogFile: swaps.refusedLogFile,
         adminSocket: swaps.adminSocket,
         tls: program.tls.kind === "files" ? { ...program.tls, ...swaps.keyPair } : program.tls,
     };
@@ -80,11 +83,18 @@ export interface LocalFrontOptions {
     port?: number;
     /** The address it listens on and clients use; default 127.0.0.1 (a network namespace's own address, for the bench's rig). */
     host?: string;
+    /**
+     * Smaller rolls than the program's FRONT_LOG_ROLLS, so that a test can roll a log with a
+     * few thousand requests; the renderer's own input, nothing else of the program changes.
+     */
+    logRolls?: FrontLogRolls;
 }
 
 export class LocalFront {
     readonly configFile: string;
     readonly accessLogFile: string;
+    /** Requests that no login was accepted for (front.ts `refusedLogFile`). */
+    readonly refusedLogFile: string;
     /** Caddy's own stdout and stderr. */
     readonly logFile: string;
     /** What Caddy runs: the program's input with the loopback swaps. */
@@ -104,11 +114,14 @@ export class LocalFront {
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         this.configFile = path.join(dir, "Caddyfile");
         this.accessLogFile = path.join(dir, "access.log");
+        this.refusedLogFile = path.join(dir, "refused.log");
         this.logFile = path.join(dir, "caddy.log");
-        this.input = rehearsalFrontInput(options.program, {
+        const program = options.logRolls === undefined ? options.program : { ...options.program, logRolls: options.logRolls };
+        this.input = rehearsalFrontInput(program, {
             listen: `${this.listenHost}:${port}`,
             upstream: `${LOOPBACK}:${options.upstreamPort}`,
             accessLogFile: this.accessLogFile,
+            refusedLogFile: this.refusedLogFile,
             adminSocket: path.join(dir, "admin.sock"),
             keyPair: { certificate: certs.certFile, key: certs.keyFile },
         });
@@ -157,10 +170,17 @@ export class LocalFront {
 
     /** The access log's entries. */
     accessLog(): FrontAccessEntry[] {
-        return this.accessLogText()
-            .split("\n")
-            .filter((line) => line.trim() !== "")
-            .map((line) => JSON.parse(line) as FrontAccessEntry);
+        return logEntries(this.accessLogText());
+    }
+
+    /** The refusal log's raw text (JSON lines). */
+    refusedLogText(): string {
+        return fs.existsSync(this.refusedLogFile) ? fs.readFileSync(this.refusedLogFile, "utf8") : "";
+    }
+
+    /** The refusal log's entries. */
+    refusedLog(): FrontAccessEntry[] {
+        return logEntries(this.refusedLogText());
     }
 
     /** Caddy's own output (stderr). */
@@ -171,6 +191,13 @@ export class LocalFront {
     async stop(): Promise<void> {
         await this.proc?.stop(10_000);
     }
+}
+
+function logEntries(text: string): FrontAccessEntry[] {
+    return text
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => JSON.parse(line) as FrontAccessEntry);
 }
 
 /** The fields of a Caddy access log line the tests read. */

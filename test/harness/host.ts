@@ -2,6 +2,7 @@ import {
     CONTAINER_NAME,
     deploymentParts,
     FRONT_ACCESS_LOG,
+    FRONT_REFUSED_LOG,
     FRONT_CONTAINER_NAME,
     HOST_CONFIG_DIR,
     HOST_DATA_DIR,
@@ -31,7 +32,7 @@ import { rehearsalConfigInput } from "./registry";
  * here swapped: both container names; the host directories (config, data, the front's log,
  * systemd's units) under a temp dir; the registry's loopback port and debug port (both configs'
  * http.addr and debug addr, and the front's upstream); the front's listen address (127.0.0.1:PORT
- * instead of 443 or the tunnel's 5000) and its access log; the health check's port; both configs'
+ * instead of 443 or the tunnel's 5000) and its two logs; the health check's port; both configs'
  * S3 endpoint; and the port in the retention tool's registry address. {@link withDropletValues}
  * and {@link bundleWithDropletValues} put the droplet's values back, so a test can prove that the
  * result renders the program's script and bundle byte for byte.
@@ -139,6 +140,7 @@ export function rehearseOnHost(input: DeploymentInput, swaps: HostSwaps): HostRe
         listen: `${LOOPBACK}:${swaps.frontPort}`,
         upstream: `${LOOPBACK}:${swaps.port}`,
         accessLogFile: `${swaps.root}${FRONT_ACCESS_LOG}`,
+        refusedLogFile: `${swaps.root}${FRONT_REFUSED_LOG}`,
     };
     const files = renderBundleFiles({ config, front, files: { ...program.files, ...(retention !== undefined ? { "retention.yml": retention.config } : {}) } }) as Record<string, string>;
     const stdin = renderStdinBundle({ files, healthCheckUser: program.healthCheckUser });
@@ -175,7 +177,7 @@ export function withDropletValues(rehearsal: StartScriptInput, input: Deployment
 /**
  * The rehearsal's bundle files rendered again with the droplet's values put back in both
  * configs (addresses, the program's S3 endpoint and addressing), the Caddyfile (listen address,
- * upstream, access log) and retention.yml; every other file is the rehearsal's own.
+ * upstream, both logs) and retention.yml; every other file is the rehearsal's own.
  */
 export function bundleWithDropletValues(rehearsal: HostRehearsal, input: DeploymentInput): Record<string, string> {
     const storage = rehearsal.config.storage;
@@ -195,6 +197,7 @@ export function bundleWithDropletValues(rehearsal: HostRehearsal, input: Deploym
         listen: input.tls.kind === "none" ? `${LOOPBACK}:${TUNNEL_PORT}` : `:${PUBLIC_PORT}`,
         upstream: `${LOOPBACK}:${REGISTRY_PORT}`,
         accessLogFile: FRONT_ACCESS_LOG,
+        refusedLogFile: FRONT_REFUSED_LOG,
     };
     // Both configs and the Caddyfile are rendered again from the inputs above.
     const files = { ...rehearsal.files };

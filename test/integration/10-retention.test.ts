@@ -50,19 +50,20 @@ describe("tag retention with regbot against the rehearsal registry", () => {
 
     /**
      * Writes the rendered config, runs the pinned binary with the rendered arguments, counts the
-     * registry requests it made: in the front's access log, which also has the ones the front
-     * answers itself (the unauthenticated first request). The log holds no request headers, so
-     * not regbot's User-Agent either: every line of the run counts, since nothing else talks to
-     * the registry while it runs.
+     * registry requests it made: in the front's two logs, the access log for its logged-in
+     * requests and the refusal log for the ones the front answers itself (the unauthenticated
+     * first request). The logs hold no request headers, so not regbot's User-Agent either: every
+     * line of the run counts, since nothing else talks to the registry while it runs.
      */
     const run = async (rules: RetentionRules, dryRun: boolean): Promise<RegbotRun & { requests: number }> => {
         const rendered = renderRetention(input(rules, dryRun, "retention.yml"));
         fs.writeFileSync(work.join("retention.yml"), rendered.config, { mode: 0o600 });
-        const logBefore = stack.front.accessLog().length;
+        const lines = () => stack.front.accessLog().length + stack.front.refusedLog().length;
+        const logBefore = lines();
         const s3Before = stack.s3.operationCount();
         const result = await runRegbot(stack.tracker, regbotBinary(), rendered.args);
         assertSucceeded(result, `regbot ${rendered.args.join(" ")}`, { registry: stack.registry });
-        const requests = stack.front.accessLog().length - logBefore;
+        const requests = lines() - logBefore;
         const s3 = stack.s3.operations({ since: s3Before, userAgent: REGISTRY_S3_USER_AGENT }).length;
         process.stderr.write(`[retention] ${dryRun ? "dry run" : "run"}: ${result.durationMs} ms, ${requests} registry requests, ${s3} S3 requests by the registry\n`);
         return { ...result, requests };

@@ -286,32 +286,40 @@ describe("the front: logins, roles, repositories, slow clients and logs", () => 
         connection.socket.write(`GET ${target} HTTP/1.1\r\nHost: ${stack.front.host}\r\nConnection: close\r\n\r\n`);
         await connection.closed;
         assert.match(connection.received(), /^HTTP\/1\.1 401 /, "userinfo in the URL is no login");
-        // Caddy writes a request's line after answering it; the path is still logged.
+        // Caddy writes a request's line after answering it; the path is still logged, in the
+        // refusal log, as no login came with it.
         let entry: FrontAccessEntry | undefined;
         for (let i = 0; i < 100 && entry === undefined; i++) {
-            entry = stack.front.accessLog().find((e) => e.request.uri.includes("probe=absolute-form"));
+            entry = stack.front.refusedLog().find((e) => e.request.uri.includes("probe=absolute-form"));
             await sleep(50);
         }
-        assert.ok(entry !== undefined, "no access log line for the absolute-form request");
-        assert.ok(!stack.front.accessLogText().includes(users.ci.password), `the password is in the access log: ${JSON.stringify(entry.request.uri).replace(users.ci.password, "<password>")}`);
+        assert.ok(entry !== undefined, "no refusal log line for the absolute-form request");
+        for (const text of [stack.front.refusedLogText(), stack.front.accessLogText()]) {
+            assert.ok(!text.includes(users.ci.password), `the password is in a log: ${JSON.stringify(entry.request.uri).replace(users.ci.password, "<password>")}`);
+        }
         assert.equal(entry.request.uri, "/v2/?probe=absolute-form");
     });
 
-    test("13h) no secret in Caddy's access log or its stderr; refusals are logged with the user", () => {
+    test("13h) no secret in Caddy's logs or its stderr; refusals by role are in the access log with the user, failed logins in the refusal log", () => {
         const accessLog = stack.front.accessLogText();
+        const refusedLog = stack.front.refusedLogText();
         const stderr = stack.front.log();
         const forbidden = [...secrets(), ...Object.values(users).map(basicAuthorization).map((h) => h.slice("Basic ".length)), "X-Amz-Signature", "X-Amz-Credential"];
-        for (const [name, text] of [["access log", accessLog], ["stderr", stderr]]) {
+        for (const [name, text] of [["access log", accessLog], ["refusal log", refusedLog], ["stderr", stderr]]) {
             const found = forbidden.filter((secret) => text.includes(secret));
             assert.deepEqual(found.map((s) => `${s.slice(0, 4)}...`), [], `secrets in Caddy's ${name}`);
         }
         const entries = stack.front.accessLog();
+        const refused = stack.front.refusedLog();
         assert.ok(entries.some((e) => e.status === 307), "no presigned redirect went through the front, so the X-Amz-Signature check proves nothing");
-        assert.ok(entries.every((e) => e.request.headers === undefined && e.resp_headers === undefined), "headers in the access log");
-        assert.ok(entries.some((e) => e.status === 401 && (e as { login?: string }).login === "sent"), "a refused login's line says credentials were sent");
+        assert.ok([...entries, ...refused].every((e) => e.request.headers === undefined && e.resp_headers === undefined), "headers in a log");
+        assert.ok(refused.some((e) => e.status === 401 && (e as { login?: string }).login === "sent"), "a refused login's line says credentials were sent");
         for (const user of ["deploy", "team", "solo"]) {
             assert.ok(entries.some((e) => e.status === 403 && e.user_id === user), `a 403 line for ${user}`);
         }
-        assert.ok(entries.some((e) => e.status === 401 && e.user_id === ""), "a 401 line (no known user)");
+        assert.ok(refused.some((e) => e.status === 401 && e.user_id === ""), "a 401 line (no known user)");
+        // One log per request: the access log has accepted logins only, the refusal log none.
+        assert.deepEqual(entries.filter((e) => (e.user_id ?? "") === "").map((e) => `${e.status} ${e.request.method} ${e.request.uri}`), [], "access log lines without a user");
+        assert.deepEqual(refused.filter((e) => (e.user_id ?? "") !== "").map((e) => `${e.status} ${e.user_id} ${e.request.uri}`), [], "refusal log lines with a user");
     });
 });

@@ -131,7 +131,8 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
         const registry = lab.inside(lab.droplet, cachedBinary("registry"), ["serve", tmp.join("registry.yml")]);
         tracker.start("registry", registry.command, registry.args, { logFile: tmp.join("registry.log"), env: registryEnvironment() });
 
-        const accessLog = tmp.join("access.log");
+        // fail2ban reads the refusal log, where the front writes every 401 (front.ts `log_name`).
+        const refusedLog = tmp.join("refused.log");
         fs.writeFileSync(
             tmp.join("Caddyfile"),
             renderFrontConfig({
@@ -141,13 +142,16 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
                 realm: REALM,
                 upstream: "127.0.0.1:5000",
                 upstreamAuthorization: `Basic ${Buffer.from(`${frontLogin.username}:${frontLogin.password}`).toString("base64")}`,
-                accessLogFile: accessLog,
+                accessLogFile: tmp.join("access.log"),
+                refusedLogFile: refusedLog,
                 adminSocket: tmp.join("admin.sock"),
             }),
         );
         const caddy = lab.inside(lab.droplet, caddyBinary(), ["run", "--config", tmp.join("Caddyfile"), "--adapter", "caddyfile"]);
         const caddyProcess = tracker.start("caddy", caddy.command, caddy.args, { logFile: tmp.join("caddy.log"), env: caddyEnvironment(tmp.path) });
-        // B's right password through the front and the registry; the access log now exists.
+        // B's right password through the front and the registry. Its line goes to the access log;
+        // the refusal log is created as the droplet's guard creates it (loginGuard.ts), since
+        // fail2ban refuses to start a jail whose log does not exist.
         await waitUntil(
             async () => {
                 const answer = await ask(b, "right");
@@ -155,13 +159,14 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
             },
             { description: "B's login to get 200 through the front", timeoutMs: 20_000, abortIf: () => (caddyProcess.running ? undefined : `caddy exited:\n${caddyProcess.logTail()}`) },
         );
+        fs.appendFileSync(refusedLog, "");
 
         // The package's configuration with our filter and jail instead of its jail.d (sshd).
         const conf = tmp.join("fail2ban");
         fs.cpSync("/etc/fail2ban", conf, { recursive: true });
         fs.rmSync(path.join(conf, "jail.d"), { recursive: true, force: true });
         fs.mkdirSync(path.join(conf, "jail.d"));
-        const files = renderFail2banFiles({ accessLogPath: accessLog, ports: [FRONT_PORT], maxRetry: MAX_RETRY, findTimeSeconds: FAIL2BAN_DEFAULTS.findTimeSeconds, banTimeSeconds: BAN_SECONDS });
+        const files = renderFail2banFiles({ refusedLogPath: refusedLog, ports: [FRONT_PORT], maxRetry: MAX_RETRY, findTimeSeconds: FAIL2BAN_DEFAULTS.findTimeSeconds, banTimeSeconds: BAN_SECONDS });
         fs.writeFileSync(path.join(conf, "filter.d", `${FAIL2BAN_JAIL_NAME}.conf`), files.filter);
         fs.writeFileSync(path.join(conf, "jail.d", `${FAIL2BAN_JAIL_NAME}.local`), files.jail);
         fs.writeFileSync(path.join(conf, "fail2ban.local"), ["[Definition]", `logtarget = ${tmp.join("fail2ban.log")}`, "dbfile = :memory:", ""].join("\n"));

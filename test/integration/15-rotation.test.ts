@@ -252,8 +252,10 @@ describe("rotating the S3 key and the passwords under load, over real SSH", () =
         assertNoSecrets(host.shim.calls().join("\n"), "the docker command lines");
         assertNoSecrets(outputs.join("\n"), "the start script's output");
         const accessLog = fs.readFileSync(last.front.accessLogFile, "utf8");
-        assert.match(accessLog, /"status":401/, "the access log lacks the refused logins");
+        const refusedLog = fs.readFileSync(last.front.refusedLogFile, "utf8");
+        assert.match(refusedLog, /"status":401/, "the refusal log lacks the refused logins");
         assertNoSecrets(accessLog, "the front's access log");
+        assertNoSecrets(refusedLog, "the front's refusal log");
         for (const name of [host.containerName, host.frontContainerName]) {
             containerLogTexts.push(await containerLogs(name));
         }

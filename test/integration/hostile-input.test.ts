@@ -100,16 +100,18 @@ describe("the front: malformed requests get the registry's 4xx and no error-leve
 
     /**
      * Sends one input and collects what the logs gained for it. The front writes a request's
-     * access line after answering it; the registry logs before its answer reaches the front, so
-     * once the access log has grown, both logs hold this request's lines (a short grace covers
-     * the registry's access line, written when its handler returns).
+     * line (to its access log, or its refusal log without a login) after answering it; the
+     * registry logs before its answer reaches the front, so once either has grown, all the logs
+     * hold this request's lines (a short grace covers the registry's access line, written when
+     * its handler returns).
      */
     const probe = async (send: () => Promise<Answer>): Promise<Outcome> => {
         const registryFrom = stack.registry.log().length;
         const frontFrom = stack.front.log().length;
         const accessFrom = stack.front.accessLogText().length;
+        const refusedFrom = stack.front.refusedLogText().length;
         const answer = await send();
-        for (let i = 0; i < 100 && stack.front.accessLogText().length === accessFrom; i++) {
+        for (let i = 0; i < 100 && stack.front.accessLogText().length === accessFrom && stack.front.refusedLogText().length === refusedFrom; i++) {
             await sleep(50);
         }
         await sleep(300);
@@ -117,7 +119,7 @@ describe("the front: malformed requests get the registry's 4xx and no error-leve
         return {
             ...answer,
             registryErrors: errors(stack.registry.log().slice(registryFrom)),
-            frontErrors: [...errors(stack.front.log().slice(frontFrom)), ...errors(stack.front.accessLogText().slice(accessFrom))],
+            frontErrors: [...errors(stack.front.log().slice(frontFrom)), ...errors(stack.front.accessLogText().slice(accessFrom)), ...errors(stack.front.refusedLogText().slice(refusedFrom))],
         };
     };
 

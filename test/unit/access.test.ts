@@ -180,11 +180,11 @@ describe("credentialRotation", () => {
 });
 
 describe("the failed-login guard", () => {
-    it("is installed over SSH in public mode, reading the front's access log", async () => {
+    it("is installed over SSH in public mode, reading the front's refusal log", async () => {
         const d = await deploy("guard", {});
         const guard = ofType(d.resources, "command:remote:Command").find((c) => c.name === "guard-host-login-guard");
         assert.ok(guard);
-        assert.match(guard.inputs.create, /log='\/var\/log\/private-registry\/front-access\.log'/);
+        assert.match(guard.inputs.create, /log='\/var\/log\/private-registry\/front-refused\.log'/);
         assert.match(guard.inputs.create, /fail2ban-client status 'private-registry-front'/);
     });
 

@@ -1,7 +1,7 @@
 /**
  * The fail2ban filter against the real front: Caddy (.cache/bin/caddy) serves the Caddyfile
- * renderFrontConfig renders and writes its JSON access log; Debian's fail2ban-regex reads that
- * log with the filter renderFail2banFiles renders. Only failed logins may count, with the
+ * renderFrontConfig renders and writes its JSON logs; Debian's fail2ban-regex reads the refusal
+ * log, which the jail names, with the filter renderFail2banFiles renders. Only failed logins may count, with the
  * address Caddy saw and the time Caddy wrote. The jail is parsed by fail2ban-client with the
  * package's own jail.conf and actions, as on the droplet.
  */
@@ -28,6 +28,8 @@ interface Sent {
     headers: Record<string, string>;
     status: number;
     counts: boolean;
+    /** The front's log the line goes to: the access log once basic_auth accepted the login. */
+    log: "refused" | "access";
 }
 
 function basic(password: string): string {
@@ -40,22 +42,22 @@ function bracedHeaders(): Record<string, string> {
 
 /** What a client sends, the front's answer and whether fail2ban must count it as a failed login. */
 const REQUESTS: Sent[] = [
-    { what: "a Docker client's first, unauthenticated request", method: "GET", headers: {}, status: 401, counts: false },
-    { what: "a wrong password", method: "GET", headers: { Authorization: basic("wrong") }, status: 401, counts: true },
-    { what: "the right password", method: "GET", headers: { Authorization: basic(USER.password) }, status: 200, counts: false },
-    { what: "a push by a pull-only user (refused, 403)", method: "PUT", headers: { Authorization: basic(USER.password) }, status: 403, counts: false },
+    { what: "a Docker client's first, unauthenticated request", method: "GET", headers: {}, status: 401, counts: false, log: "refused" },
+    { what: "a wrong password", method: "GET", headers: { Authorization: basic("wrong") }, status: 401, counts: true, log: "refused" },
+    { what: "the right password", method: "GET", headers: { Authorization: basic(USER.password) }, status: 200, counts: false, log: "access" },
+    { what: "a push by a pull-only user (refused, 403)", method: "PUT", headers: { Authorization: basic(USER.password) }, status: 403, counts: false, log: "access" },
     // A value that reads like the key (Caddy escapes its quotes) must not make a request count.
-    { what: "no login, a header value naming Authorization", method: "GET", headers: { "X-Note": '"Authorization":["x"]}' }, status: 401, counts: false },
+    { what: "no login, a header value naming Authorization", method: "GET", headers: { "X-Note": '"Authorization":["x"]}' }, status: 401, counts: false, log: "refused" },
     // Braces in values must not hide the Authorization key from the filter. Caddy logs the
     // headers in random order: with 30 of them, Authorization comes first once in 31 requests.
-    ...[1, 2, 3].map((n) => ({ what: `a wrong password among headers with braces (${n})`, method: "GET", headers: { Authorization: basic(`guess-${n}`), ...bracedHeaders() }, status: 401, counts: true })),
-    { what: "a scheme the front does not take", method: "GET", headers: { Authorization: "Bearer abc" }, status: 401, counts: true },
+    ...[1, 2, 3].map((n): Sent => ({ what: `a wrong password among headers with braces (${n})`, method: "GET", headers: { Authorization: basic(`guess-${n}`), ...bracedHeaders() }, status: 401, counts: true, log: "refused" })),
+    { what: "a scheme the front does not take", method: "GET", headers: { Authorization: "Bearer abc" }, status: 401, counts: true, log: "refused" },
     // The headers are not logged: 16 KB of them neither count nor lengthen the line.
-    { what: "no login, a 16 KB header", method: "GET", headers: { "X-Pad": "p".repeat(16 * 1024) }, status: 401, counts: false },
-    { what: "a wrong password with a 16 KB header", method: "GET", headers: { Authorization: basic("padded"), "X-Pad": "p".repeat(16 * 1024) }, status: 401, counts: true },
+    { what: "no login, a 16 KB header", method: "GET", headers: { "X-Pad": "p".repeat(16 * 1024) }, status: 401, counts: false, log: "refused" },
+    { what: "a wrong password with a 16 KB header", method: "GET", headers: { Authorization: basic("padded"), "X-Pad": "p".repeat(16 * 1024) }, status: 401, counts: true, log: "refused" },
     // Answered by the front's unknown-user matcher, before basic_auth: counted all the same.
-    { what: "an unknown user name", method: "GET", headers: { Authorization: `Basic ${Buffer.from("admin:guess").toString("base64")}` }, status: 401, counts: true },
-    { what: "a near miss of the user's name", method: "GET", headers: { Authorization: `Basic ${Buffer.from(`${USER.name}s:${USER.password}`).toString("base64")}` }, status: 401, counts: true },
+    { what: "an unknown user name", method: "GET", headers: { Authorization: `Basic ${Buffer.from("admin:guess").toString("base64")}` }, status: 401, counts: true, log: "refused" },
+    { what: "a near miss of the user's name", method: "GET", headers: { Authorization: `Basic ${Buffer.from(`${USER.name}s:${USER.password}`).toString("base64")}` }, status: 401, counts: true, log: "refused" },
 ];
 
 function send(port: number, sent: Sent): Promise<number> {
@@ -76,19 +78,23 @@ function fail2banRegex(args: string[]): string {
     return result.stdout;
 }
 
-describe("fail2ban's filter on the real front's access log", () => {
+describe("fail2ban's filter on the real front's refusal log", () => {
     const tracker = new ProcessTracker();
     let tmp: TempDir;
     let upstream: http.Server;
     let caddy: TrackedProcess;
     let port: number;
     let accessLog: string;
+    let refusedLog: string;
     let filterFile: string;
-    let lines: { ts: number }[];
+    /** Each log's lines, in the order of REQUESTS. */
+    let lines: Record<Sent["log"], { ts: number; status: number; user_id: string }[]>;
+    const sentTo = (log: Sent["log"]) => REQUESTS.filter((sent) => sent.log === log);
 
     before(async () => {
         tmp = makeTempDir("fail2ban-unit");
         accessLog = tmp.join("access.log");
+        refusedLog = tmp.join("refused.log");
         upstream = http.createServer((_req, res) => res.end("{}"));
         await new Promise<void>((resolve) => upstream.listen(0, LOOPBACK, resolve));
         const upstreamPort = (upstream.address() as { port: number }).port;
@@ -101,6 +107,7 @@ describe("fail2ban's filter on the real front's access log", () => {
             upstream: `${LOOPBACK}:${upstreamPort}`,
             upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",
             accessLogFile: accessLog,
+            refusedLogFile: refusedLog,
             adminSocket: tmp.join("admin.sock"),
         });
         fs.writeFileSync(tmp.join("Caddyfile"), caddyfile);
@@ -118,21 +125,24 @@ describe("fail2ban's filter on the real front's access log", () => {
         // Caddy writes a request's line after answering it: wait for the warm-up's line, so that
         // only the requests below are in the log the filter reads.
         await waitUntil(
-            async () => (fs.existsSync(accessLog) && fs.statSync(accessLog).size > 0 ? { done: true, value: undefined } : { done: false, seen: "no line yet" }),
-            { description: "the warm-up request's access log line", timeoutMs: 10_000 },
+            async () => (fs.existsSync(refusedLog) && fs.statSync(refusedLog).size > 0 ? { done: true, value: undefined } : { done: false, seen: "no line yet" }),
+            { description: "the warm-up request's refusal log line", timeoutMs: 10_000 },
         );
-        fs.truncateSync(accessLog, 0);
+        fs.truncateSync(refusedLog, 0);
+        assert.ok(!fs.existsSync(accessLog) || fs.statSync(accessLog).size === 0, "the warm-up's anonymous request is in the access log");
         for (const sent of REQUESTS) {
             assert.equal(await send(port, sent), sent.status, sent.what);
         }
+        const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as { ts: number; status: number; user_id: string }) : []);
         lines = await waitUntil(
             async () => {
-                const text = fs.readFileSync(accessLog, "utf8").split("\n").filter((line) => line !== "");
-                return text.length === REQUESTS.length ? { done: true, value: text.map((line) => JSON.parse(line) as { ts: number }) } : { done: false, seen: `${text.length} lines` };
+                const [refused, access] = [read(refusedLog), read(accessLog)];
+                const done = refused.length === sentTo("refused").length && access.length === sentTo("access").length;
+                return done ? { done: true, value: { refused, access } } : { done: false, seen: `${refused.length} refusal and ${access.length} access log lines` };
             },
-            { description: "one access log line per request", timeoutMs: 10_000 },
+            { description: "one line per request, each in its log", timeoutMs: 10_000 },
         );
-        const files = renderFail2banFiles({ accessLogPath: accessLog, ports: [port], ...FAIL2BAN_DEFAULTS });
+        const files = renderFail2banFiles({ refusedLogPath: refusedLog, ports: [port], ...FAIL2BAN_DEFAULTS });
         filterFile = tmp.join(`${FAIL2BAN_JAIL_NAME}.conf`);
         fs.writeFileSync(filterFile, files.filter);
     });
@@ -145,27 +155,36 @@ describe("fail2ban's filter on the real front's access log", () => {
 
     test("counts exactly the failed logins, with the client's address and Caddy's time", () => {
         // `-o row`: one `['<address>', <epoch>, {...}],` per counted line (fail2ban-regex --help).
-        const rows = fail2banRegex(["-o", "row", accessLog, filterFile])
+        const rows = fail2banRegex(["-o", "row", refusedLog, filterFile])
             .split("\n")
             .map((line) => /^\['([^']+)',\s*([\d.]+),/.exec(line))
             .filter((m) => m !== null)
             // Whole seconds: fail2ban's {EPOCH} is `\d{10,11}\b(?:\.\d{3,6})?` (1.0.2
             // server/datetemplate.py), so it keeps Caddy's fraction only when it has 3 to 6 digits.
             .map((m) => ({ address: m[1], time: Math.floor(Number(m[2])) }));
-        const expected = REQUESTS.flatMap((sent, i) => (sent.counts ? [{ address: LOOPBACK, time: Math.floor(lines[i].ts) }] : []));
+        const expected = sentTo("refused").flatMap((sent, i) => (sent.counts ? [{ address: LOOPBACK, time: Math.floor(lines.refused[i].ts) }] : []));
         assert.deepEqual(rows, expected, REQUESTS.map((s) => `${s.counts ? "counts" : "ignored"}: ${s.what}`).join("\n"));
     });
 
+    test("every failed login is in the refusal log; the access log has only the logged-in user's lines", () => {
+        assert.ok(REQUESTS.filter((sent) => sent.counts).every((sent) => sent.log === "refused"));
+        assert.deepEqual(lines.refused.map((line) => [line.status, line.user_id]), sentTo("refused").map((sent) => [sent.status, ""]), "the refusal log's lines");
+        assert.deepEqual(lines.access.map((line) => [line.status, line.user_id]), sentTo("access").map((sent) => [sent.status, USER.name]), "the access log's lines");
+        // Nothing there would count anyway: whoever reads it for failed logins finds none.
+        assert.match(fail2banRegex([accessLog, filterFile]), new RegExp(`Lines: ${sentTo("access").length} lines, 0 ignored, 0 matched`));
+    });
+
     test("every line is short, whatever the client sent", () => {
-        const longest = Math.max(...fs.readFileSync(accessLog, "utf8").split("\n").map((line) => line.length));
+        const longest = Math.max(...[accessLog, refusedLog].flatMap((file) => fs.readFileSync(file, "utf8").split("\n")).map((line) => line.length));
         assert.ok(longest < 1024, `a line of ${longest} characters`);
     });
 
     test("finds Caddy's timestamp on every line", () => {
-        const out = fail2banRegex([accessLog, filterFile]);
-        assert.match(out, new RegExp(`\\[${REQUESTS.length}\\] "ts":\\{EPOCH\\}`), out);
+        const out = fail2banRegex([refusedLog, filterFile]);
+        const total = sentTo("refused").length;
+        assert.match(out, new RegExp(`\\[${total}\\] "ts":\\{EPOCH\\}`), out);
         const counted = REQUESTS.filter((sent) => sent.counts).length;
-        assert.match(out, new RegExp(`Lines: ${REQUESTS.length} lines, 0 ignored, ${counted} matched, ${REQUESTS.length - counted} missed`), out);
+        assert.match(out, new RegExp(`Lines: ${total} lines, 0 ignored, ${counted} matched, ${total - counted} missed`), out);
     });
 
     test("the jail loads with the package's jail.conf and bans with iptables on the front's port", () => {
@@ -175,7 +194,7 @@ describe("fail2ban's filter on the real front's access log", () => {
         fs.cpSync("/etc/fail2ban", conf, { recursive: true });
         fs.rmSync(path.join(conf, "jail.d"), { recursive: true, force: true });
         fs.mkdirSync(path.join(conf, "jail.d"));
-        const files = renderFail2banFiles({ accessLogPath: accessLog, ports: [port, 8443], ...FAIL2BAN_DEFAULTS });
+        const files = renderFail2banFiles({ refusedLogPath: refusedLog, ports: [port, 8443], ...FAIL2BAN_DEFAULTS });
         fs.writeFileSync(path.join(conf, "jail.d", `${FAIL2BAN_JAIL_NAME}.local`), files.jail);
         fs.writeFileSync(path.join(conf, "filter.d", `${FAIL2BAN_JAIL_NAME}.conf`), files.filter);
         const result = spawnSync(systemBinary("fail2ban-client"), ["--conf", conf, "-d"], { encoding: "utf8", timeout: 60_000 });
@@ -185,7 +204,8 @@ describe("fail2ban's filter on the real front's access log", () => {
         assert.ok(set(`'maxretry', ${FAIL2BAN_DEFAULTS.maxRetry}`), dump);
         assert.ok(set(`'findtime', '${FAIL2BAN_DEFAULTS.findTimeSeconds}'`), dump);
         assert.ok(set(`'bantime', '${FAIL2BAN_DEFAULTS.banTimeSeconds}'`), dump);
-        assert.ok(set(`'addlogpath', '${accessLog}', 'head'`), dump);
+        assert.ok(set(`'addlogpath', '${refusedLog}', 'head'`), dump);
+        assert.ok(!dump.includes(accessLog), "the jail reads the access log");
         assert.ok(set(`'addignoreip', '127.0.0.1/8', '::1'`), dump);
         assert.match(dump, /\['add', 'private-registry-front', 'polling'\]/, dump);
         assert.ok(dump.includes(`['actionban', '<iptables> -I f2b-${FAIL2BAN_JAIL_NAME} 1 -s <ip> -j <blocktype>']`), dump);

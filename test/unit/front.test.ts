@@ -11,6 +11,8 @@ import {
     BODY_LENGTH_ERROR_REGEX,
     BODY_LENGTH_INVALID_BODY,
     CONTENT_RANGE_REGEX,
+    ACCEPTED_LOGGER,
+    FRONT_LOG_ROLLS,
     FRONT_TIMEOUTS,
     knownLoginRegex,
     LOGGED_FIELD_BYTES,
@@ -23,6 +25,7 @@ import {
     registryErrorBody,
     renderFrontConfig,
     repositoryPatternRegex,
+    REFUSED_LOGGER,
     REPOSITORY_NAME_MAX,
     ZEROSSL_DIRECTORY,
     type FrontInput,
@@ -52,6 +55,7 @@ const base: FrontInput = {
     upstream: "127.0.0.1:5002",
     upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",
     accessLogFile: "/var/log/private-registry/front-access.log",
+    refusedLogFile: "/var/log/private-registry/front-refused.log",
     adminSocket: "/data/admin.sock",
 };
 
@@ -177,6 +181,72 @@ describe("the front's Caddyfile, adapted by the pinned Caddy", { skip }, () => {
     });
 });
 
+/** The handlers of the site's catch-all `handle` route, in order (the one that holds the login). */
+function loginRouteHandlers(json: any): any[] {
+    const found: any[][] = [];
+    const walk = (value: unknown): void => {
+        if (Array.isArray(value)) {
+            value.forEach(walk);
+        } else if (value !== null && typeof value === "object") {
+            const handle = (value as { handle?: unknown }).handle;
+            if (Array.isArray(handle) && handle.some((h: { handler?: string }) => h.handler === "authentication")) {
+                found.push(handle);
+            }
+            Object.values(value).forEach(walk);
+        }
+    };
+    walk(json.apps.http.servers.srv0.routes);
+    assert.equal(found.length, 1, "one route with the login");
+    return found[0];
+}
+
+describe("two access logs: accepted logins apart from everything else", { skip }, () => {
+    const kindsByListen = kinds.map((tls) => ({ tls, listen: tls.kind === "none" ? "127.0.0.1:5000" : ":443" }));
+
+    it("writes each to its own file, rolled at the program's sizes", () => {
+        const { json } = adapt(renderFrontConfig(base));
+        const logs = json.logging.logs;
+        // modules/logging/filewriter.go: roll_size_mb, roll_keep; gzip and 90 days are its defaults.
+        assert.deepEqual(logs[ACCEPTED_LOGGER].writer, { output: "file", filename: base.accessLogFile, roll_size_mb: FRONT_LOG_ROLLS.access.rollMiB, roll_keep: FRONT_LOG_ROLLS.access.keep });
+        assert.deepEqual(logs[REFUSED_LOGGER].writer, { output: "file", filename: base.refusedLogFile, roll_size_mb: FRONT_LOG_ROLLS.refused.rollMiB, roll_keep: FRONT_LOG_ROLLS.refused.keep });
+        assert.deepEqual(logs[ACCEPTED_LOGGER].include, [`http.log.access.${ACCEPTED_LOGGER}`]);
+        assert.deepEqual(logs[REFUSED_LOGGER].include, [`http.log.access.${REFUSED_LOGGER}`]);
+        // The access log holds 7 days of the assumed CI (front.ts FRONT_LOG_ROLLS) many times over.
+        assert.ok(FRONT_LOG_ROLLS.access.rollMiB * FRONT_LOG_ROLLS.access.keep * 2 ** 20 >= 7 * 40_000 * 460);
+    });
+
+    it("takes other roll sizes from its input", () => {
+        const { json } = adapt(renderFrontConfig({ ...base, logRolls: { access: { rollMiB: 3, keep: 2 }, refused: { rollMiB: 1, keep: 1 } } }));
+        assert.equal(json.logging.logs[ACCEPTED_LOGGER].writer.roll_size_mb, 3);
+        assert.equal(json.logging.logs[ACCEPTED_LOGGER].writer.roll_keep, 2);
+        assert.equal(json.logging.logs[REFUSED_LOGGER].writer.roll_size_mb, 1);
+        assert.equal(json.logging.logs[REFUSED_LOGGER].writer.roll_keep, 1);
+    });
+
+    it("sends every request to the refusal log unless the route names the access log, whatever the TLS kind", () => {
+        for (const { tls, listen } of kindsByListen) {
+            const { json, output } = adapt(renderFrontConfig({ ...base, listen, tls }));
+            assert.doesNotMatch(output, /\bWARN\b/, "caddy adapt warned");
+            const logs = json.apps.http.servers.srv0.logs;
+            // httptype.go "add log associations": a catch-all site makes the log its default;
+            // a named host maps to it. `no_hostname` keeps the access log out of both.
+            const hostLoggers = [...(logs.default_logger_name === undefined ? [] : [logs.default_logger_name]), ...Object.values(logs.logger_names ?? {}).flat()];
+            assert.deepEqual([...new Set(hostLoggers)], [REFUSED_LOGGER], `${tls.kind}: ${JSON.stringify(logs)}`);
+        }
+    });
+
+    it("names the access log right after basic_auth, and nowhere else", () => {
+        const { json } = adapt(renderFrontConfig(base));
+        const handlers = loginRouteHandlers(json);
+        const login = handlers.findIndex((h) => h.handler === "authentication");
+        // builtins.go parseLogName: a vars handler setting access_logger_names.
+        const named = handlers.findIndex((h) => h.handler === "vars" && h.access_logger_names !== undefined);
+        assert.equal(named, login + 1, JSON.stringify(handlers.map((h) => h.handler)));
+        assert.deepEqual(handlers[named].access_logger_names, [ACCEPTED_LOGGER]);
+        assert.equal(JSON.stringify(json).split('"access_logger_names"').length - 1, 1, "access_logger_names set elsewhere too");
+    });
+});
+
 describe("renderFrontConfig refuses bad inputs, naming the field", () => {
     const cases: [string, Partial<FrontInput>, RegExp][] = [
         ["no users", { users: [] }, /at least one user/],
@@ -199,6 +269,10 @@ describe("renderFrontConfig refuses bad inputs, naming the field", () => {
         ["an upstream login with a quote", { upstreamAuthorization: 'Basic Zm9v" }' }, /upstreamAuthorization must be `Basic ` and base64/],
         ["an upstream login of another scheme", { upstreamAuthorization: "Bearer Zm9vOmJhcg==" }, /upstreamAuthorization must be `Basic ` and base64/],
         ["a log path with a newline", { accessLogFile: "/tmp/x\n}" }, /accessLogFile must be a plain token/],
+        ["a refusal log path with a brace", { refusedLogFile: "/tmp/{x}" }, /refusedLogFile must be a plain token/],
+        ["one file for both logs", { refusedLogFile: base.accessLogFile }, /refusedLogFile must not be the access log/],
+        ["a fractional roll size", { logRolls: { ...FRONT_LOG_ROLLS, access: { rollMiB: 0.5, keep: 3 } } }, /accepted log's rollMiB must be a whole number/],
+        ["no rolled files kept", { logRolls: { ...FRONT_LOG_ROLLS, refused: { rollMiB: 1, keep: 0 } } }, /refused log's keep must be a whole number/],
         ["an admin socket with a brace", { adminSocket: "/data/{a}.sock" }, /adminSocket must be a plain token/],
         ["a listen address with a space", { listen: ":443 :80" }, /listen must be a plain token/],
         ["a zero timeout", { timeouts: { ...FRONT_TIMEOUTS, idleSeconds: 0 } }, /idleSeconds must be a whole number/],
@@ -379,10 +453,12 @@ describe("the access log's uri without an absolute-form target's scheme and auth
     it("is in the front's log filter", { skip }, () => {
         const { json } = adapt(renderFrontConfig(base));
         // modules/logging/filters.go RegexpFilter: `value` (omitted when empty) replaces each match.
-        const fields = json.logging.logs.log0.encoder.fields;
-        assert.deepEqual(fields["request>uri"], { filter: "regexp", regexp: loggedUriRegex(), value: "${1}" });
-        for (const gone of ["request>headers", "request>tls", "resp_headers"]) {
-            assert.deepEqual(fields[gone], { filter: "delete" }, gone);
+        for (const name of [ACCEPTED_LOGGER, REFUSED_LOGGER]) {
+            const fields = json.logging.logs[name].encoder.fields;
+            assert.deepEqual(fields["request>uri"], { filter: "regexp", regexp: loggedUriRegex(), value: "${1}" }, name);
+            for (const gone of ["request>headers", "request>tls", "resp_headers"]) {
+                assert.deepEqual(fields[gone], { filter: "delete" }, `${name}: ${gone}`);
+            }
         }
     });
 });

@@ -48,9 +48,9 @@ esac`;
             symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), join(tools, tool));
         }
         this.root = join(this.stubs.dir, "root");
-        this.log = join(this.root, "var/log/private-registry/front-access.log");
+        this.log = join(this.root, "var/log/private-registry/front-refused.log");
         const aptWait = options.aptWaitSeconds === undefined ? undefined : { timeoutSeconds: options.aptWaitSeconds, progressSeconds: 1, pollSeconds: 1 };
-        this.script = renderLoginGuardScript({ accessLogPath: this.log, ports: [443], root: this.root, aptWait });
+        this.script = renderLoginGuardScript({ refusedLogPath: this.log, ports: [443], root: this.root, aptWait });
     }
 
     run() {
@@ -64,7 +64,7 @@ esac`;
 
 describe("the failed-login guard's install script", () => {
     it("passes shellcheck", () => {
-        const { status, output } = shellcheck(renderLoginGuardScript({ accessLogPath: "/var/log/private-registry/front-access.log", ports: [443] }));
+        const { status, output } = shellcheck(renderLoginGuardScript({ refusedLogPath: "/var/log/private-registry/front-refused.log", ports: [443] }));
         assert.equal(status, 0, output);
     });
 

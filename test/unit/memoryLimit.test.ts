@@ -74,6 +74,7 @@ describe("the proposed cap on requests in flight to the registry (bench/twin/man
             upstream: "127.0.0.1:5002",
             upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",
             accessLogFile: "/var/log/front-access.log",
+            refusedLogFile: "/var/log/front-refused.log",
             adminSocket: "/data/admin.sock",
         });
         const file = join(dir, "Caddyfile");
