@@ -363,6 +363,13 @@ function proxy(upstream: string, authorization: string): string[] {
         `\theader_up Authorization "${authorization}"`,
         `\tlb_try_duration ${FRONT_UPSTREAM_WAIT_SECONDS}s`,
         "\tlb_try_interval 250ms",
+        // Retried whatever the error, not only a refused dial: a request the front has just
+        // connected when the registry closes its listener is reset from the accept queue, after
+        // the dial. Caddy retries that only for GET by default (reverseproxy.go tryAgain), and a
+        // client checking for a blob asks with HEAD. Neither has a body to send again.
+        "\tlb_retry_match {",
+        "\t\tmethod GET HEAD",
+        "\t}",
         // Stream both ways: a layer is never held whole in the front's memory.
         "\tflush_interval -1",
         // The route sets it on every answer, the front's own 401s and 403s too; once is enough.

@@ -241,6 +241,7 @@ describe("deployment plan", () => {
         for (const block of proxies) {
             assert.match(block, /^127\.0\.0\.1:5002 \{[^]*?\n\t+transport http \{\n\t+keepalive off\n/);
             assert.match(block, /\n\t+lb_try_duration 60s\n/);
+            assert.match(block, /\n\t+lb_retry_match \{\n\t+method GET HEAD\n\t+\}\n/, "HEAD is retried after a reset too");
         }
     });
 
