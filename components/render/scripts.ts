@@ -48,6 +48,12 @@ export interface StdinBundle {
 const BUNDLE_END = "end";
 
 /**
+ * How long the start script waits after reloading the front before it stops the registry: the
+ * old config's requests take milliseconds to reach the registry, so this is a wide margin.
+ */
+export const FRONT_RELOAD_SETTLE_SECONDS = 2;
+
+/**
  * The registry container's environment. Tracing off, as the official image sets it. A soft Go
  * memory limit, so that the garbage collector works harder before a burst of concurrent uploads
  * outgrows a small droplet: 8 concurrent pushes peaked at 183 MB with it and ~230 MB without
@@ -296,7 +302,14 @@ echo "replacing container $name"
 # not matter to logins: the registry knows only the front's own (deployment.ts UPSTREAM_USERNAME).
 # A config the front refuses fails here, before the registry is touched.
 # The containers outlive this script: they must not keep the lock's descriptor (9>&-).
-"$lib_dir/run-front" 9>&-
+front_said=$("$lib_dir/run-front" 9>&-)
+echo "$front_said"
+# After a reload, the requests the old config still has must reach the registry before it stops:
+# Caddy cancels the old config as soon as its servers begin to shut down (caddy.go
+# unsyncedStop), and a cancelled request that finds no registry is answered 502 at once.
+case "$front_said" in
+  *reloaded) sleep ${FRONT_RELOAD_SETTLE_SECONDS} ;;
+esac
 "$lib_dir/run-registry" readwrite 9>&- >/dev/null
 "$lib_dir/wait-serving"
 ${maintenance === undefined ? "" : renderTimerInstall(libDir, maintenance.unitDir, maintenance.schedule)}`;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { deploymentParts, DeploymentInput, DeploymentTls, FRONT_ACME_CA_FILE, renderBundleFiles } from "../../components/render/deployment";
 import { TEST_ACME_CA } from "./acmeCa";
-import { REGISTRY_CONTAINER_ENV, renderStartScript, renderStdinBundle } from "../../components/render/scripts";
+import { FRONT_RELOAD_SETTLE_SECONDS, REGISTRY_CONTAINER_ENV, renderStartScript, renderStdinBundle } from "../../components/render/scripts";
 import { decodeBundleFiles } from "../support/bundle";
 import { exampleDeploymentInput } from "../support/fixtures";
 import { StubPath } from "../support/shell";
@@ -76,6 +76,8 @@ case "$1" in
   exec) if [ -e "$state/refuse-reload" ]; then echo "adapting config: refused" >&2; exit 1; fi ;;
 esac`,
         // 401 without -K; 200 with -K only when the file holds the login the bundle carried.
+        // Recorded, not slept: the order of the waits is what the tests check.
+        sleep: RECORD,
         curl: `${RECORD}
 login=""; prev=""; url=""
 for arg; do
@@ -256,9 +258,9 @@ for (const [mode, tls] of Object.entries(MODES)) {
             assert.equal(third.status, 0, third.stderr);
             assert.match(third.stdout, /front registry-front reloaded/);
             const lifecycle = host
-                .calls("docker")
-                .filter((c) => ["stop", "rm", "run", "exec"].includes(c[1]))
-                .map((c) => `${c[1]} ${c[1] === "run" ? c[c.indexOf("--name") + 1] : c[1] === "exec" ? c.slice(2).join(" ") : c[c.length - 1]}`);
+                .calls()
+                .filter((c) => c[0] === "sleep" || (c[0] === "docker" && ["stop", "rm", "run", "exec"].includes(c[1])))
+                .map((c) => (c[0] === "sleep" ? c.join(" ") : `${c[1]} ${c[1] === "run" ? c[c.indexOf("--name") + 1] : c[1] === "exec" ? c.slice(2).join(" ") : c[c.length - 1]}`));
             // The front changes while the old registry still serves, and the registry is replaced
             // after: a reload would end the requests the front holds while no registry listens.
             const registry = ["stop registry", "rm registry", "run registry"];
@@ -269,6 +271,8 @@ for (const [mode, tls] of Object.entries(MODES)) {
                 // Unchanged front files: the running front is left alone, its connections too.
                 ...registry,
                 "exec registry-front caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile --force",
+                // The old config's requests reach the registry before it stops.
+                `sleep ${FRONT_RELOAD_SETTLE_SECONDS}`,
                 ...registry,
             ]);
             // SIGTERM with time to drain: the registry finishes what it has while the front waits.
