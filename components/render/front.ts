@@ -147,7 +147,7 @@ export interface FrontLogRolls {
  *
  * The refusal log keeps its 20 MiB × 5: fail2ban reads only its newest lines (a 10-minute
  * window, fail2ban.ts), so what a flood rolls away there is history only. A flood of 16
- * connections from one address wrote 0.7 to 0.8 MiB of it a second (hostile-log.test.ts).
+ * connections from one address wrote 0.68 to 1.20 MiB of it a second in three runs (hostile-log.test.ts).
  */
 export const FRONT_LOG_ROLLS: FrontLogRolls = { access: { rollMiB: 100, keep: 10 }, refused: { rollMiB: 20, keep: 5 } };
 
