@@ -62,6 +62,9 @@ export function goMemoryLimitBytes(value: string | undefined): number | undefine
 }
 
 /** `run-registry readwrite|readonly`: replaces the container, with the config for that mode. */
+/** In the config directory: the mode and inputs the running registry container was made from. */
+export const REGISTRY_STATE_FILE = ".registry-running";
+
 export function renderRunRegistryScript(input: RegistryRunInput): string {
     const q = shellQuote;
     // The soft limit makes the GC work harder as the heap nears it; at or past the hard limit the
@@ -71,8 +74,11 @@ export function renderRunRegistryScript(input: RegistryRunInput): string {
         throw new Error(`the registry's GOMEMLIMIT (${input.env.GOMEMLIMIT}) must be below its container's memory limit (${REGISTRY_MEMORY_LIMIT_BYTES} bytes)`);
     }
     const mounts = Object.entries(input.mounts).map(([file, containerPath]) => `-v "$config_dir/${file}:${containerPath}:ro"`);
+    const mountedFiles = Object.keys(input.mounts).map((file) => `"$config_dir/${file}"`);
     return `#!/bin/sh
-# Replaces the registry container. Usage: run-registry readwrite|readonly
+# Replaces the registry container. Usage: run-registry readwrite|readonly [--if-changed]
+# --if-changed leaves a running container alone when it runs in that mode from the same script,
+# image and files: a deploy that changes only the front's users restarts nothing.
 set -eu
 name=${q(input.containerName)}
 image=${q(input.image)}
@@ -80,11 +86,18 @@ config_dir=${q(input.configDir)}
 case "\${1:-}" in
   readwrite) config=${q(CONFIG_FILE_FOR_MODE.readwrite)} ;;
   readonly) config=${q(CONFIG_FILE_FOR_MODE.readonly)} ;;
-  *) echo "usage: run-registry readwrite|readonly" >&2; exit 2 ;;
+  *) echo "usage: run-registry readwrite|readonly [--if-changed]" >&2; exit 2 ;;
 esac
 if [ ! -s "$config_dir/$config" ]; then
   echo "$config_dir/$config is missing; nothing was changed" >&2
   exit 1
+fi
+# What the container is made from: this script (image, limits, environment), its config and files.
+inputs="$1 $(cat "$0" "$config_dir/$config"${mountedFiles.map((f) => ` ${f}`).join("")} | sha256sum | cut -d ' ' -f 1)"
+state="$config_dir/${REGISTRY_STATE_FILE}"
+if [ "\${2:-}" = --if-changed ] && [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || true)" = true ] && [ "$(cat "$state" 2>/dev/null || true)" = "$inputs" ]; then
+  echo "registry container $name unchanged ($1)"
+  exit 0
 fi
 # SIGTERM first: the registry stops listening and finishes what it has (its draintimeout), and
 # the front holds new requests until the next container listens, so none fails.
@@ -100,6 +113,7 @@ docker run -d --name "$name" --restart=always --network host \\
   -v "$config_dir/$config:${REGISTRY_CONFIG_PATH}:ro" \\
   ${mounts.join(" \\\n  ")} \\
   "$image" >/dev/null
+printf '%s\n' "$inputs" > "$state"
 echo "registry container $name started ($1)"
 `;
 }

@@ -295,7 +295,7 @@ pull_once "$image"
 pull_once ${q(input.front.image)}${retentionImage === undefined ? "" : `
 pull_once ${q(retentionImage)}`}
 
-echo "replacing container $name"
+echo "updating the front and the registry container $name"
 # The front takes its new config while the old registry still serves, and only then is the
 # registry replaced. A reload ends the requests the front is holding while no registry listens
 # (Caddy's retry wait ends with its old config), so the two must never overlap. The order does
@@ -310,7 +310,7 @@ echo "$front_said"
 case "$front_said" in
   *reloaded) sleep ${FRONT_RELOAD_SETTLE_SECONDS} ;;
 esac
-"$lib_dir/run-registry" readwrite 9>&- >/dev/null
+"$lib_dir/run-registry" readwrite --if-changed 9>&-
 "$lib_dir/wait-serving"
 ${maintenance === undefined ? "" : renderTimerInstall(libDir, maintenance.unitDir, maintenance.schedule)}`;
 }

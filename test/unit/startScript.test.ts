@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { deploymentParts, DeploymentInput, DeploymentTls, FRONT_ACME_CA_FILE, renderBundleFiles } from "../../components/render/deployment";
 import { TEST_ACME_CA } from "./acmeCa";
 import { FRONT_RELOAD_SETTLE_SECONDS, REGISTRY_CONTAINER_ENV, renderStartScript, renderStdinBundle } from "../../components/render/scripts";
+import { REGISTRY_STATE_FILE } from "../../components/render/registryRun";
 import { decodeBundleFiles } from "../support/bundle";
 import { exampleDeploymentInput } from "../support/fixtures";
 import { StubPath } from "../support/shell";
@@ -246,10 +247,12 @@ for (const [mode, tls] of Object.entries(MODES)) {
             assert.ok(logins.length >= 2, "the stub answers 200 only to the -K file holding the login");
         });
 
-        it("replaces the registry after draining it, and reloads a running front only when its files changed", () => {
+        it("replaces the registry after draining it only when its files changed, and reloads a running front only when its files changed", () => {
             const host = new Host(tls);
             assert.equal(host.run().status, 0);
-            assert.equal(host.run().status, 0, "the same files again: a new S3 key, say");
+            const second = host.run();
+            assert.equal(second.status, 0, "the same files again");
+            assert.match(second.stdout, /registry container registry unchanged \(readwrite\)/);
             const changed = renderStdinBundle({
                 files: { ...host.files, "front/Caddyfile": `${host.files["front/Caddyfile"]}# a new password\n` } as Record<string, string>,
                 healthCheckUser: { username: PRIMARY.name, password: PRIMARY.password },
@@ -257,6 +260,14 @@ for (const [mode, tls] of Object.entries(MODES)) {
             const third = host.run(changed);
             assert.equal(third.status, 0, third.stderr);
             assert.match(third.stdout, /front registry-front reloaded/);
+            const newKey = renderStdinBundle({
+                files: { ...host.files, "front/Caddyfile": `${host.files["front/Caddyfile"]}# a new password\n`, "config.yml": `${host.files["config.yml"]}# a new S3 key\n` } as Record<string, string>,
+                healthCheckUser: { username: PRIMARY.name, password: PRIMARY.password },
+            });
+            const fourth = host.run(newKey);
+            assert.equal(fourth.status, 0, fourth.stderr);
+            assert.match(fourth.stdout, /front registry-front unchanged/);
+            assert.match(fourth.stdout, /registry container registry started \(readwrite\)/);
             const lifecycle = host
                 .calls()
                 .filter((c) => c[0] === "sleep" || (c[0] === "docker" && ["stop", "rm", "run", "exec"].includes(c[1])))
@@ -268,11 +279,11 @@ for (const [mode, tls] of Object.entries(MODES)) {
                 "rm registry-front",
                 "run registry-front",
                 ...registry,
-                // Unchanged front files: the running front is left alone, its connections too.
-                ...registry,
+                // Unchanged files: the running front and registry are left alone, their connections too.
                 "exec registry-front caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile --force",
-                // The old config's requests reach the registry before it stops.
+                // The old config's requests reach the registry before it could stop.
                 `sleep ${FRONT_RELOAD_SETTLE_SECONDS}`,
+                // A new config.yml (an S3 key): the registry alone is replaced.
                 ...registry,
             ]);
             // SIGTERM with time to drain: the registry finishes what it has while the front waits.
@@ -323,9 +334,10 @@ for (const [mode, tls] of Object.entries(MODES)) {
             chmodSync(host.configDir, 0o755);
             assert.equal(host.run().status, 0);
             assert.equal(statSync(host.configDir).mode & 0o777, 0o700);
-            // Besides the bundle's files: the host programs and the lock the maintenance job shares.
+            // Besides the bundle's files: the host programs, the lock the maintenance job shares and
+            // what the running registry was made from (run-registry --if-changed).
             const topLevel = [...new Set(installedFiles.map((f) => f.split("/")[0]))];
-            assert.deepEqual(readdirSync(host.configDir).sort(), [...topLevel, "bin", "health.curlrc", "maintenance.lock"].sort(), "no staging leftovers");
+            assert.deepEqual(readdirSync(host.configDir).sort(), [...topLevel, "bin", "health.curlrc", "maintenance.lock", REGISTRY_STATE_FILE].sort(), "no staging leftovers");
             assert.deepEqual(readdirSync(join(host.configDir, "front")).sort(), frontFiles.map((f) => f.slice("front/".length)).sort());
             // The login the health wait and the maintenance job use, as a curl config: never an argument.
             assert.equal(statSync(join(host.configDir, "health.curlrc")).mode & 0o777, 0o600);
