@@ -129,6 +129,8 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
 
     test("2. a second up with a new user reloads the front and restarts nothing a push loop can see", async () => {
         const { skopeo, certDir } = lab.skopeoIn("client");
+        const registryId = async () => (await lab.twin.execChecked("docker inspect -f '{{.Id}}' registry")).stdout.trim();
+        const registryBefore = await registryId();
         const loop = new PushLoop(skopeo, { host: lab.twin.address, repository: "team/loop", login: pushUser(), certDir, workDir: lab.tmp.join("loop") });
         loop.start();
         await sleep(3000);
@@ -142,6 +144,8 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
         const result = await loop.stop();
         assert.ok(ran.some((c) => c.name.endsWith("-container")), `the second up ran the start command (ran: ${ran.map((c) => c.name).join(", ")})`);
         assert.ok(!ran.some((c) => c.name.endsWith("-wait-ready")), "the second up left the host's first-boot wait alone");
+        // Users live in the front alone: nothing the registry reads changed, so it kept running.
+        assert.equal(await registryId(), registryBefore, "the second up replaced the registry container");
         process.stderr.write(`[twin] push loop through the second up: ${result.pushes} pushes, ${result.resent.length} pushed again after a reset connection, ${result.failures.length} failed\n`);
         assert.ok(result.pushes >= 3, `the loop pushed through the up (${result.pushes} pushes)`);
         assert.deepEqual(result.failures, [], "no push failed during the second up");
