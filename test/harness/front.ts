@@ -163,6 +163,15 @@ export class LocalFront {
         return request(`${this.url}${pathAndQuery}`, { ca: this.certs.caCertPem, basicAuth: options.auth, method: options.method, headers: options.headers, body: options.body, maxBodyBytes: options.maxBodyBytes });
     }
 
+    /** Starts an upload in `repository` as `auth` (202 required) and returns its location, `_state` included. */
+    async openUpload(repository: string, auth: RegistryLogin): Promise<URL> {
+        const start = await this.get(`/v2/${repository}/blobs/uploads/`, { auth, method: "POST" });
+        if (start.status !== 202) {
+            throw new Error(`POST of an upload in ${repository}: HTTP ${start.status} ${start.text()}`);
+        }
+        return new URL(String(start.headers.location), this.url);
+    }
+
     /** The access log's raw text (JSON lines). */
     accessLogText(): string {
         return fs.existsSync(this.accessLogFile) ? fs.readFileSync(this.accessLogFile, "utf8") : "";

@@ -92,9 +92,7 @@ describe("the front: malformed requests get the registry's 4xx and no error-leve
 
     /** A fresh upload's location (path and query, with its `_state`). */
     const openUpload = async (repository: string): Promise<string> => {
-        const start = await stack.front.get(`/v2/${repository}/blobs/uploads/`, { auth: ci, method: "POST" });
-        assert.equal(start.status, 202, `POST of an upload in ${repository}: ${start.status} ${start.text()}`);
-        const location = new URL(String(start.headers.location), stack.front.url);
+        const location = await stack.front.openUpload(repository, ci);
         return location.pathname + location.search;
     };
 

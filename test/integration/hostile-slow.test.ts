@@ -52,11 +52,7 @@ describe("the front: trickling bodies and clients that stop reading", () => {
         await stack?.stop();
     });
 
-    const openUpload = async (repository: string) => {
-        const start = await stack.front.get(`/v2/${repository}/blobs/uploads/`, { auth: ci, method: "POST" });
-        assert.equal(start.status, 202);
-        return new URL(String(start.headers.location), stack.front.url);
-    };
+    const openUpload = (repository: string) => stack.front.openUpload(repository, ci);
 
     test(`a body trickled at 1 byte every 2 s is ended within read_body_idle (${readBodyIdleSeconds}s) + 5 s, whatever the idle timer says`, async () => {
         const bound = readBodyIdleSeconds + 5;
