@@ -49,9 +49,14 @@ export interface GeneratedLogin extends RegistryLogin {
     htpasswd: string;
 }
 
+/** One character of `alphabet` per byte. */
+function charactersOf(bytes: Uint8Array, alphabet: string): string {
+    return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+}
+
 export function generateLogin(username: string = DEFAULTS.registryUsername): GeneratedLogin {
     const password = randomBytes(48).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
-    const salt = Array.from(randomBytes(BCRYPT_SALT_LENGTH), (b) => BCRYPT_SALT_ALPHABET[b % BCRYPT_SALT_ALPHABET.length]).join("");
+    const salt = charactersOf(randomBytes(BCRYPT_SALT_LENGTH), BCRYPT_SALT_ALPHABET);
     return { username, password, salt, htpasswd: renderHtpasswd({ username, password, salt }) };
 }
 
@@ -115,7 +120,7 @@ export function programDeploymentInput(p: ProgramDeploymentParams): DeploymentIn
  */
 export function upstreamLoginFor(httpSecret: string): DeploymentInput["upstreamLogin"] {
     const derive = (purpose: string, alphabet: string, length: number) =>
-        Array.from(createHash("sha256").update(`${purpose}\0${httpSecret}`).digest().subarray(0, length), (b) => alphabet[b % alphabet.length]).join("");
+        charactersOf(createHash("sha256").update(`${purpose}\0${httpSecret}`).digest().subarray(0, length), alphabet);
     return {
         password: derive("upstream-password", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 32),
         salt: derive("upstream-salt", BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH),
