@@ -61,10 +61,13 @@ export function goMemoryLimitBytes(value: string | undefined): number | undefine
     return Number(match[1]) * GO_MEMORY_UNITS[match[2] ?? "B"];
 }
 
-/** `run-registry readwrite|readonly`: replaces the container, with the config for that mode. */
 /** In the config directory: the mode and inputs the running registry container was made from. */
 export const REGISTRY_STATE_FILE = ".registry-running";
 
+/**
+ * `run-registry readwrite|readonly [--if-changed]`: replaces the container, with the config for
+ * that mode; with `--if-changed`, only when it runs from other inputs than these.
+ */
 export function renderRunRegistryScript(input: RegistryRunInput): string {
     const q = shellQuote;
     // The soft limit makes the GC work harder as the heap nears it; at or past the hard limit the
