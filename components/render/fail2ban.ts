@@ -23,6 +23,26 @@ export const FAIL2BAN_JAIL_PATH = "/etc/fail2ban/jail.d/private-registry-front.l
 export const FAIL2BAN_JAIL_NAME = "private-registry-front";
 
 /**
+ * The ban action, in the directory fail2ban reads actions from (jail.conf(5), "ACTION FILES"),
+ * under the jail's name: a file of ours, so the package's own actions stay untouched.
+ */
+export const FAIL2BAN_ACTION_PATH = `/etc/fail2ban/action.d/${FAIL2BAN_JAIL_NAME}.conf`;
+
+/**
+ * IPv6 sources are counted and banned by their /64, IPv4 sources by their address. A machine
+ * with IPv6 has at least a /64 to itself (a home line gets a /56 or /48, a cloud subnet a /64)
+ * and can send every guess from a fresh address in it, so a count per address never reaches
+ * maxRetry and a ban per address is sidestepped with the next one. The front's refusal log
+ * writes the client's address already cut to this prefix (front.ts), which is what fail2ban
+ * counts; the action bans the same prefix (`<ip>/64`).
+ * What it costs: machines that share a /64 share a ban. DigitalOcean gives each droplet a /124,
+ * 16 addresses (docs.digitalocean.com/products/networking/ipv6/details/limits), so droplets of
+ * one datacentre can share a /64: a banned guesser's neighbours there are refused with it for
+ * the ban's 15 minutes. The count stays per /64 too: ten guesses from one /64 ban it.
+ */
+export const FAILED_LOGIN_IPV6_PREFIX = 64;
+
+/**
  * 10 failed logins within 10 minutes from one address ban it for 15 minutes.
  * - A person who mistypes a password, or a client with a stale one, fails once or twice per
  *   attempt (Docker sends the credentials once per `docker login`, a few times per pull), so a
@@ -52,6 +72,8 @@ export interface Fail2banInput {
 export interface Fail2banFiles {
     /** Goes to {@link FAIL2BAN_FILTER_PATH}. */
     filter: string;
+    /** Goes to {@link FAIL2BAN_ACTION_PATH}. */
+    action: string;
     /** Goes to {@link FAIL2BAN_JAIL_PATH}. */
     jail: string;
 }
@@ -75,7 +97,8 @@ export interface Fail2banFiles {
  * - A client's strings (uri, host, method) are JSON strings in which every `"` is written `\"`
  *   (zap), so none of them can hold `"user_id":""` or `"login":"sent"` as the regex reads them.
  * - `client_ip` is the address the front saw (no trusted_proxies in front.ts), not a header a
- *   client could set. `<ADDR>` takes IPv4 or IPv6 and never does a DNS lookup (jail.conf(5),
+ *   client could set, with an IPv6 address cut to its /64 (`2001:db8:1:2::`, front.ts's
+ *   `ip_mask`; see {@link FAILED_LOGIN_IPV6_PREFIX}). `<ADDR>` takes IPv4 or IPv6 and never does a DNS lookup (jail.conf(5),
  *   "FILTER FILES"; since 0.10.0).
  */
 const FAILREGEX = [
@@ -124,6 +147,29 @@ export function renderFail2banFiles(input: Fail2banInput): Fail2banFiles {
         "ignoreregex =",
         "",
     ].join("\n");
+    // The package's iptables-multiport action (one INPUT rule for the front's ports, a chain of the
+    // jail's own, ip6tables for an IPv6 ticket through its `[Init?family=inet6]` section), with the
+    // ban and unban rules taking a prefix length after the address. The included file's sections
+    // are read first and ours override them key by key (fail2ban's configparserinc.py), in 0.11.2
+    // as in 1.0.2, where iptables-multiport.conf gets actionban from iptables.conf.
+    const action = [
+        "# The private registry's front: the package's iptables-multiport action, banning an IPv6",
+        `# source's /${FAILED_LOGIN_IPV6_PREFIX} as a whole (the front's refusal log counts it that way).`,
+        "",
+        "[INCLUDES]",
+        "before = iptables-multiport.conf",
+        "",
+        "[Definition]",
+        "actionban = <iptables> -I f2b-<name> 1 -s <ip><banprefix> -j <blocktype>",
+        "actionunban = <iptables> -D f2b-<name> -s <ip><banprefix> -j <blocktype>",
+        "",
+        "[Init]",
+        "banprefix =",
+        "",
+        "[Init?family=inet6]",
+        `banprefix = /${FAILED_LOGIN_IPV6_PREFIX}`,
+        "",
+    ].join("\n");
     const jail = [
         "# The private registry's front: ban a source address that keeps failing to log in.",
         "",
@@ -142,9 +188,9 @@ export function renderFail2banFiles(input: Fail2banInput): Fail2banFiles {
         `bantime = ${positiveInteger(input.banTimeSeconds, "banTimeSeconds")}`,
         // jail.conf's action (`%(action_)s`) is banaction[port, protocol, chain]: one rule in INPUT
         // (the action's default chain), `-p tcp -m multiport --dports <ports>`, to a chain of its
-        // own that REJECTs the banned addresses (action.d/iptables-multiport.conf). TCP only:
-        // the cloud firewall admits TCP 443 alone (dockerHost.ts), so HTTP/3 never arrives.
-        "banaction = iptables-multiport",
+        // own that REJECTs the banned addresses (the action above, on action.d/iptables-multiport.conf).
+        // TCP only: the cloud firewall admits TCP 443 alone (dockerHost.ts), so HTTP/3 never arrives.
+        `banaction = ${FAIL2BAN_JAIL_NAME}`,
         `port = ${input.ports.join(",")}`,
         "protocol = tcp",
         // The droplet's own checks and SSH-tunnelled clients come from loopback. fail2ban also
@@ -152,5 +198,5 @@ export function renderFail2banFiles(input: Fail2banInput): Fail2banFiles {
         "ignoreip = 127.0.0.1/8 ::1",
         "",
     ].join("\n");
-    return { filter, jail };
+    return { filter, action, jail };
 }

@@ -1,3 +1,4 @@
+import { FAILED_LOGIN_IPV6_PREFIX } from "./fail2ban";
 import { repositoryPatternRegex } from "./repositoryPatterns";
 
 export { repositoryPatternRegex };
@@ -587,7 +588,12 @@ function rollValue(value: number, what: string): string {
  * loggers for that request (builtins.go parseLogName, logging.go wrapLogger), so each request
  * gets one line in one of the two files.
  */
-function logBlock(name: string, file: string, roll: FrontLogRoll, noHostname: boolean): string[] {
+function logBlock(name: string, file: string, roll: FrontLogRoll, noHostname: boolean, countsFailedLogins: boolean): string[] {
+    // The refusal log is what fail2ban counts: an IPv6 client goes there as its /64, so that
+    // fresh addresses from one network count as one source (fail2ban.ts). remote_ip keeps the
+    // whole address for whoever reads the log. ip_mask takes the IPv4 and IPv6 prefix lengths
+    // (modules/logging/filters.go IPMaskFilter); 32 leaves an IPv4 address whole.
+    const maskedClient = !countsFailedLogins ? [] : [`\t\t\trequest>client_ip ip_mask 32 ${FAILED_LOGIN_IPV6_PREFIX}`];
     return [
         `log ${name} {`,
         ...(noHostname ? ["\tno_hostname"] : []),
@@ -609,6 +615,7 @@ function logBlock(name: string, file: string, roll: FrontLogRoll, noHostname: bo
         "\t\t\trequest>headers delete",
         "\t\t\trequest>tls delete",
         "\t\t\tresp_headers delete",
+        ...maskedClient,
         // `uri` is the request line's target as sent (Go's Request.RequestURI): in absolute form,
         // `https://user:password@host/path`, it carries a password that is no login (Caddy reads
         // only the Authorization header). The scheme and authority go; the path stays.
@@ -660,7 +667,7 @@ export function renderFrontConfig(input: FrontInput): string {
         site.push(`tls ${input.tls.certificate} ${input.tls.key}`);
     }
     const rolls = input.logRolls ?? FRONT_LOG_ROLLS;
-    site.push(...logBlock(REFUSED_LOGGER, input.refusedLogFile, rolls.refused, false), ...logBlock(ACCEPTED_LOGGER, input.accessLogFile, rolls.access, true));
+    site.push(...logBlock(REFUSED_LOGGER, input.refusedLogFile, rolls.refused, false, true), ...logBlock(ACCEPTED_LOGGER, input.accessLogFile, rolls.access, true, false));
     if (input.tls.kind !== "none") {
         site.push("header Strict-Transport-Security max-age=31536000");
     }

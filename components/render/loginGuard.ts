@@ -1,5 +1,5 @@
 import { AptWaitOptions, renderAptWaitFunctions } from "./aptWait";
-import { FAIL2BAN_DEFAULTS, FAIL2BAN_FILTER_PATH, FAIL2BAN_JAIL_NAME, FAIL2BAN_JAIL_PATH, renderFail2banFiles } from "./fail2ban";
+import { FAIL2BAN_ACTION_PATH, FAIL2BAN_DEFAULTS, FAIL2BAN_FILTER_PATH, FAIL2BAN_JAIL_NAME, FAIL2BAN_JAIL_PATH, renderFail2banFiles } from "./fail2ban";
 import { shellQuote } from "./shell";
 
 /**
@@ -24,6 +24,8 @@ export function renderLoginGuardScript(input: LoginGuardInput): string {
     const root = input.root ?? "";
     const filterPath = `${root}${FAIL2BAN_FILTER_PATH}`;
     const jailPath = `${root}${FAIL2BAN_JAIL_PATH}`;
+    const actionPath = `${root}${FAIL2BAN_ACTION_PATH}`;
+    const dirOf = (path: string) => path.slice(0, path.lastIndexOf("/"));
     const write = (path: string, content: string) => `printf '%s' ${q(content)} > ${q(`${path}.new`)}
 chmod 644 ${q(`${path}.new`)}
 mv -f ${q(`${path}.new`)} ${q(path)}`;
@@ -41,8 +43,9 @@ fi
 # fail2ban 0.11 refuses to start a jail whose log file does not exist yet; the front appends to it.
 mkdir -p "$(dirname "$log")"
 touch "$log"
-mkdir -p ${q(filterPath.slice(0, filterPath.lastIndexOf("/")))} ${q(jailPath.slice(0, jailPath.lastIndexOf("/")))}
+mkdir -p ${q(dirOf(filterPath))} ${q(dirOf(actionPath))} ${q(dirOf(jailPath))}
 ${write(filterPath, files.filter)}
+${write(actionPath, files.action)}
 ${write(jailPath, files.jail)}
 systemctl enable fail2ban >/dev/null 2>&1 || true
 if fail2ban-client ping >/dev/null 2>&1; then

@@ -23,6 +23,13 @@ export interface NetnsHost {
     ns: string;
     /** The host's address, 10.x.y.z. */
     address: string;
+    /**
+     * With `ipv6`: the host's IPv6 address. The droplet is `<ula>::1`; client i has the /64
+     * `<ula>:<i+1>::/64` to itself (see {@link NetnsHost.prefix6}) and is `<ula>:<i+1>::10`.
+     */
+    address6?: string;
+    /** With `ipv6`, a client's own /64 as `<ula>:<i+1>:` (append `:<suffix>` for an address in it). */
+    prefix6?: string;
 }
 
 export interface NetworkLab {
@@ -104,18 +111,56 @@ export function createNamespaceGroup(tracker: ProcessTracker, prefix: string): N
     };
 }
 
+/** A random IPv6 unique local /48 (RFC 4193: `fd` and 40 random bits), as `fdxx:xxxx:xxxx`. */
+function randomUniqueLocalPrefix(): string {
+    const hex = `fd${randomBytes(5).toString("hex")}`;
+    // Written as Caddy and fail2ban print addresses (RFC 5952: no leading zeros), so they compare as strings.
+    return [hex.slice(0, 4), hex.slice(4, 8), hex.slice(8, 12)].map((group) => parseInt(group, 16).toString(16)).join(":");
+}
+
+/**
+ * Lets a namespace use IPv6 addresses at once: duplicate address detection would hold every new
+ * address (the veth's link-local one too, which neighbour discovery needs) tentative for a second
+ * or more, and no other host shares these links.
+ */
+function enableInstantIpv6(ns: string): void {
+    for (const key of ["all", "default"]) {
+        runSysctl(ns, `net.ipv6.conf.${key}.disable_ipv6=0`);
+        runSysctl(ns, `net.ipv6.conf.${key}.accept_dad=0`);
+    }
+}
+
+function runSysctl(ns: string, setting: string): void {
+    execFileSync(systemBinary("ip"), ["netns", "exec", ns, systemBinary("sysctl"), "-q", "-w", setting], { encoding: "utf8", timeout: 20_000 });
+}
+
+export interface NetworkLabOptions {
+    /** Gives every host an IPv6 address as well, and each client a /64 of its own; default false. */
+    ipv6?: boolean;
+}
+
 /**
  * The droplet namespace and one namespace per client name. Client i is `10.x.y.(10+i)` on a
- * veth to the droplet; the droplet is `10.x.y.1` on its loopback, routed from each client.
+ * veth to the droplet; the droplet is `10.x.y.1` on its loopback, routed from each client. With
+ * `ipv6`, the same in a random unique local /48 (see {@link NetnsHost.address6}).
  */
-export function createNetworkLab(tracker: ProcessTracker, clientNames: string[]): NetworkLab {
+export function createNetworkLab(tracker: ProcessTracker, clientNames: string[], options: NetworkLabOptions = {}): NetworkLab {
     const group = createNamespaceGroup(tracker, PREFIX);
     const { subnet, add } = group;
-    const droplet: NetnsHost = { ns: add("droplet"), address: `${subnet}.1` };
+    const ula = options.ipv6 === true ? randomUniqueLocalPrefix() : undefined;
+    const droplet: NetnsHost = { ns: add("droplet"), address: `${subnet}.1`, ...(ula === undefined ? {} : { address6: `${ula}::1` }) };
     ip(["-n", droplet.ns, "addr", "add", `${droplet.address}/32`, "dev", "lo"]);
+    if (droplet.address6 !== undefined) {
+        enableInstantIpv6(droplet.ns);
+        ip(["-n", droplet.ns, "addr", "add", `${droplet.address6}/128`, "dev", "lo"]);
+    }
     const clients: Record<string, NetnsHost> = {};
     clientNames.forEach((name, i) => {
-        const client: NetnsHost = { ns: add(`client-${i}`), address: `${subnet}.${10 + i}` };
+        const prefix6 = ula === undefined ? undefined : `${ula}:${(i + 1).toString(16)}:`;
+        const client: NetnsHost = { ns: add(`client-${i}`), address: `${subnet}.${10 + i}`, ...(prefix6 === undefined ? {} : { prefix6, address6: `${prefix6}:10` }) };
+        if (prefix6 !== undefined) {
+            enableInstantIpv6(client.ns);
+        }
         // Both ends are created inside the namespaces, so no interface name meets the machine's.
         const toClient = `to-client-${i}`;
         ip(["-n", droplet.ns, "link", "add", toClient, "type", "veth", "peer", "name", "eth0", "netns", client.ns]);
@@ -124,6 +169,16 @@ export function createNetworkLab(tracker: ProcessTracker, clientNames: string[])
         ip(["-n", client.ns, "addr", "add", `${client.address}/32`, "dev", "eth0"]);
         ip(["-n", client.ns, "link", "set", "eth0", "up"]);
         ip(["-n", client.ns, "route", "add", `${droplet.address}/32`, "dev", "eth0"]);
+        if (prefix6 !== undefined && client.address6 !== undefined && droplet.address6 !== undefined) {
+            // Routed through fixed link-local next hops: Linux answers neighbour solicitations
+            // only for addresses on the link they arrive on, so the droplet's address on its
+            // loopback cannot be reached on-link as its IPv4 one is (ARP answers for any).
+            ip(["-n", droplet.ns, "-6", "addr", "add", "fe80::1/64", "dev", toClient, "nodad"]);
+            ip(["-n", client.ns, "-6", "addr", "add", "fe80::2/64", "dev", "eth0", "nodad"]);
+            ip(["-n", droplet.ns, "-6", "route", "add", `${prefix6}:/64`, "via", "fe80::2", "dev", toClient]);
+            ip(["-n", client.ns, "-6", "addr", "add", `${client.address6}/128`, "dev", "eth0", "nodad"]);
+            ip(["-n", client.ns, "-6", "route", "add", `${droplet.address6}/128`, "via", "fe80::1", "dev", "eth0"]);
+        }
         clients[name] = client;
     });
     const inside = (host: NetnsHost, command: string, args: readonly string[]) => ({ command: systemBinary("ip"), args: ["netns", "exec", host.ns, command, ...args] });

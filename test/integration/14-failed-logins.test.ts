@@ -3,7 +3,8 @@
  * sources are not. In network namespaces of this machine: a "droplet" runs the real registry
  * (filesystem storage), Caddy with the rendered front config and fail2ban-server with the
  * rendered filter and jail on the package's own jail.conf and actions, banning with the real
- * iptables of that namespace. Client A guesses passwords, client B works with the right one.
+ * iptables of that namespace. Client A guesses passwords, client B works with the right one;
+ * each also has an IPv6 /64 of its own, from which A guesses with a fresh address each time.
  * Swapped for the namespaces: the log path, the front's port, and a 5 s bantime.
  */
 import * as assert from "node:assert/strict";
@@ -11,13 +12,13 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME, renderFail2banFiles } from "../../components/render/fail2ban";
+import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME, FAILED_LOGIN_IPV6_PREFIX, renderFail2banFiles } from "../../components/render/fail2ban";
 import { UPSTREAM_USERNAME } from "../../components/render/deployment";
 import { renderFrontConfig } from "../../components/render/front";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { cachedBinary, generateLogin, makeTempDir, ProcessTracker, registryEnvironment, systemBinary, waitUntil, type GeneratedLogin, type TempDir, type TrackedProcess } from "../harness";
 import { bcryptHashOf, caddyBinary, caddyEnvironment } from "../harness/front";
-import { createNetworkLab, type NetnsHost, type NetworkLab } from "../harness/netns";
+import { createNetworkLab, ip, type NetnsHost, type NetworkLab } from "../harness/netns";
 
 const FRONT_PORT = 8443;
 const BAN_SECONDS = 5;
@@ -43,20 +44,26 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
     let login: GeneratedLogin;
     let socket: string;
     let fail2ban: TrackedProcess;
+    let refusedLog: string;
     /** When A's last counted guess was answered; fail2ban's ban runs from that line's time. */
     let lastGuessAt = 0;
     const figures: string[] = [];
 
     /** One request from a client namespace to the front, with curl. */
     /** `unknown`: a user name the front does not know (refused before any hash), with the right password. */
-    async function ask(from: NetnsHost, auth: "none" | "right" | "wrong" | "unknown", uri = "/v2/"): Promise<Answer> {
+    /** `source`: an IPv6 address of the client's to send from, to the droplet's IPv6 address. */
+    async function ask(from: NetnsHost, auth: "none" | "right" | "wrong" | "unknown", uri = "/v2/", source?: string): Promise<Answer> {
         const args = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--connect-timeout", "3", "--max-time", "10"];
+        const host = source === undefined ? lab.droplet.address : `[${lab.droplet.address6 ?? ""}]`;
+        if (source !== undefined) {
+            args.push("--interface", source);
+        }
         if (auth !== "none") {
             const password = auth === "wrong" ? `wrong-${randomBytes(4).toString("hex")}` : login.password;
             const user = auth === "unknown" ? `${login.username}-${randomBytes(2).toString("hex")}` : login.username;
             args.push("-H", `Authorization: Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`);
         }
-        const result = await lab.run(from, systemBinary("curl"), [...args, `http://${lab.droplet.address}:${FRONT_PORT}${uri}`]);
+        const result = await lab.run(from, systemBinary("curl"), [...args, `http://${host}:${FRONT_PORT}${uri}`]);
         return { status: Number(result.stdout.trim() || "0"), curlExit: result.code, ms: result.durationMs };
     }
 
@@ -109,7 +116,7 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
 
     before(async () => {
         tmp = makeTempDir("rehearsal-failed-logins");
-        lab = createNetworkLab(tracker, ["a", "b"]);
+        lab = createNetworkLab(tracker, ["a", "b"], { ipv6: true });
         a = lab.clients.a;
         b = lab.clients.b;
         login = generateLogin("pusher");
@@ -132,11 +139,12 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
         tracker.start("registry", registry.command, registry.args, { logFile: tmp.join("registry.log"), env: registryEnvironment() });
 
         // fail2ban reads the refusal log, where the front writes every 401 (front.ts `log_name`).
-        const refusedLog = tmp.join("refused.log");
+        refusedLog = tmp.join("refused.log");
         fs.writeFileSync(
             tmp.join("Caddyfile"),
             renderFrontConfig({
-                listen: `${lab.droplet.address}:${FRONT_PORT}`,
+                // Every address, IPv4 and IPv6, as on the droplet (`:443`).
+                listen: `:${FRONT_PORT}`,
                 tls: { kind: "none" },
                 users: [{ name: login.username, role: "push", bcryptHash: bcryptHashOf(login) }],
                 realm: REALM,
@@ -169,6 +177,7 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
         const files = renderFail2banFiles({ refusedLogPath: refusedLog, ports: [FRONT_PORT], maxRetry: MAX_RETRY, findTimeSeconds: FAIL2BAN_DEFAULTS.findTimeSeconds, banTimeSeconds: BAN_SECONDS });
         fs.writeFileSync(path.join(conf, "filter.d", `${FAIL2BAN_JAIL_NAME}.conf`), files.filter);
         fs.writeFileSync(path.join(conf, "jail.d", `${FAIL2BAN_JAIL_NAME}.local`), files.jail);
+        fs.writeFileSync(path.join(conf, "action.d", `${FAIL2BAN_JAIL_NAME}.conf`), files.action);
         fs.writeFileSync(path.join(conf, "fail2ban.local"), ["[Definition]", `logtarget = ${tmp.join("fail2ban.log")}`, "dbfile = :memory:", ""].join("\n"));
         socket = tmp.join("fail2ban.sock");
         const server = lab.inside(lab.droplet, systemBinary("fail2ban-server"), ["-f", "-x", "-c", conf, "-s", socket, "-p", tmp.join("fail2ban.pid")]);
@@ -256,5 +265,44 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
         assert.deepEqual(status, { totalFailed: since + MAX_RETRY, banned: [a.address] });
         assert.equal((await ask(b, "right")).status, 200, "B's right password while A is banned");
         await client("set", FAIL2BAN_JAIL_NAME, "unbanip", a.address);
+    });
+
+    test("an IPv6 source is counted and banned by its /64, whatever address in it each guess comes from", async () => {
+        const prefix = a.prefix6 ?? assert.fail("the lab has no IPv6");
+        const since = (await jailStatus()).totalFailed;
+        // One guess from each of maxRetry fresh addresses of A's /64: counted per address, none
+        // would reach maxRetry.
+        let last = 0;
+        for (let i = 1; i <= MAX_RETRY; i++) {
+            const source = `${prefix}:${(0x1000 + i).toString(16)}`;
+            ip(["-n", a.ns, "-6", "addr", "add", `${source}/128`, "dev", "eth0", "nodad"]);
+            const answer = await ask(a, "wrong", "/v2/", source);
+            assert.equal(answer.status, 401, `guess from ${source}`);
+            last = Date.now();
+        }
+        const banned = `${prefix}:`;
+        const status = await waitForStatus((s) => s.banned.length > 0, "A's /64 to be banned");
+        figures.push(`IPv6: ${MAX_RETRY} guesses from ${MAX_RETRY} addresses of one /64 banned it ${Date.now() - last} ms after the last`);
+        assert.deepEqual(status, { totalFailed: since + MAX_RETRY, banned: [banned] });
+        const rules = await lab.run(lab.droplet, systemBinary("ip6tables"), ["-w", "-S", `f2b-${FAIL2BAN_JAIL_NAME}`]);
+        assert.ok(rules.stdout.includes(`-A f2b-${FAIL2BAN_JAIL_NAME} -s ${banned}/${FAILED_LOGIN_IPV6_PREFIX} -j REJECT`), rules.stdout);
+
+        // An address of that /64 that never guessed is refused with them, right password or not.
+        const fresh = `${prefix}:beef`;
+        ip(["-n", a.ns, "-6", "addr", "add", `${fresh}/128`, "dev", "eth0", "nodad"]);
+        const refused = await ask(a, "right", "/v2/", fresh);
+        assert.equal(refused.curlExit, 7, `a fresh address of the banned /64: ${JSON.stringify(refused)}`);
+        // The neighbour's /64, and A's own IPv4 address, are not.
+        assert.equal((await ask(b, "right", "/v2/", b.address6)).status, 200, "B's right password over IPv6 while A's /64 is banned");
+        assert.equal((await ask(a, "right")).status, 200, "A's right password over IPv4 while its /64 is banned");
+
+        // The refusal log counted the /64 and kept the whole address for whoever reads it.
+        const lines = fs.readFileSync(refusedLog, "utf8").trim().split("\n").map((line) => JSON.parse(line) as { request: { remote_ip: string; client_ip: string } });
+        const guesses = lines.filter((line) => line.request.client_ip === banned);
+        assert.equal(guesses.length, MAX_RETRY, "the refusal log's lines for A's /64");
+        assert.deepEqual(new Set(guesses.map((line) => line.request.remote_ip)).size, MAX_RETRY, "each guess's own address in remote_ip");
+
+        await client("set", FAIL2BAN_JAIL_NAME, "unbanip", banned);
+        assert.equal((await ask(a, "right", "/v2/", fresh)).status, 200, "A's /64 after the unban");
     });
 });

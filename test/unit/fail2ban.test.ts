@@ -12,7 +12,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as bcrypt from "bcryptjs";
-import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME, renderFail2banFiles } from "../../components/render/fail2ban";
+import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME, FAILED_LOGIN_IPV6_PREFIX, renderFail2banFiles } from "../../components/render/fail2ban";
 import { renderFrontConfig } from "../../components/render/front";
 import { caddyBinary, caddyEnvironment } from "../harness/front";
 import { freePort, LOOPBACK } from "../harness/ports";
@@ -197,6 +197,7 @@ describe("fail2ban's filter on the real front's refusal log", () => {
         const files = renderFail2banFiles({ refusedLogPath: refusedLog, ports: [port, 8443], ...FAIL2BAN_DEFAULTS });
         fs.writeFileSync(path.join(conf, "jail.d", `${FAIL2BAN_JAIL_NAME}.local`), files.jail);
         fs.writeFileSync(path.join(conf, "filter.d", `${FAIL2BAN_JAIL_NAME}.conf`), files.filter);
+        fs.writeFileSync(path.join(conf, "action.d", `${FAIL2BAN_JAIL_NAME}.conf`), files.action);
         const result = spawnSync(systemBinary("fail2ban-client"), ["--conf", conf, "-d"], { encoding: "utf8", timeout: 60_000 });
         const dump = result.stdout + result.stderr;
         assert.equal(result.status, 0, dump);
@@ -208,8 +209,11 @@ describe("fail2ban's filter on the real front's refusal log", () => {
         assert.ok(!dump.includes(accessLog), "the jail reads the access log");
         assert.ok(set(`'addignoreip', '127.0.0.1/8', '::1'`), dump);
         assert.match(dump, /\['add', 'private-registry-front', 'polling'\]/, dump);
-        assert.ok(dump.includes(`['actionban', '<iptables> -I f2b-${FAIL2BAN_JAIL_NAME} 1 -s <ip> -j <blocktype>']`), dump);
+        assert.ok(dump.includes(`['actionban', '<iptables> -I f2b-${FAIL2BAN_JAIL_NAME} 1 -s <ip><banprefix> -j <blocktype>']`), dump);
         assert.ok(dump.includes(`['blocktype', 'REJECT --reject-with icmp-port-unreachable']`), dump);
+        // An IPv6 ticket (the /64 the refusal log names) is banned as a /64, with ip6tables.
+        assert.ok(dump.includes(`['banprefix', ''], ['banprefix?family=inet6', '/${FAILED_LOGIN_IPV6_PREFIX}']`), dump);
+        assert.ok(dump.includes(`['iptables?family=inet6', 'ip6tables <lockingopt>']`), dump);
         assert.match(dump, new RegExp(`INPUT -p \\S+ -m multiport --dports ${port},8443 -j f2b-${FAIL2BAN_JAIL_NAME}`), dump);
         assert.ok(dump.includes("['protocol', 'tcp']"), dump);
     });

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { FAIL2BAN_FILTER_PATH, FAIL2BAN_JAIL_NAME, FAIL2BAN_JAIL_PATH } from "../../components/render/fail2ban";
+import { FAIL2BAN_ACTION_PATH, FAIL2BAN_FILTER_PATH, FAIL2BAN_JAIL_NAME, FAIL2BAN_JAIL_PATH } from "../../components/render/fail2ban";
 import { renderLoginGuardScript } from "../../components/render/loginGuard";
 import { shellcheck, StubPath } from "../support/shell";
 import { holdLikeApt } from "./aptLockHolder";
@@ -80,6 +80,9 @@ describe("the failed-login guard's install script", () => {
         assert.match(jail, new RegExp(`^logpath\\s*=\\s*${droplet.log.replace(/[.]/g, "\\.")}$`, "m"));
         assert.match(jail, /^port\s*=\s*443$/m);
         assert.match(readFileSync(join(droplet.root, FAIL2BAN_FILTER_PATH), "utf8"), /^failregex\s*=/m);
+        // The jail's ban action, which the jail names and bans an IPv6 /64 with.
+        assert.match(jail, new RegExp(`^banaction\\s*=\\s*${FAIL2BAN_JAIL_NAME}$`, "m"));
+        assert.match(readFileSync(join(droplet.root, FAIL2BAN_ACTION_PATH), "utf8"), /^banprefix = \/64$/m);
         assert.equal(statSync(join(droplet.root, FAIL2BAN_JAIL_PATH)).mode & 0o777, 0o644);
         // fail2ban 0.11 refuses a jail whose log is missing: the file exists before the reload.
         assert.ok(statSync(droplet.log).isFile());
