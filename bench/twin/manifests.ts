@@ -7,13 +7,10 @@
  * connection. Per phase it prints the peak memory of the twin, the registry's container and the
  * front's, the OOM kills, the containers' restarts, and what the clients got.
  *
- *   node --import tsx bench/twin/manifests.ts [--parallel 50,100,200] [--front-cap N]   (root; npm run setup first)
+ *   node --import tsx bench/twin/manifests.ts [--parallel 50,100,200]   (root; npm run setup first)
  *
- * --front-cap N is a PROPOSAL for components/render/front.ts, which this bench does not change:
- * it rewrites the rendered Caddyfile in the plan before the deploy, adding
- * `unhealthy_request_count N` to each `reverse_proxy` block, so the front holds at most about N
- * requests at the registry and makes the rest wait for a free slot (up to `lb_try_duration`),
- * then answers 503.
+ * The front lets FRONT_MANIFEST_REQUESTS_MAX manifest requests into the registry at once
+ * (front.ts); the rest wait for a free slot, up to `lb_try_duration`, then get 503.
  *
  * Distribution v3.1.2 holds a manifest whole, several times over, for each request: a PUT reads
  * the body into a bytes.Buffer (registry/handlers/manifests.go PutManifest, copyFullPayload in
@@ -24,12 +21,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CONTAINER_NAME, FRONT_CONTAINER_NAME } from "../../components/render/deployment";
+import { FRONT_MANIFEST_REQUESTS_MAX } from "../../components/render/front";
 import { buildOciImage, MEDIA_TYPES } from "../../test/harness/oci";
 import { dockerRef, ociRef } from "../../test/harness/skopeo";
 import { TwinLab } from "../../test/harness/twinLab";
 import { sleep } from "../../test/harness/wait";
 import { MemoryCgroup } from "./cgroup";
-import { proposeFrontCap } from "./frontCap";
 
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
@@ -49,17 +46,6 @@ interface Login {
 function flag(name: string): string | undefined {
     const at = process.argv.indexOf(name);
     return at >= 0 ? process.argv[at + 1] : undefined;
-}
-
-/** Rewrites `file front/Caddyfile BASE64` in the start command's stdin bundle (scripts.ts renderStdinBundle). */
-function rewriteBundledCaddyfile(lab: TwinLab, rewrite: (caddyfile: string) => string): void {
-    const line = /^file front\/Caddyfile (\S+)$/m;
-    const carriers = lab.plan.commands.filter((c) => c.stdin !== undefined && line.test(c.stdin));
-    if (carriers.length !== 1) {
-        throw new Error(`expected one command carrying the Caddyfile; found ${carriers.length}`);
-    }
-    const command = carriers[0];
-    command.stdin = (command.stdin ?? "").replace(line, (_, b64: string) => `file front/Caddyfile ${Buffer.from(rewrite(Buffer.from(b64, "base64").toString("utf8")), "utf8").toString("base64")}`);
 }
 
 /** An OCI image manifest naming the image's config and layers, with annotations bringing it to `size` bytes. */
@@ -188,15 +174,9 @@ interface PhaseResult {
 
 async function main(): Promise<void> {
     const counts = (flag("--parallel") ?? "50,100,200").split(",").map(Number);
-    const capFlag = flag("--front-cap");
-    const frontCap = capFlag === undefined ? undefined : Number(capFlag);
     const log = (line: string) => process.stderr.write(`${line}\n`);
     const lab = await TwinLab.start({ name: "twin-manifests", limits: DROPLET, log });
     try {
-        if (frontCap !== undefined) {
-            log(`[manifests] PROPOSAL: the front's reverse_proxy gets unhealthy_request_count ${frontCap}`);
-            rewriteBundledCaddyfile(lab, (caddyfile) => proposeFrontCap(caddyfile, frontCap));
-        }
         await lab.deploy();
         const users = Object.values(lab.plan.outputs.registryUsers as Record<string, Login>);
         const push = users.find((u) => u.role === "push");
@@ -353,7 +333,7 @@ async function main(): Promise<void> {
         const out = (line: string) => process.stdout.write(`${line}\n`);
         const limitOf = (bytes: number) => (bytes === 0 ? "none" : `${mb(bytes)} MiB`);
         out(`The twin held to ${mb(limit)} MiB and 1 vCPU; a ${body.length}-byte manifest; container memory limits: registry ${limitOf(registry.memoryLimit)}, front ${limitOf(front.memoryLimit)};`);
-        out(`front: ${frontCap === undefined ? "as rendered by front.ts" : `PROPOSAL, unhealthy_request_count ${frontCap} in each reverse_proxy`}. Peaks in MiB:`);
+        out(`front: as rendered by front.ts, at most ${FRONT_MANIFEST_REQUESTS_MAX} manifest requests at the registry. Peaks in MiB:`);
         out(`${"phase".padEnd(30)}${"twin".padStart(6)}${"registry".padStart(10)}${"front".padStart(7)}${"failcnt".padStart(9)}${"OOM".padStart(5)}${"host OOM".padStart(10)}${"restarts".padStart(10)}${"secs".padStart(6)}${"back".padStart(6)}  answers`);
         for (const r of results) {
             const answers = [...r.outcome.counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${v}x ${k}`).join(", ");

@@ -357,11 +357,55 @@ function siteAddress(input: FrontInput): string {
     }
 }
 
-function proxy(upstream: string, authorization: string): string[] {
+/**
+ * Manifest requests the front lets into the registry at once; more wait their turn, up to
+ * FRONT_UPSTREAM_WAIT_SECONDS, and then get 503. Distribution v3.1.2 holds a manifest whole,
+ * several times over, for each GET, HEAD or PUT (registry/handlers/manifests.go: a PUT reads the
+ * body into a buffer up to maxManifestBodySize, 4 MiB; a GET or HEAD reads the stored manifest
+ * whole, blobstore.go Get), about 8.5 MB for each request near the limit in flight. Without a
+ * bound, 100 such requests at once took the registry to about 900 MB (bench/twin/manifests.ts).
+ * 16 of them fit the registry's container (REGISTRY_MEMORY_LIMIT_BYTES, registryRun.ts) with
+ * room for the layers in flight; a CI job's manifests are a few KB and answered in milliseconds,
+ * so 16 at once is far more than a team's pushes and pulls keep busy.
+ */
+export const FRONT_MANIFEST_REQUESTS_MAX = 16;
+
+/** A registry API path that names a manifest (distribution's v2 routes), as path_regexp sees it. */
+const MANIFEST_PATH_REGEX = "^/v2/(?s:.+)/manifests/[^/]+$";
+
+/**
+ * The same registry address written another way, so that the manifests' proxy counts its own
+ * requests. Caddy keeps one request count per upstream address string, shared by every
+ * reverse_proxy that names it (v2.11.9 modules/caddyhttp/reverseproxy/hosts.go fillHost,
+ * keyed by Upstream.String(), the dial address), and `unhealthy_request_count` compares that
+ * count (Upstream.Full): counted together, layer uploads in flight would take the manifests'
+ * slots. `[::ffff:A]` is A as an IPv4-mapped IPv6 address, which Go dials as IPv4 (net
+ * ipsock_posix.go favoriteAddrFamily: an address with a 4-byte form is AF_INET), to the same
+ * listener on the same loopback address.
+ */
+export function manifestUpstream(upstream: string): string {
+    const match = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(upstream);
+    if (match === null) {
+        throw new Error(`upstream must be an IPv4 address and port (the registry on loopback); got ${JSON.stringify(upstream)}`);
+    }
+    return `[::ffff:${match[1]}]:${match[2]}`;
+}
+
+interface ProxyOptions {
+    /** A named matcher (`@name`) the proxy takes requests of; default every request that reaches it. */
+    matcher?: string;
+    /** See {@link FRONT_MANIFEST_REQUESTS_MAX}; default no bound. */
+    requestsMax?: number;
+}
+
+function proxy(upstream: string, authorization: string, options: ProxyOptions = {}): string[] {
     return [
-        `reverse_proxy ${upstream} {`,
+        `reverse_proxy ${options.matcher === undefined ? "" : `${options.matcher} `}${upstream} {`,
         // Replaces the client's login, which only the front checks; see the file's opening comment.
         `\theader_up Authorization "${authorization}"`,
+        // Requests over the count wait for a free slot as for a restarting registry (the
+        // selection's retries, reverseproxy.go proxyLoopIteration), then get 503.
+        ...(options.requestsMax === undefined ? [] : [`\tunhealthy_request_count ${options.requestsMax}`]),
         `\tlb_try_duration ${FRONT_UPSTREAM_WAIT_SECONDS}s`,
         "\tlb_try_interval 250ms",
         // Retried whatever the error, not only a refused dial: a request the front has just
@@ -736,7 +780,14 @@ export function renderFrontConfig(input: FrontInput): string {
             );
         }
     });
-    route.push(...proxy(input.upstream, input.upstreamAuthorization));
+    // A manifest's proxy first: reverse_proxy answers the request, so the next one sees only the rest.
+    route.push(
+        "@manifest {",
+        `\tpath_regexp \`${MANIFEST_PATH_REGEX}\``,
+        "}",
+        ...proxy(manifestUpstream(input.upstream), input.upstreamAuthorization, { matcher: "@manifest", requestsMax: FRONT_MANIFEST_REQUESTS_MAX }),
+        ...proxy(input.upstream, input.upstreamAuthorization),
+    );
     // `route` keeps this order: the login first, then the refusals, then the proxy.
     site.push("handle {", "\troute {", ...indent(route, 2), "\t}", "}", ...errorRoutes());
     return [...globalOptions(input, timeouts), "", `${siteAddress(input)} {`, ...indent(site, 1), "}", ""].join("\n");

@@ -4,11 +4,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { renderFrontConfig } from "../../components/render/front";
+import { FRONT_MANIFEST_REQUESTS_MAX, renderFrontConfig } from "../../components/render/front";
 import { FRONT_MEMORY_LIMIT_BYTES, renderRunFrontScript } from "../../components/render/frontRun";
 import { goMemoryLimitBytes, REGISTRY_MEMORY_LIMIT_BYTES, renderRunRegistryScript, type RegistryRunInput } from "../../components/render/registryRun";
 import { REGISTRY_CONTAINER_ENV } from "../../components/render/scripts";
-import { proposeFrontCap } from "../../bench/twin/frontCap";
 
 /**
  * The containers' memory limits on the default droplet, and the front's cap on requests in
@@ -63,8 +62,8 @@ const skip = !existsSync(caddy) && process.env.CI === undefined ? "caddy is not 
 const dir = mkdtempSync(join(tmpdir(), "memory-limit-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("the proposed cap on requests in flight to the registry (bench/twin/manifests.ts --front-cap)", { skip }, () => {
-    it("sets max_requests on the registry upstream of every reverse_proxy, as Caddy adapts it", () => {
+describe("the bound on manifest requests in flight to the registry", { skip }, () => {
+    it("is on the manifests' reverse_proxy alone, with an upstream of its own, as Caddy adapts it", () => {
         const hash = `$2y$05$${"a".repeat(53)}`;
         const caddyfile = renderFrontConfig({
             listen: ":443",
@@ -78,20 +77,26 @@ describe("the proposed cap on requests in flight to the registry (bench/twin/man
             adminSocket: "/data/admin.sock",
         });
         const file = join(dir, "Caddyfile");
-        writeFileSync(file, proposeFrontCap(caddyfile, 16));
+        writeFileSync(file, caddyfile);
         const result = spawnSync(caddy, ["adapt", "--config", file, "--adapter", "caddyfile"], { encoding: "utf8", env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
         assert.equal(result.status, 0, result.stderr);
-        const proxies: { health_checks?: { passive?: { unhealthy_request_count?: number } } }[] = [];
+        const proxies: { upstreams?: { dial?: string }[]; health_checks?: { passive?: { unhealthy_request_count?: number } } }[] = [];
         JSON.stringify(JSON.parse(result.stdout), (_key, value: unknown) => {
             if (value !== null && typeof value === "object" && (value as { handler?: string }).handler === "reverse_proxy") {
                 proxies.push(value as (typeof proxies)[number]);
             }
             return value;
         });
-        assert.equal(proxies.length, 2, "the anonymous `/` and the logged-in route");
-        for (const proxy of proxies) {
-            // reverseproxy.go Provision copies it into each upstream's MaxRequests.
-            assert.equal(proxy.health_checks?.passive?.unhealthy_request_count, 16);
-        }
+        // reverseproxy.go Provision copies the count into each upstream's MaxRequests.
+        const bounds = proxies.map((proxy) => [proxy.upstreams?.map((upstream) => upstream.dial).join(","), proxy.health_checks?.passive?.unhealthy_request_count ?? "none"]);
+        assert.deepEqual(
+            bounds.sort(),
+            [
+                ["127.0.0.1:5002", "none"],
+                ["127.0.0.1:5002", "none"],
+                ["[::ffff:127.0.0.1]:5002", FRONT_MANIFEST_REQUESTS_MAX],
+            ],
+            "the anonymous `/`, the manifests and the rest of the logged-in route",
+        );
     });
 });

@@ -1,0 +1,159 @@
+/**
+ * The front's bound on manifest requests in flight, with the real front: Caddy (.cache/bin/caddy)
+ * serves the Caddyfile renderFrontConfig renders, in front of a stand-in registry on loopback
+ * that holds every manifest request until the test lets it go. The registry holds each manifest
+ * whole in memory (front.ts FRONT_MANIFEST_REQUESTS_MAX), so the front lets at most that many in
+ * at once; the rest wait for a slot. Layers are not counted with them.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import { after, before, describe, test } from "node:test";
+import * as bcrypt from "bcryptjs";
+import { FRONT_MANIFEST_REQUESTS_MAX, manifestUpstream, renderFrontConfig } from "../../components/render/front";
+import { caddyBinary, caddyEnvironment } from "../harness/front";
+import { freePort, LOOPBACK } from "../harness/ports";
+import { ProcessTracker, type TrackedProcess } from "../harness/processes";
+import { makeTempDir, type TempDir } from "../harness/tools";
+import { waitUntil } from "../harness/wait";
+
+const USER = { name: "builder", password: "right-password" };
+const AUTHORIZATION = `Basic ${Buffer.from(`${USER.name}:${USER.password}`).toString("base64")}`;
+/** More than the bound, so some must wait. */
+const SENT = FRONT_MANIFEST_REQUESTS_MAX + 4;
+
+function get(port: number, path: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const req = http.request({ host: LOOPBACK, port, method: "GET", path, headers: { Authorization: AUTHORIZATION }, agent: false }, (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", reject);
+        req.end();
+    });
+}
+
+describe("the front lets a bounded number of manifest requests into the registry", () => {
+    const tracker = new ProcessTracker();
+    let tmp: TempDir;
+    let registry: http.Server;
+    let caddy: TrackedProcess;
+    let port: number;
+    /** Manifest requests the stand-in holds, to answer when released. */
+    const held: http.ServerResponse[] = [];
+    /** Layer uploads the stand-in holds, as the registry holds a PATCH while its body streams. */
+    const heldUploads: http.ServerResponse[] = [];
+    let manifestsInFlight = 0;
+    let mostManifestsInFlight = 0;
+    let blobsAnswered = 0;
+
+    before(async () => {
+        tmp = makeTempDir("front-manifest-cap");
+        registry = http.createServer((req, res) => {
+            if (/\/manifests\//.test(req.url ?? "")) {
+                manifestsInFlight++;
+                mostManifestsInFlight = Math.max(mostManifestsInFlight, manifestsInFlight);
+                res.on("close", () => manifestsInFlight--);
+                held.push(res);
+                return;
+            }
+            if (/\/blobs\/uploads\//.test(req.url ?? "")) {
+                heldUploads.push(res);
+                return;
+            }
+            if (/\/blobs\//.test(req.url ?? "")) {
+                blobsAnswered++;
+            }
+            res.end("{}");
+        });
+        await new Promise<void>((resolve) => registry.listen(0, LOOPBACK, resolve));
+        const upstreamPort = (registry.address() as { port: number }).port;
+        port = await freePort();
+        fs.writeFileSync(
+            tmp.join("Caddyfile"),
+            renderFrontConfig({
+                listen: `${LOOPBACK}:${port}`,
+                tls: { kind: "none" },
+                users: [{ name: USER.name, role: "push", bcryptHash: bcrypt.hashSync(USER.password, 4) }],
+                realm: "Registry",
+                upstream: `${LOOPBACK}:${upstreamPort}`,
+                upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",
+                accessLogFile: tmp.join("access.log"),
+                refusedLogFile: tmp.join("refused.log"),
+                adminSocket: tmp.join("admin.sock"),
+            }),
+        );
+        caddy = tracker.start("caddy", caddyBinary(), ["run", "--config", tmp.join("Caddyfile"), "--adapter", "caddyfile"], { logFile: tmp.join("caddy.log"), env: caddyEnvironment(tmp.path) });
+        await waitUntil(
+            async () => {
+                const status = await get(port, "/v2/").catch(() => 0);
+                return status === 200 ? { done: true, value: undefined } : { done: false, seen: `HTTP ${status}` };
+            },
+            { description: "the front to answer", timeoutMs: 15_000, abortIf: () => (caddy.running ? undefined : `caddy exited:\n${caddy.logTail()}`) },
+        );
+    });
+
+    after(async () => {
+        for (const res of [...held.splice(0), ...heldUploads.splice(0)]) {
+            res.destroy();
+        }
+        await tracker.dispose();
+        await new Promise((resolve) => registry?.close(resolve));
+        tmp?.remove();
+    });
+
+    test(`${FRONT_MANIFEST_REQUESTS_MAX} of ${SENT} manifest requests reach the registry, layers pass beside them, the rest follow`, async () => {
+        const answers = Array.from({ length: SENT }, (_, i) => get(port, `/v2/team/app/manifests/v${i}`));
+        await waitUntil(async () => (held.length >= FRONT_MANIFEST_REQUESTS_MAX ? { done: true, value: undefined } : { done: false, seen: `${held.length} held` }), {
+            description: `${FRONT_MANIFEST_REQUESTS_MAX} manifest requests at the registry`,
+            timeoutMs: 10_000,
+        });
+        // Longer than the front's retry interval (lb_try_interval 250ms): a request over the bound
+        // would have been let in by now.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        assert.equal(held.length, FRONT_MANIFEST_REQUESTS_MAX, "manifest requests at the registry while the bound is reached");
+
+        // A layer is not a manifest: it goes through while every manifest slot is taken.
+        assert.equal(await get(port, "/v2/team/app/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000"), 200);
+        assert.equal(blobsAnswered, 1);
+
+        // Answered one by one from here on, as they come: the waiting requests take the freed slots.
+        const answering = setInterval(() => held.shift()?.end("{}"), 20);
+        const statuses = await Promise.all(answers).finally(() => clearInterval(answering));
+        assert.deepEqual(statuses, Array.from({ length: SENT }, () => 200));
+        assert.ok(mostManifestsInFlight <= FRONT_MANIFEST_REQUESTS_MAX, `${mostManifestsInFlight} manifest requests at the registry at once`);
+    });
+
+    // Caddy counts requests per upstream address string (front.ts manifestUpstream): were the
+    // manifests' proxy to name the registry as the other proxy does, these uploads would fill it.
+    test(`with ${SENT} uploads at the registry, a manifest request still gets in`, async () => {
+        const uploads = Array.from({ length: SENT }, (_, i) => get(port, `/v2/team/app/blobs/uploads/u${i}`));
+        await waitUntil(async () => (heldUploads.length >= SENT ? { done: true, value: undefined } : { done: false, seen: `${heldUploads.length} held` }), {
+            description: `${SENT} uploads at the registry`,
+            timeoutMs: 10_000,
+        });
+        const manifest = get(port, "/v2/team/app/manifests/latest");
+        await waitUntil(async () => (held.length === 1 ? { done: true, value: undefined } : { done: false, seen: `${held.length} manifest requests held` }), {
+            description: "the manifest request to reach the registry beside the uploads",
+            timeoutMs: 1000,
+            intervalMs: 20,
+        });
+        held.shift()?.end("{}");
+        assert.equal(await manifest, 200);
+        for (const res of heldUploads.splice(0)) {
+            res.end("{}");
+        }
+        assert.deepEqual(await Promise.all(uploads), Array.from({ length: SENT }, () => 200));
+    });
+});
+
+describe("manifestUpstream", () => {
+    test("writes the registry's IPv4 address as an IPv4-mapped IPv6 one, same port", () => {
+        assert.equal(manifestUpstream("127.0.0.1:5002"), "[::ffff:127.0.0.1]:5002");
+    });
+
+    test("refuses anything but an IPv4 address and port, naming what it got", () => {
+        assert.throws(() => manifestUpstream("localhost:5002"), /upstream must be an IPv4 address and port .*got "localhost:5002"/);
+        assert.throws(() => manifestUpstream(":5002"), /got ":5002"/);
+    });
+});
