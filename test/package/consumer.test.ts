@@ -46,7 +46,7 @@ describe("the packed package in another project", () => {
 
     it("declares the whole registry under mocks with only the required argument", () => {
         run = runUnderMocks(scratch, { project: "consumer", entry: "out/index.js" });
-        assert.ok(run.result, run.stderr);
+        assert.ok(run.result, run.output);
         assert.deepEqual(run.result.exports, ["host"]);
         const types = new Set(run.result.recorded.map((r) => r.type));
         for (const type of ["aws:s3/bucket:Bucket", "aws:iam/accessKey:AccessKey", "digitalocean:index/droplet:Droplet", "digitalocean:index/firewall:Firewall", "command:remote:Command", "command:local:Command"]) {

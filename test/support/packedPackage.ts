@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync, SpawnSyncReturns } from "node:child_process";
-import { readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -47,7 +47,8 @@ export interface Recorded {
 
 export interface MockRun {
     status: number | null;
-    stderr: string;
+    /** stdout and stderr: without an engine, Pulumi's log writes to the console. */
+    output: string;
     /** The program's exports and every resource it declared; undefined when the program threw. */
     result?: { exports: string[]; recorded: Recorded[] };
 }
@@ -55,7 +56,7 @@ export interface MockRun {
 // Records every resource the program declares, with Pulumi's own mocks from the project's copy;
 // a few provider-computed values stand in so the program's applies run.
 const RUNNER = `const pulumi = require("@pulumi/pulumi");
-const [project, entry] = process.argv.slice(2);
+const [project, entry, resultFile] = process.argv.slice(2);
 const recorded = [];
 const computed = {
     "digitalocean:index/reservedIp:ReservedIp": { ipAddress: "203.0.113.10" },
@@ -75,7 +76,7 @@ pulumi.runtime.setMocks({
 }, project, "test", false);
 const program = require(require("node:path").resolve(entry));
 setTimeout(() => {
-    process.stdout.write(JSON.stringify({ exports: Object.keys(program), recorded }));
+    require("node:fs").writeFileSync(resultFile, JSON.stringify({ exports: Object.keys(program), recorded }));
 }, 2000);
 `;
 
@@ -85,11 +86,14 @@ setTimeout(() => {
  */
 export function runUnderMocks(dir: string, options: { project: string; entry: string; config?: Record<string, string> }): MockRun {
     writeFileSync(join(dir, "run-under-mocks.cjs"), RUNNER);
-    const r = spawnSync(process.execPath, ["run-under-mocks.cjs", options.project, options.entry], {
+    const resultFile = join(dir, "run-under-mocks.json");
+    rmSync(resultFile, { force: true });
+    const r = spawnSync(process.execPath, ["run-under-mocks.cjs", options.project, options.entry, resultFile], {
         cwd: dir,
         encoding: "utf8",
         env: { ...process.env, PULUMI_CONFIG: JSON.stringify(options.config ?? {}) },
         timeout: 120_000,
     });
-    return { status: r.status, stderr: r.stderr, result: r.status === 0 ? JSON.parse(r.stdout) : undefined };
+    const result = r.status === 0 && existsSync(resultFile) ? JSON.parse(readFileSync(resultFile, "utf8")) : undefined;
+    return { status: r.status, output: `${r.stdout}\n${r.stderr}`, result };
 }
