@@ -1,4 +1,5 @@
 import { CONFIG_NAMESPACE, Settings } from "./settings";
+import { SPACES_AVAILABILITY_URL, spacesEndpoint } from "./render/spaces";
 import { loadSettings } from "./stackConfig";
 
 /**
@@ -90,6 +91,16 @@ export function deploymentNotices(settings: Settings): { level: "info" | "warn";
             level: "warn",
             text: `httpsAllowedCidrs admits IPv6 (${ipv6.join(", ")}): failed logins are counted and banned per address, and an IPv6 client that holds a /64 can use a new address for every guess, so it is never banned. Leave IPv6 out unless your clients need it.`,
         });
+    }
+    if (settings.storage === "spaces" && settings.spacesRegion !== undefined) {
+        notices.push(
+            settings.spacesRegion === settings.dropletRegion
+                ? { level: "info", text: `The layers are stored in DigitalOcean Spaces, in ${settings.spacesRegion} beside the droplet (${spacesEndpoint(settings.spacesRegion)}); nothing is made in AWS.` }
+                : {
+                      level: "warn",
+                      text: `The droplet's region ${settings.dropletRegion} has no Spaces, so the bucket is made in ${settings.spacesRegion}, the nearest region that has them (${SPACES_AVAILABILITY_URL}). Pushes and streamed pulls cross between the two regions.`,
+                  },
+        );
     }
     if (!settings.forceDestroy) {
         notices.push({ level: "info", text: "forceDestroy is off: `pulumi destroy` keeps going until the bucket, and stops there while it holds images. Empty it first, or set forceDestroy=true to delete the images too." });

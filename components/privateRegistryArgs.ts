@@ -1,17 +1,23 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ExposureMode, RegistryUser, Settings, SettingsError, TlsMode } from "./settings";
+import { ExposureMode, RegistryUser, Settings, SettingsError, StorageKind, TlsMode } from "./settings";
 import { resolveSettings, SettingsInput } from "./settingsRules";
 
 /**
  * The PrivateRegistry component's arguments. Defaults match Pulumi.yaml's. The settings that
- * decide which resources exist (`exposure`, `tls`, `domain`, `dnsZone`, `forceDestroy`,
+ * decide which resources exist (`storage`, `exposure`, `tls`, `domain`, `dnsZone`, `forceDestroy`,
  * `alertEmails`, `users`, `credentialRotation`, `acmeServerCa`) are plain
  * values, because Pulumi must know them when the resources are declared; every other one may be
  * an Output.
  */
 export interface PrivateRegistryArgs {
-    /** AWS region of the bucket, e.g. `us-east-1` (China and GovCloud regions work too). Required. */
-    awsRegion: pulumi.Input<string>;
+    /**
+     * Where the layers are stored: `"s3"`, an AWS S3 bucket with its own IAM user, or `"spaces"`, a
+     * DigitalOcean Spaces bucket in the droplet's region (or the nearest one with Spaces) with a
+     * key limited to it, and nothing in AWS. Default `"s3"`.
+     */
+    storage?: StorageKind;
+    /** AWS region of the bucket, e.g. `us-east-1` (China and GovCloud regions work too). Required with `storage: "s3"`; refused with `"spaces"`. */
+    awsRegion?: pulumi.Input<string>;
     /** `"public"`: HTTPS on 443; `"tunnel"`: the droplet's loopback, reached with `ssh -L`. Default `"public"`. */
     exposure?: ExposureMode;
     /** Certificate source in public mode: `"auto"` (Let's Encrypt with a domain, else the private CA), `"letsencrypt"`, `"private-ca"`. Default `"auto"`. */
@@ -90,7 +96,7 @@ export interface PrivateRegistryArgs {
     alertEmails?: string[];
 }
 
-const STRUCTURAL = ["exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails", "users", "credentialRotation", "acmeServerCa"] as const;
+const STRUCTURAL = ["storage", "exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails", "users", "credentialRotation", "acmeServerCa"] as const;
 
 /** Settings as the component uses them: plain where known now, Outputs where they are not. */
 export interface ResolvedArgs {
@@ -132,14 +138,14 @@ export function resolveArgs(name: string, args: PrivateRegistryArgs): ResolvedAr
         }
     };
     // A region not yet known stands in as a valid one for the checks that can run now.
-    const placeholders: SettingsInput = "awsRegion" in pending ? { awsRegion: "us-east-1" } : {};
+    const placeholders: SettingsInput = "awsRegion" in pending && known.storage !== "spaces" ? { awsRegion: "us-east-1" } : {};
     const settings = validate({ ...(known as SettingsInput), ...placeholders }, `PrivateRegistry "${name}": invalid arguments (nothing was created):`);
     if (Object.keys(pending).length === 0) {
         return { known: settings, value: (key) => settings[key], all: pulumi.output(settings) };
     }
     const whole = pulumi.all(pending).apply((values) => validate({ ...(known as SettingsInput), ...(values as SettingsInput) }, `PrivateRegistry "${name}": invalid arguments:`));
     // Derived settings follow the inputs they come from.
-    const derivedFrom: Partial<Record<keyof Settings, string>> = { awsPartition: "awsRegion", registryImageDigest: "registryVersion" };
+    const derivedFrom: Partial<Record<keyof Settings, string>> = { awsPartition: "awsRegion", spacesRegion: "dropletRegion", registryImageDigest: "registryVersion" };
     return {
         known: settings,
         all: whole,

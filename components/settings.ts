@@ -15,6 +15,9 @@ import { REGISTRY_VERSION } from "./versions";
 /** How clients reach the registry. */
 export type ExposureMode = "public" | "tunnel";
 
+/** Where the layers are stored: an AWS S3 bucket, or a DigitalOcean Spaces bucket. */
+export type StorageKind = "s3" | "spaces";
+
 /** A registry login and what it may do; its password is generated. */
 export interface RegistryUser {
     /** 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit. */
@@ -35,10 +38,14 @@ export type TlsMode = "auto" | "letsencrypt" | "private-ca";
 export type ResolvedTls = "letsencrypt" | "private-ca" | "none";
 
 export interface Settings {
-    /** AWS region of the bucket (from `aws:region`, else AWS_REGION / AWS_DEFAULT_REGION). */
+    /** Where the layers are stored. With `spaces` nothing is made in AWS. */
+    storage: StorageKind;
+    /** AWS region of the bucket (from `aws:region`, else AWS_REGION / AWS_DEFAULT_REGION); "" with Spaces. */
     awsRegion: string;
-    /** The ARN partition of that region (`aws`, `aws-cn` or `aws-us-gov`). */
+    /** The ARN partition of that region (`aws`, `aws-cn` or `aws-us-gov`); unused with Spaces. */
     awsPartition: AwsPartition;
+    /** With Spaces: the bucket's region, the droplet's or the nearest one with Spaces. */
+    spacesRegion?: string;
     /** Exact bucket name; undefined lets Pulumi generate a unique one. */
     bucketName?: string;
     /** Delete the bucket with its images on destroy. */
@@ -111,6 +118,7 @@ export const CONFIG_NAMESPACE = "private-registry";
 
 /** Defaults, in one place, for the code and for the Pulumi.yaml schema test. */
 export const DEFAULTS = {
+    storage: "s3" as StorageKind,
     forceDestroy: false,
     versioning: false,
     abortIncompleteUploadDays: 3,

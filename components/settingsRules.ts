@@ -1,7 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import * as net from "node:net";
 import { awsPartitionOf } from "./render/awsRegion";
-import { DEFAULT_PULL_USERNAME, DEFAULTS, DOCKER_IMAGE_MIN_DISK_GB, diskGbInSizeSlug, ExposureMode, RegistryUser, Settings, SettingsError, TlsMode } from "./settings";
+import { DEFAULT_PULL_USERNAME, DEFAULTS, DOCKER_IMAGE_MIN_DISK_GB, diskGbInSizeSlug, ExposureMode, RegistryUser, Settings, SettingsError, StorageKind, TlsMode } from "./settings";
+import { NEAREST_SPACES_REGION, SPACES_REGIONS, spacesBucketNameProblem, spacesRegionFor } from "./render/spaces";
 import { REGISTRY_ROLES, ZEROSSL_DIRECTORY } from "./render/front";
 import { repositoryPatternProblem } from "./render/repositoryPatterns";
 import { gcScheduleProblem } from "./render/maintenance";
@@ -16,6 +17,7 @@ import { REGISTRY_IMAGE_DIGESTS } from "./versions";
 
 /** Every setting in its typed, unresolved form: what the component's arguments hold once known. */
 export interface SettingsInput {
+    storage?: StorageKind;
     awsRegion?: string;
     exposure?: ExposureMode;
     tls?: TlsMode;
@@ -75,6 +77,7 @@ const OPEN_TO_ALL_IPV4 = "0.0.0.0/0";
 
 const EXPOSURE_MODES: readonly ExposureMode[] = ["public", "tunnel"];
 const TLS_MODES: readonly TlsMode[] = ["auto", "letsencrypt", "private-ca"];
+const STORAGE_KINDS: readonly StorageKind[] = ["s3", "spaces"];
 
 // S3 rules: 3-63 chars, lowercase letters, digits, dots, hyphens; letter/digit at both ends;
 // no "..", no IP-address shape, none of the reserved prefixes and suffixes.
@@ -287,7 +290,7 @@ const sameList = (a: readonly string[], b: readonly string[]) => JSON.stringify(
 
 /**
  * Applies defaults, checks every setting and their combinations, and resolves what follows from
- * them (the certificate source, the ARN partition, the image digest). Throws one
+ * them (the certificate source, the ARN partition, the Spaces region, the image digest). Throws one
  * {@link SettingsError} listing every problem.
  *
  * @param keyName how a setting is named in messages (`private-registry:dropletSize` for stack
@@ -348,7 +351,7 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
         }
         return [...(value as string[])];
     }
-    function oneOf<T extends string>(k: "exposure" | "tls", allowed: readonly T[]): T {
+    function oneOf<T extends string>(k: "exposure" | "tls" | "storage", allowed: readonly T[]): T {
         const value = (input[k] ?? DEFAULTS[k]) as string;
         if (!(allowed as readonly string[]).includes(value)) {
             problems.push(`${key(k)} must be one of ${allowed.map((a) => `"${a}"`).join(", ")}; got ${shown(String(value))}`);
@@ -357,8 +360,15 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
         return value as T;
     }
 
+    const storage = oneOf("storage", STORAGE_KINDS);
+    const onSpaces = storage === "spaces";
     const awsRegion = input.awsRegion;
-    if (awsRegion === undefined || awsRegion === "") {
+    if (onSpaces) {
+        // A Spaces stack declares no AWS resource, so an AWS region can only be a leftover.
+        if (awsRegion !== undefined && awsRegion !== "") {
+            problems.push(`${key("awsRegion")} applies only with ${key("storage")}="s3": with "spaces" nothing is made in AWS and no AWS credentials are used (remove it: pulumi config rm aws:region); got ${shown(awsRegion)}`);
+        }
+    } else if (awsRegion === undefined || awsRegion === "") {
         problems.push(`${key("awsRegion")} must be set to the bucket's AWS region, e.g. \`pulumi config set aws:region us-east-1\`; got nothing (nor AWS_REGION)`);
     } else if (!AWS_REGION.test(awsRegion)) {
         problems.push(`${key("awsRegion")} must be an AWS region name such as us-east-1; got ${shown(awsRegion)}${hintFor(awsRegion)}`);
@@ -395,15 +405,16 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
     }
     const bucketName = input.bucketName === undefined || input.bucketName === "" ? undefined : input.bucketName;
     if (bucketName !== undefined) {
-        const allowed = validateBucketName(bucketName);
+        const allowed = onSpaces ? spacesBucketNameProblem(bucketName) : validateBucketName(bucketName);
         if (allowed !== undefined) {
             bad("bucketName", allowed, bucketName);
         }
     }
 
     const settings: Settings = {
-        awsRegion: awsRegion ?? "",
-        awsPartition: awsPartitionOf(awsRegion ?? "") ?? "aws",
+        storage,
+        awsRegion: onSpaces ? "" : (awsRegion ?? ""),
+        awsPartition: onSpaces ? "aws" : (awsPartitionOf(awsRegion ?? "") ?? "aws"),
         bucketName,
         forceDestroy: flag("forceDestroy"),
         versioning: flag("versioning"),
@@ -451,6 +462,14 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
     const firstPush = settings.users.find((u) => u.role === "push");
     if (firstPush !== undefined) {
         settings.registryUsername = firstPush.name;
+    }
+
+    if (onSpaces) {
+        settings.spacesRegion = spacesRegionFor(settings.dropletRegion);
+        if (settings.spacesRegion === undefined && REGION_SLUG.test(settings.dropletRegion)) {
+            const known = [...SPACES_REGIONS, ...Object.keys(NEAREST_SPACES_REGION)].sort();
+            problems.push(`${key("dropletRegion")} must be a region whose Spaces region is known when ${key("storage")}="spaces" (${known.join(", ")}); got ${shown(settings.dropletRegion)}`);
+        }
     }
 
     const diskGb = diskGbInSizeSlug(settings.dropletSize);

@@ -33,7 +33,7 @@ export function loadSettings(config: ConfigSource, awsConfig: ConfigSource, env:
 export function loadStackArgs(config: ConfigSource, awsConfig: ConfigSource, env: Record<string, string | undefined> = {}, namespace: string = CONFIG_NAMESPACE): PrivateRegistryArgs {
     const { input, settings } = loadStack(config, awsConfig, env, namespace);
     // The users as validated, so the component gets typed objects, not the raw config.
-    return { ...input, awsRegion: settings.awsRegion, users: input.users === undefined ? undefined : settings.users };
+    return { ...input, awsRegion: settings.storage === "s3" ? settings.awsRegion : undefined, users: input.users === undefined ? undefined : settings.users };
 }
 
 function loadStack(config: ConfigSource, awsConfig: ConfigSource, env: Record<string, string | undefined>, namespace: string): { input: SettingsInput; settings: Settings } {
@@ -95,8 +95,12 @@ function loadStack(config: ConfigSource, awsConfig: ConfigSource, env: Record<st
         return undefined;
     };
 
+    const storage = str("storage") as SettingsInput["storage"];
     const input: SettingsInput = {
-        awsRegion: awsConfig.get("region") ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+        storage,
+        // The environment's region belongs to whatever else the shell does; with Spaces only a
+        // stack's own aws:region is a setting to refuse.
+        awsRegion: storage === "spaces" ? awsConfig.get("region") : (awsConfig.get("region") ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION),
         exposure: str("exposure") as SettingsInput["exposure"],
         tls: str("tls") as SettingsInput["tls"],
         domain: str("domain"),

@@ -41,6 +41,10 @@ export type S3StorageConfig = {
     chunkSizeBytes: number;
     /** Prefix inside the bucket; unset stores at the bucket root. */
     rootDirectory?: string;
+    /** Ask for SSE-S3 on every write. Default true; Spaces supports SSE-C only (render/spaces.ts). */
+    encrypt?: boolean;
+    /** The canned ACL sent with every write. Default {@link S3_OBJECT_ACL}. */
+    objectAcl?: S3ObjectAcl;
 };
 
 /**
@@ -50,6 +54,9 @@ export type S3StorageConfig = {
  * default, `private` (distribution `s3-aws/s3.go`, `objectacl` parameter).
  */
 export const S3_OBJECT_ACL = "bucket-owner-full-control";
+
+/** The object ACLs this project sends: S3's owner-enforced one, and Spaces' `private`. */
+export type S3ObjectAcl = typeof S3_OBJECT_ACL | "private";
 
 export type FilesystemStorageConfig = {
     kind: "filesystem";
@@ -101,10 +108,10 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
             bucket: s3.bucket,
             accesskey: s3.accessKey,
             secretkey: s3.secretKey,
-            encrypt: true,
+            encrypt: s3.encrypt ?? true,
             secure: true,
             chunksize: s3.chunkSizeBytes,
-            objectacl: S3_OBJECT_ACL,
+            objectacl: s3.objectAcl ?? S3_OBJECT_ACL,
         };
         if (s3.regionEndpoint !== undefined) {
             driver.regionendpoint = s3.regionEndpoint;

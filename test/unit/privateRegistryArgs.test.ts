@@ -64,7 +64,7 @@ describe("PrivateRegistryArgs", () => {
 
     it("takes an Output for every setting that does not decide which resources exist", () => {
         // acmeServerCa decides whether an uptime check can judge the certificate, so whether one exists.
-        const plain = ["exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails", "users", "credentialRotation", "acmeServerCa"];
+        const plain = ["storage", "exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails", "users", "credentialRotation", "acmeServerCa"];
         for (const [key, { type }] of argsFields()) {
             assert.equal(type.startsWith("pulumi.Input<"), !plain.includes(key), `${key}: ${type}`);
         }
