@@ -74,7 +74,7 @@ export function stackOutputs(registry: PrivateRegistry) {
         /** Only with the private CA: what clients put in /etc/docker/certs.d/HOST/ca.crt. */
         caCertificate: registry.certificate?.caCertificate,
         serving: registry.serving,
-        bucketName: registry.bucket.bucketName,
+        bucketName: registry.bucketName,
         bucketRegion: registry.bucketRegion,
         dropletIp: registry.host.ipAddress,
         sshPrivateKey: pulumi.secret(registry.host.sshPrivateKey),

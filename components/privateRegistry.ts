@@ -11,6 +11,7 @@ import { PrivateRegistryArgs, resolveArgs } from "./privateRegistryArgs";
 import { dnsRecordName, Settings } from "./settings";
 import { registryImageReference } from "./versions";
 import { StorageUser } from "./storageUser";
+import { SpacesStorage } from "./spacesStorage";
 import { sslipHostname, TUNNEL_PORT } from "./render/deployment";
 import { RetentionRules } from "./render/retention";
 
@@ -52,12 +53,19 @@ export function describeServing(settings: Pick<Settings, "exposure" | "tls" | "a
 }
 
 /**
- * The whole private registry: bucket, storage user, Docker host, optional DNS record and
- * certificate, and the registry service, wired in dependency order.
+ * The whole private registry: bucket and its credentials (an S3 bucket and IAM user, or a Spaces
+ * bucket and key), Docker host, optional DNS record and certificate, and the registry service,
+ * wired in dependency order.
  */
 export class PrivateRegistry extends pulumi.ComponentResource {
-    public readonly bucket: RegistryBucket;
-    public readonly storageUser: StorageUser;
+    /** With `storage: "s3"` only. */
+    public readonly bucket?: RegistryBucket;
+    /** With `storage: "s3"` only. */
+    public readonly storageUser?: StorageUser;
+    /** With `storage: "spaces"` only: the Spaces bucket and its key. */
+    public readonly spaces?: SpacesStorage;
+    /** The name of the bucket holding the layers, on S3 or Spaces. */
+    public readonly bucketName: pulumi.Output<string>;
     public readonly host: DockerHost;
     public readonly certificate?: RegistryCertificate;
     public readonly dnsRecord?: digitalocean.DnsRecord;
@@ -73,6 +81,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     public readonly settings: Settings;
     /** The exact registry image, by tag and digest. */
     public readonly registryImage: pulumi.Output<string>;
+    /** The AWS region, or with Spaces the Spaces region. */
     public readonly bucketRegion: pulumi.Output<string>;
     /** Monthly USD at the documented usage; undefined for a droplet size the price table lacks. */
     public readonly estimatedMonthlyCostUsd: pulumi.Output<number | undefined>;
@@ -88,32 +97,61 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         this.settings = settings;
 
         this.registryImage = pulumi.all([value("registryVersion"), value("registryImageDigest")]).apply(([version, digest]) => registryImageReference(version, digest));
-        this.bucketRegion = pulumi.output(value("awsRegion"));
         this.estimatedMonthlyCostUsd = pulumi
             .all([value("dropletSize"), value("redirectPullsToS3"), value("s3ChunkSizeMb")])
             .apply(([dropletSize, redirectPullsToS3, s3ChunkSizeMb]) =>
                 // With alerts and a publicly trusted certificate, one uptime check is billed.
-                estimatedMonthlyCostUsd({ dropletSize, redirectPullsToS3, s3ChunkSizeMb }, settings.alertEmails.length > 0 && certificatePubliclyTrusted(settings) ? 1 : 0),
+                estimatedMonthlyCostUsd({ storage: settings.storage, dropletSize, redirectPullsToS3, s3ChunkSizeMb }, settings.alertEmails.length > 0 && certificatePubliclyTrusted(settings) ? 1 : 0),
             );
 
-        this.bucket = new RegistryBucket(
-            `${name}-storage`,
-            {
-                // Validated as a bucket name when given; absent, Pulumi generates one.
-                bucketName: value("bucketName") as pulumi.Input<string> | undefined,
-                forceDestroy: settings.forceDestroy,
-                versioning: value("versioning"),
-                abortIncompleteUploadDays: value("abortIncompleteUploadDays"),
-                partition: value("awsPartition"),
-            },
-            { parent: this },
-        );
+        // What the registry service and its dependencies need of the storage, whichever it is.
+        let storage: { bucketName: pulumi.Output<string>; region: pulumi.Output<string>; accessKeyId: pulumi.Output<string>; secretAccessKey: pulumi.Output<string>; key: pulumi.Resource; protections: pulumi.Resource[] };
+        if (settings.storage === "spaces") {
+            this.spaces = new SpacesStorage(
+                `${name}-storage`,
+                {
+                    // Known whenever storage is "spaces": resolveSettings refuses a region without one.
+                    region: pulumi.output(value("spacesRegion")).apply((region) => region ?? ""),
+                    bucketName: value("bucketName") as pulumi.Input<string> | undefined,
+                    forceDestroy: settings.forceDestroy,
+                    versioning: value("versioning"),
+                    abortIncompleteUploadDays: value("abortIncompleteUploadDays"),
+                    keyGeneration: settings.credentialRotation,
+                },
+                { parent: this },
+            );
+            storage = { bucketName: this.spaces.bucketName, region: this.spaces.region, accessKeyId: this.spaces.accessKeyId, secretAccessKey: this.spaces.secretAccessKey, key: this.spaces.key, protections: [this.spaces] };
+        } else {
+            this.bucket = new RegistryBucket(
+                `${name}-storage`,
+                {
+                    // Validated as a bucket name when given; absent, Pulumi generates one.
+                    bucketName: value("bucketName") as pulumi.Input<string> | undefined,
+                    forceDestroy: settings.forceDestroy,
+                    versioning: value("versioning"),
+                    abortIncompleteUploadDays: value("abortIncompleteUploadDays"),
+                    partition: value("awsPartition"),
+                },
+                { parent: this },
+            );
 
-        this.storageUser = new StorageUser(
-            `${name}-storage`,
-            { bucketName: this.bucket.bucketName, partition: value("awsPartition"), keyGeneration: settings.credentialRotation },
-            { parent: this },
-        );
+            this.storageUser = new StorageUser(
+                `${name}-storage`,
+                { bucketName: this.bucket.bucketName, partition: value("awsPartition"), keyGeneration: settings.credentialRotation },
+                { parent: this },
+            );
+            storage = {
+                bucketName: this.bucket.bucketName,
+                region: pulumi.output(value("awsRegion")),
+                accessKeyId: this.storageUser.accessKeyId,
+                secretAccessKey: this.storageUser.secretAccessKey,
+                key: this.storageUser.accessKey,
+                // The bucket's protections and the key's policy are in place before the first push.
+                protections: [this.bucket, this.storageUser],
+            };
+        }
+        this.bucketName = storage.bucketName;
+        this.bucketRegion = storage.region;
 
         const isPublic = settings.exposure === "public";
         this.host = new DockerHost(
@@ -132,7 +170,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
 
         let tls: RegistryServiceTls;
         let awaitingDnsFor: pulumi.Output<string | undefined> = pulumi.output(undefined);
-        const dependsOn: pulumi.Resource[] = [this.host.ready, this.host.firewall, this.storageUser.accessKey];
+        const dependsOn: pulumi.Resource[] = [this.host.ready, this.host.firewall, storage.key];
         // The front's port is open in the droplet's own firewall before the front starts (and,
         // with Let's Encrypt, asks to be validated on it).
         if (this.host.hostFirewall !== undefined) {
@@ -194,10 +232,11 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 connection: this.host.connection,
                 hostId: this.host.droplet.id,
                 image: this.registryImage,
-                bucketName: this.bucket.bucketName,
-                bucketRegion: this.bucketRegion,
-                accessKeyId: this.storageUser.accessKeyId,
-                secretAccessKey: this.storageUser.secretAccessKey,
+                storage: settings.storage === "spaces" ? "spaces" : undefined,
+                bucketName: storage.bucketName,
+                bucketRegion: storage.region,
+                accessKeyId: storage.accessKeyId,
+                secretAccessKey: storage.secretAccessKey,
                 chunkSizeMb: value("s3ChunkSizeMb"),
                 redirectPullsToS3: value("redirectPullsToS3"),
                 users: settings.users,
@@ -209,8 +248,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     .all([value("keepNewestTags"), value("keepTagsYoungerThanDays"), value("protectedTags")])
                     .apply(([newest, days, patterns]) => retentionRules(newest, days, patterns)),
             },
-            // The bucket's protections and the key's policy are in place before the first push.
-            { parent: this, dependsOn: [...dependsOn, this.bucket, this.storageUser] },
+            { parent: this, dependsOn: [...dependsOn, ...storage.protections] },
         );
 
         if (settings.alertEmails.length > 0) {

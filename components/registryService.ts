@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH } from "./render/htpasswd";
 import { Deployment, DeploymentTls, DeploymentUser, renderDeployment, renderHostStopScript } from "./render/deployment";
-import type { RegistryUser } from "./settings";
+import type { RegistryUser, StorageKind } from "./settings";
+import { renderSpacesDeployment } from "./render/spaces";
 import { RetentionRules } from "./render/retention";
 import { shellQuote } from "./render/shell";
 
@@ -45,7 +46,10 @@ export interface RegistryServiceArgs {
     hostId: pulumi.Input<string>;
     /** Full image reference of the pinned registry release. */
     image: pulumi.Input<string>;
+    /** Where the bucket is: `spaces` points the S3 driver at the region's Spaces endpoint. Default `s3`. */
+    storage?: StorageKind;
     bucketName: pulumi.Input<string>;
+    /** The AWS region, or with Spaces the Spaces region (`nyc3`). */
     bucketRegion: pulumi.Input<string>;
     accessKeyId: pulumi.Input<string>;
     secretAccessKey: pulumi.Input<string>;
@@ -184,7 +188,7 @@ export class RegistryService extends pulumi.ComponentResource {
                 gcSchedule: args.gcSchedule,
                 retention: args.retention,
             })
-            .apply((input): Deployment => renderDeployment(input));
+            .apply((input): Deployment => (args.storage === "spaces" ? renderSpacesDeployment(input) : renderDeployment(input)));
 
         this.startCommand = new command.remote.Command(
             `${name}-container`,

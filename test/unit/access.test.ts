@@ -157,7 +157,7 @@ describe("credentialRotation", () => {
         const config = parse(after3.files["config.yml"]);
         assert.equal(config.storage.s3.accesskey, "rot3-storage-access-key-3-id");
         const service = after3.options.find((o) => o.type === "private-registry:registry:RegistryService");
-        assert.ok((service?.opts.dependsOn as pulumi.Resource[]).includes(after3.registry.storageUser.accessKey));
+        assert.ok((service?.opts.dependsOn as pulumi.Resource[]).includes(after3.registry.storageUser!.accessKey));
     });
 
     it("generates every password anew, through keepers that name the rotation", () => {

@@ -88,9 +88,9 @@ describe("resource orderings that avoid AWS races", () => {
     it("creates the access key only after its policy, so the registry never gets a powerless key", () => {
         const key = only("aws:iam/accessKey:AccessKey");
         const policy = only("aws:iam/userPolicy:UserPolicy");
-        assert.equal(key.resource, registry.storageUser.accessKey);
-        assert.equal(policy.resource, registry.storageUser.policy);
-        assert.ok(dependsOn(key).includes(registry.storageUser.policy), "the access key depends on the user policy");
+        assert.equal(key.resource, registry.storageUser!.accessKey);
+        assert.equal(policy.resource, registry.storageUser!.policy);
+        assert.ok(dependsOn(key).includes(registry.storageUser!.policy), "the access key depends on the user policy");
     });
 
     it("applies the TLS-only bucket policy only after the public-access block", () => {

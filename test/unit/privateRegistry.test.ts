@@ -87,8 +87,8 @@ describe("default stack (public, private CA)", () => {
     });
 
     it("keeps the access key's secret a secret even where the provider does not", async () => {
-        assert.equal(await pulumi.isSecret(d.registry.storageUser.secretAccessKey), true);
-        assert.equal(await pulumi.isSecret(d.registry.storageUser.accessKey.secret), false, "the mock leaves it plain, proving the wrapper matters");
+        assert.equal(await pulumi.isSecret(d.registry.storageUser!.secretAccessKey), true);
+        assert.equal(await pulumi.isSecret(d.registry.storageUser!.accessKey.secret), false, "the mock leaves it plain, proving the wrapper matters");
     });
 
     it("builds a monitored Docker droplet with a pinned host key and a reserved IP", async () => {
@@ -181,8 +181,8 @@ describe("default stack (public, private CA)", () => {
         const deps = service.opts.dependsOn as pulumi.Resource[];
         assert.ok(deps.includes(d.registry.host.ready), "depends on the readiness command");
         assert.ok(deps.includes(d.registry.host.firewall), "depends on the firewall");
-        assert.ok(deps.includes(d.registry.storageUser.accessKey), "depends on the access key");
-        assert.ok(deps.includes(d.registry.bucket), "depends on the bucket's protections");
+        assert.ok(deps.includes(d.registry.storageUser!.accessKey), "depends on the access key");
+        assert.ok(deps.includes(d.registry.bucket!), "depends on the bucket's protections");
         const wait = d.options.find((o) => o.name.endsWith("wait-ready"));
         assert.ok((wait?.opts.dependsOn as pulumi.Resource[]).includes(d.registry.host.firewall));
     });
