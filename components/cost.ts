@@ -1,8 +1,8 @@
-import { DEFAULTS, Settings } from "./settings";
+import { DEFAULTS, Settings, StorageKind } from "./settings";
 import { STORAGE_HEALTH_INTERVAL_SECONDS } from "./render/registryConfig";
 
 /**
- * Monthly cost model: this project (droplet + S3) next to DigitalOcean Container Registry and
+ * Monthly cost model: this project (droplet + S3, or droplet + Spaces) next to DigitalOcean Container Registry and
  * AWS ECR. Pure: plain numbers in, a breakdown in USD out; no Pulumi, no network.
  *
  * Every price lives in {@link PRICES}, one dated table with a source URL per price. When a
@@ -46,6 +46,16 @@ const DOCR_API_SUBSCRIPTION = "https://docs.digitalocean.com/reference/api/digit
 const S3_PRICING = "https://aws.amazon.com/s3/pricing/";
 const AWS_FREE_TRANSFER = "https://aws.amazon.com/blogs/aws/aws-free-tier-data-transfer-expansion-100-gb-from-regions-and-1-tb-from-amazon-cloudfront-per-month/";
 const ECR_PRICING = "https://aws.amazon.com/ecr/pricing/";
+const SPACES_PRICING = "https://www.digitalocean.com/pricing/spaces-object-storage";
+/** DigitalOcean's own answer on how the Spaces subscription is billed, with the overage rates. */
+const SPACES_BILLING_ANSWER = "https://www.digitalocean.com/community/questions/prices-explanation-5-per-space-or-5-for-spaces";
+
+/** The Spaces subscription: one flat price per account, whatever the number of buckets. */
+export interface SpacesSubscription extends Price {
+    readonly includedStorageGb: number;
+    /** Outbound transfer from Spaces included per month. */
+    readonly includedTransferGb: number;
+}
 
 /**
  * The price table: list prices in USD before tax, each with the page it comes from. They were
@@ -73,6 +83,23 @@ export const PRICES = {
         /** Droplet monitoring alerts are free; each uptime check is billed (its alerts are not). */
         monitoringAlert: { usd: 0, per: "month", source: "https://docs.digitalocean.com/products/monitoring/details/limits/", note: "Monitoring is a free, opt-in service" } satisfies Price,
         uptimeCheck: { usd: 1, per: "check-month", source: "https://docs.digitalocean.com/products/uptime/details/pricing/", note: "billed hourly; its alerts cost nothing" } satisfies Price,
+        spaces: {
+            subscription: {
+                usd: 5,
+                per: "month",
+                includedStorageGb: 250,
+                includedTransferGb: 1024,
+                source: SPACES_PRICING,
+                note: `250 GiB stored and 1 TiB out across all of the account's buckets, as DigitalOcean's answer at ${SPACES_BILLING_ANSWER} puts it (read 2026-12-07); no request charges`,
+            } satisfies SpacesSubscription,
+            storageOverage: { usd: 0.02, per: "GB-month", source: SPACES_PRICING, note: `per GiB beyond the included 250 (${SPACES_BILLING_ANSWER})` } satisfies Price,
+            transferOverage: {
+                usd: 0.01,
+                per: "GB",
+                source: SPACES_PRICING,
+                note: `per GiB out beyond the included 1 TiB (${SPACES_BILLING_ANSWER}); assumption: transfer from Spaces to the droplet counts as outbound too`,
+            } satisfies Price,
+        },
         containerRegistry: {
             tiers: [
                 { slug: "starter", usd: 0, per: "month", includedRepositories: 1, includedStorageGb: 0.5, includedTransferGb: 0.5, allowsStorageOverage: false, source: DOCR_PRICING },
@@ -159,6 +186,8 @@ export interface CostEstimate {
 }
 
 export interface ProjectUsage {
+    /** Where the layers are: S3 (us-east-1 prices) or Spaces. Default `s3`. */
+    storage?: StorageKind;
     dropletSize: string;
     /** GB kept in the bucket (layers are deduplicated by digest, so this is unique bytes). */
     storedGb: number;
@@ -213,8 +242,11 @@ function awsEgress(gb: number, freeGb: number, price: Price): { billableGb: numb
     return { billableGb, usd: billableGb * price.usd };
 }
 
-/** This project: one droplet running the registry, blobs in S3 (us-east-1 prices). */
+/** This project: one droplet running the registry, blobs in S3 (us-east-1 prices) or Spaces. */
 export function estimateMonthlyCost(usage: ProjectUsage): CostEstimate {
+    if ((usage.storage ?? "s3") === "spaces") {
+        return estimateSpacesProjectCost(usage);
+    }
     const droplet = dropletPrice(usage.dropletSize);
     const storedGb = nonNegative("storedGb", usage.storedGb);
     const pulledGb = nonNegative("pulledGbPerMonth", usage.pulledGbPerMonth);
@@ -269,6 +301,43 @@ export function estimateMonthlyCost(usage: ProjectUsage): CostEstimate {
         detail: `${Math.round(putClass)} PUT/LIST-class (${Math.round(healthChecks)} health-check LISTs) + ${Math.round(getClass)} GET-class`,
     });
     return { option: `this project (${usage.dropletSize}, redirect ${usage.redirect ? "on" : "off"})`, lines, totalUsd: total(lines) };
+}
+
+/**
+ * This project with its layers in Spaces: the droplet and the flat Spaces subscription, with
+ * storage and transfer beyond what it includes. Spaces bills no requests, so the chunk size and
+ * the health check's LISTs cost nothing here.
+ */
+function estimateSpacesProjectCost(usage: ProjectUsage): CostEstimate {
+    const droplet = dropletPrice(usage.dropletSize);
+    const storedGb = nonNegative("storedGb", usage.storedGb);
+    const pulledGb = nonNegative("pulledGbPerMonth", usage.pulledGbPerMonth);
+    const uptimeChecks = nonNegative("uptimeChecks", usage.uptimeChecks ?? 0);
+    const spaces = PRICES.digitalocean.spaces;
+    const lines: LineItem[] = [];
+    lines.push({ item: "droplet", usd: droplet.usd, detail: `${usage.dropletSize}, ${droplet.includedTransferGb} GB transfer included` });
+    lines.push({ item: "Spaces subscription", usd: spaces.subscription.usd, detail: `${spaces.subscription.includedStorageGb} GB storage and ${spaces.subscription.includedTransferGb} GB transfer included` });
+    const storageOverGb = Math.max(0, storedGb - spaces.subscription.includedStorageGb);
+    lines.push({ item: "Spaces extra storage", usd: storageOverGb * spaces.storageOverage.usd, detail: `${storageOverGb} GB x ${money(spaces.storageOverage.usd)}/GB-month` });
+    if (uptimeChecks > 0) {
+        const check = PRICES.digitalocean.uptimeCheck;
+        lines.push({ item: "uptime check", usd: uptimeChecks * check.usd, detail: `${uptimeChecks} x ${money(check.usd)}/month; droplet alerts are free` });
+    }
+    // Pulled bytes leave Spaces either way: to the client (redirect) or to the droplet.
+    const transferOverGb = Math.max(0, pulledGb - spaces.subscription.includedTransferGb);
+    lines.push({
+        item: "Spaces extra transfer",
+        usd: transferOverGb * spaces.transferOverage.usd,
+        detail: `${pulledGb} GB out of Spaces, ${Math.min(pulledGb, spaces.subscription.includedTransferGb)} GB included, ${transferOverGb} GB x ${money(spaces.transferOverage.usd)}`,
+    });
+    const dropletOutGb = usage.redirect ? 0 : pulledGb;
+    const overGb = Math.max(0, dropletOutGb - droplet.includedTransferGb);
+    lines.push({
+        item: "droplet transfer",
+        usd: overGb * PRICES.digitalocean.transferOverage.usd,
+        detail: usage.redirect ? "redirect on: clients fetch blobs from Spaces, not through the droplet" : `${dropletOutGb} GB out of ${droplet.includedTransferGb} GB included, ${overGb} GB over`,
+    });
+    return { option: `this project (${usage.dropletSize}, Spaces, redirect ${usage.redirect ? "on" : "off"})`, lines, totalUsd: total(lines) };
 }
 
 export interface RegistryUsage {
@@ -359,11 +428,12 @@ export const COST_OUTPUT_USAGE = { storedGb: 10, pulledGbPerMonth: 50 } as const
  * Monthly USD for the chosen droplet at {@link COST_OUTPUT_USAGE}, or undefined for a droplet
  * size the dated price table does not know (the deploy itself does not depend on the table).
  */
-export function estimatedMonthlyCostUsd(settings: Pick<Settings, "dropletSize" | "redirectPullsToS3" | "s3ChunkSizeMb">, uptimeChecks = 0): number | undefined {
+export function estimatedMonthlyCostUsd(settings: Pick<Settings, "dropletSize" | "redirectPullsToS3" | "s3ChunkSizeMb"> & { storage?: StorageKind }, uptimeChecks = 0): number | undefined {
     if (!(KNOWN_DROPLET_SIZES as readonly string[]).includes(settings.dropletSize)) {
         return undefined;
     }
     const estimate = estimateMonthlyCost({
+        storage: settings.storage,
         dropletSize: settings.dropletSize,
         ...COST_OUTPUT_USAGE,
         redirect: settings.redirectPullsToS3,
