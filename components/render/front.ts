@@ -359,7 +359,7 @@ function siteAddress(input: FrontInput): string {
 
 /**
  * Manifest requests the front lets into the registry at once; more wait their turn, up to
- * FRONT_UPSTREAM_WAIT_SECONDS, and then get 503. Distribution v3.1.2 holds a manifest whole,
+ * FRONT_UPSTREAM_WAIT_SECONDS (a PUT, {@link manifestPutWaitSeconds}), and then get 503. Distribution v3.1.2 holds a manifest whole,
  * several times over, for each GET, HEAD or PUT (registry/handlers/manifests.go: a PUT reads the
  * body into a buffer up to maxManifestBodySize, 4 MiB; a GET or HEAD reads the stored manifest
  * whole, blobstore.go Get), about 8.5 MB for each request near the limit in flight. Without a
@@ -396,6 +396,20 @@ interface ProxyOptions {
     matcher?: string;
     /** See {@link FRONT_MANIFEST_REQUESTS_MAX}; default no bound. */
     requestsMax?: number;
+    /** How long a request waits for the registry (a free slot, or a restart); default FRONT_UPSTREAM_WAIT_SECONDS. */
+    waitSeconds?: number;
+}
+
+/**
+ * How long a manifest PUT waits for a slot. Its body is read only once it has one, and the
+ * waiting counts against the body's deadline (FrontTimeouts: start + readBodyIdle + bytes read
+ * / rate): a PUT let in after readBodyIdle lost its body at the first read, and its client got
+ * 504 or nothing (bench/twin/manifests.ts, 100 PUTs at once: 60x 504, 8x 499 with a 60 s wait).
+ * Five seconds short of readBodyIdle, it gets 503 instead, which Docker's client reports and a
+ * retry recovers from; one let in still has readBodyIdle's margin for its first read.
+ */
+export function manifestPutWaitSeconds(timeouts: FrontTimeouts): number {
+    return Math.max(1, timeouts.readBodyIdleSeconds - 5);
 }
 
 function proxy(upstream: string, authorization: string, options: ProxyOptions = {}): string[] {
@@ -406,7 +420,7 @@ function proxy(upstream: string, authorization: string, options: ProxyOptions = 
         // Requests over the count wait for a free slot as for a restarting registry (the
         // selection's retries, reverseproxy.go proxyLoopIteration), then get 503.
         ...(options.requestsMax === undefined ? [] : [`\tunhealthy_request_count ${options.requestsMax}`]),
-        `\tlb_try_duration ${FRONT_UPSTREAM_WAIT_SECONDS}s`,
+        `\tlb_try_duration ${options.waitSeconds ?? FRONT_UPSTREAM_WAIT_SECONDS}s`,
         "\tlb_try_interval 250ms",
         // Retried whatever the error, not only a refused dial: a request the front has just
         // connected when the registry closes its listener is reset from the accept queue, after
@@ -781,7 +795,13 @@ export function renderFrontConfig(input: FrontInput): string {
         }
     });
     // A manifest's proxy first: reverse_proxy answers the request, so the next one sees only the rest.
+    // Both manifest proxies name the same address, so they share the one count.
     route.push(
+        "@manifest_put {",
+        `\tpath_regexp \`${MANIFEST_PATH_REGEX}\``,
+        "\tmethod PUT",
+        "}",
+        ...proxy(manifestUpstream(input.upstream), input.upstreamAuthorization, { matcher: "@manifest_put", requestsMax: FRONT_MANIFEST_REQUESTS_MAX, waitSeconds: manifestPutWaitSeconds(timeouts) }),
         "@manifest {",
         `\tpath_regexp \`${MANIFEST_PATH_REGEX}\``,
         "}",

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import { after, before, describe, test } from "node:test";
 import * as bcrypt from "bcryptjs";
-import { FRONT_MANIFEST_REQUESTS_MAX, manifestUpstream, renderFrontConfig } from "../../components/render/front";
+import { FRONT_MANIFEST_REQUESTS_MAX, FRONT_TIMEOUTS, manifestPutWaitSeconds, manifestUpstream, renderFrontConfig } from "../../components/render/front";
 import { caddyBinary, caddyEnvironment } from "../harness/front";
 import { freePort, LOOPBACK } from "../harness/ports";
 import { ProcessTracker, type TrackedProcess } from "../harness/processes";
@@ -22,16 +22,25 @@ const AUTHORIZATION = `Basic ${Buffer.from(`${USER.name}:${USER.password}`).toSt
 /** More than the bound, so some must wait. */
 const SENT = FRONT_MANIFEST_REQUESTS_MAX + 4;
 
-function get(port: number, path: string): Promise<number> {
+/**
+ * The front's slow-client bounds, shortened so that a manifest PUT's wait for a slot
+ * (manifestPutWaitSeconds, readBodyIdle less 5 s) takes 2 s here.
+ */
+const TIMEOUTS = { ...FRONT_TIMEOUTS, readBodyIdleSeconds: 7 };
+
+function request(port: number, method: string, path: string, body?: Buffer): Promise<number> {
     return new Promise((resolve, reject) => {
-        const req = http.request({ host: LOOPBACK, port, method: "GET", path, headers: { Authorization: AUTHORIZATION }, agent: false }, (res) => {
+        const headers: http.OutgoingHttpHeaders = { Authorization: AUTHORIZATION, ...(body === undefined ? {} : { "Content-Type": "application/vnd.oci.image.manifest.v1+json", "Content-Length": body.length }) };
+        const req = http.request({ host: LOOPBACK, port, method, path, headers, agent: false }, (res) => {
             res.resume();
             res.on("end", () => resolve(res.statusCode ?? 0));
         });
         req.on("error", reject);
-        req.end();
+        req.end(body);
     });
 }
+
+const get = (port: number, path: string) => request(port, "GET", path);
 
 describe("the front lets a bounded number of manifest requests into the registry", () => {
     const tracker = new ProcessTracker();
@@ -81,6 +90,7 @@ describe("the front lets a bounded number of manifest requests into the registry
                 accessLogFile: tmp.join("access.log"),
                 refusedLogFile: tmp.join("refused.log"),
                 adminSocket: tmp.join("admin.sock"),
+                timeouts: TIMEOUTS,
             }),
         );
         caddy = tracker.start("caddy", caddyBinary(), ["run", "--config", tmp.join("Caddyfile"), "--adapter", "caddyfile"], { logFile: tmp.join("caddy.log"), env: caddyEnvironment(tmp.path) });
@@ -112,6 +122,13 @@ describe("the front lets a bounded number of manifest requests into the registry
         // would have been let in by now.
         await new Promise((resolve) => setTimeout(resolve, 1500));
         assert.equal(held.length, FRONT_MANIFEST_REQUESTS_MAX, "manifest requests at the registry while the bound is reached");
+
+        // A manifest PUT waits less than its body's deadline, then gets 503 without reaching the registry.
+        const started = Date.now();
+        assert.equal(await request(port, "PUT", "/v2/team/app/manifests/pushed", Buffer.from("{}")), 503);
+        const waitedMs = Date.now() - started;
+        assert.ok(waitedMs >= (manifestPutWaitSeconds(TIMEOUTS) - 1) * 1000 && waitedMs < TIMEOUTS.readBodyIdleSeconds * 1000, `the PUT was answered after ${waitedMs} ms`);
+        assert.equal(held.length, FRONT_MANIFEST_REQUESTS_MAX, "the PUT reached the registry");
 
         // A layer is not a manifest: it goes through while every manifest slot is taken.
         assert.equal(await get(port, "/v2/team/app/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000"), 200);

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { FRONT_MANIFEST_REQUESTS_MAX, renderFrontConfig } from "../../components/render/front";
+import { FRONT_MANIFEST_REQUESTS_MAX, FRONT_TIMEOUTS, FRONT_UPSTREAM_WAIT_SECONDS, renderFrontConfig } from "../../components/render/front";
 import { FRONT_MEMORY_LIMIT_BYTES, renderRunFrontScript } from "../../components/render/frontRun";
 import { goMemoryLimitBytes, REGISTRY_MEMORY_LIMIT_BYTES, renderRunRegistryScript, type RegistryRunInput } from "../../components/render/registryRun";
 import { REGISTRY_CONTAINER_ENV } from "../../components/render/scripts";
@@ -80,23 +80,26 @@ describe("the bound on manifest requests in flight to the registry", { skip }, (
         writeFileSync(file, caddyfile);
         const result = spawnSync(caddy, ["adapt", "--config", file, "--adapter", "caddyfile"], { encoding: "utf8", env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
         assert.equal(result.status, 0, result.stderr);
-        const proxies: { upstreams?: { dial?: string }[]; health_checks?: { passive?: { unhealthy_request_count?: number } } }[] = [];
+        const proxies: { upstreams?: { dial?: string }[]; health_checks?: { passive?: { unhealthy_request_count?: number } }; load_balancing?: { try_duration?: number } }[] = [];
         JSON.stringify(JSON.parse(result.stdout), (_key, value: unknown) => {
             if (value !== null && typeof value === "object" && (value as { handler?: string }).handler === "reverse_proxy") {
                 proxies.push(value as (typeof proxies)[number]);
             }
             return value;
         });
-        // reverseproxy.go Provision copies the count into each upstream's MaxRequests.
-        const bounds = proxies.map((proxy) => [proxy.upstreams?.map((upstream) => upstream.dial).join(","), proxy.health_checks?.passive?.unhealthy_request_count ?? "none"]);
+        // reverseproxy.go Provision copies the count into each upstream's MaxRequests; the
+        // durations are nanoseconds in Caddy's JSON.
+        const seconds = (ns: number | undefined) => (ns ?? 0) / 1e9;
+        const bounds = proxies.map((proxy) => [proxy.upstreams?.map((upstream) => upstream.dial).join(","), proxy.health_checks?.passive?.unhealthy_request_count ?? "none", seconds(proxy.load_balancing?.try_duration)]);
         assert.deepEqual(
             bounds.sort(),
             [
-                ["127.0.0.1:5002", "none"],
-                ["127.0.0.1:5002", "none"],
-                ["[::ffff:127.0.0.1]:5002", FRONT_MANIFEST_REQUESTS_MAX],
+                ["127.0.0.1:5002", "none", FRONT_UPSTREAM_WAIT_SECONDS],
+                ["127.0.0.1:5002", "none", FRONT_UPSTREAM_WAIT_SECONDS],
+                ["[::ffff:127.0.0.1]:5002", FRONT_MANIFEST_REQUESTS_MAX, FRONT_TIMEOUTS.readBodyIdleSeconds - 5],
+                ["[::ffff:127.0.0.1]:5002", FRONT_MANIFEST_REQUESTS_MAX, FRONT_UPSTREAM_WAIT_SECONDS],
             ],
-            "the anonymous `/`, the manifests and the rest of the logged-in route",
+            "the anonymous `/`, the manifest PUTs, the other manifest requests and the rest of the logged-in route",
         );
     });
 });
