@@ -17,6 +17,10 @@
 #       pebble, pebble-challtestsrv
 #                  Let's Encrypt's test CA and its DNS, pinned below: the droplet twin gets its
 #                  certificate over ACME from them.
+#       oras       the OCI artifact client, pinned below: it attaches artifacts to images with the
+#                  referrers tag schema, whose fallback tags retention must not count as images;
+#       regctl     regclient's command-line client at the same version as regbot: it pushes a
+#                  cosign-style `sha256-<hex>.sig` tag.
 #   fail2ban and iptables come from Debian, as the droplet's come from Ubuntu.
 # Idempotent and fast when cached: a binary is rebuilt only when its stamp file (module, version,
 # build flags) does not match what this script would build.
@@ -33,6 +37,9 @@ TOXIPROXY_VERSION="v2.5.0"
 PEBBLE_MODULE="github.com/letsencrypt/pebble/v2/cmd/pebble"
 CHALLTESTSRV_MODULE="github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv"
 PEBBLE_VERSION="v2.10.3"
+ORAS_MODULE="oras.land/oras/cmd/oras"
+ORAS_VERSION="v1.3.6"
+REGCTL_MODULE="github.com/regclient/regclient/cmd/regctl"
 # The oldest Go every module builds with: distribution v3.1.2's and regclient v0.11.7's go.mod say `go 1.26.0`.
 MIN_GO_MINOR=26
 
@@ -153,6 +160,8 @@ build toxiproxy-server "$TOXIPROXY_SERVER_MODULE" "$TOXIPROXY_VERSION" 0 server
 build toxiproxy-cli "$TOXIPROXY_CLI_MODULE" "$TOXIPROXY_VERSION" 0 cli
 build pebble "$PEBBLE_MODULE" "$PEBBLE_VERSION" 0
 build pebble-challtestsrv "$CHALLTESTSRV_MODULE" "$PEBBLE_VERSION" 0
+build oras "$ORAS_MODULE" "$ORAS_VERSION" 0
+build regctl "$REGCTL_MODULE" "v$regclient_version" 0
 
 log "versions:"
 log "  registry   $("$cache_bin/registry" --version 2>&1 | awk '{ print $NF; exit }')"
@@ -161,6 +170,8 @@ log "  regbot     $("$cache_bin/regbot" version --format '{{.VCSTag}}' 2>&1 | he
 log "  caddy      $("$cache_bin/caddy" version 2>&1 | awk '{ print $1; exit }')"
 log "  toxiproxy  $("$GO" version -m "$cache_bin/toxiproxy-server" | awk '$1 == "mod" { print $3; exit }')"
 log "  pebble     $("$GO" version -m "$cache_bin/pebble" | awk '$1 == "mod" { print $3; exit }')"
+log "  oras       $("$GO" version -m "$cache_bin/oras" | awk '$1 == "mod" { print $3; exit }')"
+log "  regctl     $("$cache_bin/regctl" version --format '{{.VCSTag}}' 2>&1 | head -n1)"
 log "  fail2ban   $(fail2ban-client --version 2>&1 | head -n1)"
 log "  skopeo     $(skopeo --version 2>&1 | head -n1)"
 log "  podman     $(podman --version 2>&1 | head -n1)"

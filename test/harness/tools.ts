@@ -10,8 +10,8 @@ export const CACHE_BIN = path.join(REPO_ROOT, ".cache", "bin");
 
 const INSTALL_HINT = "run scripts/install-rehearsal-tools.sh first";
 
-/** Path of a binary built by the install script (`registry`, `versitygw`, `caddy`); throws a clear error if missing. */
-export function cachedBinary(name: "registry" | "versitygw" | "caddy"): string {
+/** Path of a binary built by the install script; throws a clear error if missing. */
+export function cachedBinary(name: "registry" | "versitygw" | "caddy" | "oras" | "regctl"): string {
     const file = path.join(CACHE_BIN, name);
     if (!fs.existsSync(file)) {
         throw new Error(`${file} is missing: ${INSTALL_HINT}`);
