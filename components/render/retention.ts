@@ -18,6 +18,28 @@ import { RETENTION_LUA } from "./retentionScript";
  * unparsable, before 2000 as reproducible builds write, or more than a day ahead) is kept and not
  * ranked, so missing data never causes a deletion.
  *
+ * Signatures, attestations and other artefacts follow the image they are attached to. Distribution
+ * v3.1.2 has no referrers API, so clients keep them under fallback tags that name the image's
+ * digest: the OCI referrers tag schema's `sha256-<hex>` (an index listing the artefacts, which
+ * oras, notation and go-containerregistry maintain: oras-go v2 registry/remote/repository.go
+ * updateReferrersIndex; distribution-spec spec.md "Referrers Tag Schema") and cosign's
+ * `sha256-<hex>.sig`, `.att`, `.sbom` (sigstore/cosign pkg/oci/remote/remote.go). Such a tag
+ * (`<alg>-<64 or 128 hex>`, optionally `.<word>`) is not an image: it is never ranked or aged,
+ * takes no `keepNewest` place, and is kept exactly when the digest it names is held by a kept
+ * tag: the manifest a kept tag points to, or an entry of a kept index (an artefact attached to
+ * one platform's image). A kept fallback tag holds in turn what it points to and the artefacts
+ * its index lists, so an artefact of an artefact (a signed SBOM) stays with it; one digest under
+ * several tags is held while any of them is kept. Otherwise it is deleted with the image, and the
+ * collection then takes the artefacts, which nothing else references. Two exceptions keep it: a
+ * `protectPatterns` entry that matches the fallback tag itself, and an unreadable tag in the same
+ * repository (it could be the image named). A `sha256-<hex>` tag on the manifest of that very
+ * digest is an image under an odd name and is treated as one. Not covered: cosign's
+ * `--attachment-tag-prefix` tags (they rank as images), and an artefact pushed with a `subject`
+ * but no fallback tag (a client told the registry has a referrers API): garbage collection
+ * (`--delete-untagged`) deletes it at the next run whatever retention keeps, since it marks only
+ * what tags reach (registry/storage/garbagecollect.go MarkAndSweep; an OCI manifest's
+ * References() are its config and layers, not its subject: manifest/ocischema/manifest.go).
+ *
  * Patterns are Lua patterns, because regbot's scripts run in gopher-lua, whose only matcher they
  * are (an RE2 regex cannot be evaluated there). Lua patterns have no alternation, so the rule is
  * a list; each entry must match the whole tag. Only a safe subset is accepted (see

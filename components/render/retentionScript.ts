@@ -47,24 +47,50 @@ local function epochOf(s)
   return t + offset
 end
 
--- The manifest digest and the image's creation time of a tag; nil and why when unknown.
-local function inspect(ref)
+-- The manifest of a tag: its digest and, for an index, the digests it lists; nil when unreadable.
+local function read(ref)
   local ok, m = pcall(manifest.getList, ref)
-  if not ok then return nil, nil, "manifest unreadable" end
+  if not ok then return nil end
   local okD, desc = pcall(manifest.descriptor, m)
-  if not okD then return nil, nil, "manifest unreadable" end
+  if not okD then return nil end
+  local children = {}
+  if INDEX[desc.mediaType] then
+    for _, d in ipairs(m.manifests or {}) do table.insert(children, d.digest) end
+  end
+  return desc.digest, children, m, INDEX[desc.mediaType]
+end
+
+-- The image's creation time of a tag read above; nil and why when unknown.
+local function ageOf(ref, m, isIndex)
   -- For an index, the image a pull on this machine would choose.
   local target = m
-  if INDEX[desc.mediaType] then target = ref end
+  if isIndex then target = ref end
   local okC, cfg = pcall(image.config, target)
-  if not okC then return desc.digest, nil, "no image config" end
+  if not okC then return nil, "no image config" end
   local created = cfg.created
-  if created == nil then return desc.digest, nil, "no created time" end
+  if created == nil then return nil, "no created time" end
   local t = epochOf(created)
-  if t == nil then return desc.digest, nil, "unreadable created " .. tostring(created) end
-  if t < EARLIEST then return desc.digest, nil, "placeholder created " .. created end
-  if t > now + DAY then return desc.digest, nil, "future created " .. created end
-  return desc.digest, t, created
+  if t == nil then return nil, "unreadable created " .. tostring(created) end
+  if t < EARLIEST then return nil, "placeholder created " .. created end
+  if t > now + DAY then return nil, "future created " .. created end
+  return t, created
+end
+
+-- The digest a fallback tag names: the referrers tag schema's "<alg>-<hex>" (OCI
+-- distribution-spec, its encoded part cut to 64 characters) and cosign's "<alg>-<hex>.<kind>"
+-- (.sig, .att, .sbom). Returned as a key (see keyOf); nil for any other tag.
+local function namedBy(t)
+  local alg, hex, kind = string.match(t, "^(sha%d+)%-([0-9a-f]+)(.*)$")
+  if alg == nil or (#hex ~= 64 and #hex ~= 128) then return nil end
+  if kind ~= "" and string.match(kind, "^%.%w+$") == nil then return nil end
+  return alg .. ":" .. string.sub(hex, 1, 64)
+end
+
+-- A digest as fallback tags name it: the algorithm and the first 64 characters of the hex.
+local function keyOf(digest)
+  local colon = string.find(digest, ":", 1, true)
+  if colon == nil then return digest end
+  return string.sub(digest, 1, colon + 64)
 end
 
 local totals = { repos = 0, tags = 0, kept = 0, deleted = 0, changed = 0, failed = 0 }
@@ -78,19 +104,31 @@ local function retain(repo)
     return
   end
   totals.repos = totals.repos + 1
-  local entries, timed = {}, {}
+  local entries, timed, attached = {}, {}, {}
+  -- A tag whose manifest cannot be read may be the image a fallback tag names.
+  local unreadable = false
   for _, t in ipairs(tags) do
     local e = { tag = t, ref = base .. ":" .. t, keep = {} }
     for _, p in ipairs(protect) do
       if string.find(t, p) then table.insert(e.keep, "protected") break end
     end
-    e.digest, e.time, e.note = inspect(e.ref)
+    local m, isIndex
+    e.digest, e.children, m, isIndex = read(e.ref)
+    e.names = namedBy(t)
+    -- A tag that names its own manifest is an image under an odd name, not an attachment.
+    if e.names ~= nil and e.digest ~= nil and keyOf(e.digest) == e.names then e.names = nil end
     if e.digest == nil then
-      table.insert(e.keep, e.note)
-    elseif e.time == nil then
-      if needTime then table.insert(e.keep, e.note .. ", age unknown") end
+      unreadable = true
+      table.insert(e.keep, "manifest unreadable")
+    elseif e.names ~= nil then
+      table.insert(attached, e)
     else
-      table.insert(timed, e)
+      e.time, e.note = ageOf(e.ref, m, isIndex)
+      if e.time ~= nil then
+        table.insert(timed, e)
+      elseif needTime then
+        table.insert(e.keep, e.note .. ", age unknown")
+      end
     end
     table.insert(entries, e)
   end
@@ -106,6 +144,32 @@ local function retain(repo)
       table.insert(e.keep, "younger than " .. keepYoungerThanDays .. " days")
     end
   end
+  -- What the kept tags hold: their manifests and an index's entries. A fallback tag stays exactly
+  -- when the digest it names is held, and then holds what it points to in turn (an artefact of
+  -- an artefact), until nothing changes.
+  local held = {}
+  local function hold(e)
+    e.holds = true
+    held[keyOf(e.digest)] = true
+    for _, d in ipairs(e.children) do held[keyOf(d)] = true end
+  end
+  for _, e in ipairs(entries) do
+    if #e.keep > 0 and e.digest ~= nil then hold(e) end
+  end
+  local grew = true
+  while grew do
+    grew = false
+    for _, e in ipairs(attached) do
+      if not e.holds and held[e.names] then
+        table.insert(e.keep, "attached to " .. e.names .. ", which stays")
+        hold(e)
+        grew = true
+      end
+    end
+  end
+  for _, e in ipairs(attached) do
+    if #e.keep == 0 and unreadable then table.insert(e.keep, "attached to " .. e.names .. "; a tag of this repository is unreadable") end
+  end
   local doomed = {}
   for _, e in ipairs(entries) do
     totals.tags = totals.tags + 1
@@ -114,7 +178,9 @@ local function retain(repo)
       say("keep " .. e.ref .. " (" .. table.concat(e.keep, "; ") .. ")")
     else
       local why = "not protected"
-      if e.time ~= nil then
+      if e.names ~= nil then
+        why = "attached to " .. e.names .. ", which no kept tag holds"
+      elseif e.time ~= nil then
         why = string.format("created %s, %.1f days ago, newest #%d", e.note, (now - e.time) / DAY, e.rank)
       end
       if dryRun then say("would delete " .. e.ref .. " (" .. why .. ")") else say("delete " .. e.ref .. " (" .. why .. ")") end
