@@ -3,13 +3,18 @@
  * registry behind the real front, as the droplet's job reaches it. Two repositories of dated images: with no rules nothing happens; a dry run prints
  * the plan and deletes nothing (also from a container, with the container's paths); the real run
  * leaves exactly the tags some rule keeps, the others answer 404, and the kept ones pull intact.
+ * Then fallback tags (cosign's `sha256-<hex>.sig` and the like, pushed with regctl) in a dry run:
+ * they follow the image they name and take no place among the newest (check 18 takes them
+ * through the whole job with oras).
  */
 import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { renderRetention, renderRetentionContainer, type RetentionInput, type RetentionRules } from "../../components/render/retention";
 import { dockerRef, makeTempDir, ociRef, readAndVerifyOciImage, REGISTRY_S3_USER_AGENT, startStack, systemBinary } from "../harness";
 import type { OciImage, Stack, TempDir } from "../harness";
+import { ArtifactClients, fallbackTag, GO_ZERO_TIME } from "../harness/artifacts";
 import { addTag, buildImageCreatedAt, daysAgo } from "../harness/datedImages";
 import { buildRegbotImage, regbotBinary, runRegbot, type RegbotRun } from "../harness/regbot";
 import { assertManifestServed, assertSameImage, assertSucceeded } from "./support";
@@ -178,5 +183,43 @@ describe("tag retention with regbot against the rehearsal registry", () => {
         for (const [repo, kept] of Object.entries(KEPT)) {
             assert.deepEqual(await tagsOf(repo), [...kept].sort(), `tags of ${repo} after a second run`);
         }
+    });
+
+    test("10f) fallback tags follow the image they name: never ranked, kept with it, planned for deletion without it", async () => {
+        const repo = "team/attached";
+        const r = stack.registry;
+        const now = Date.now();
+        const pushed = new Map<string, string>();
+        for (const [tag, age] of [["x1", 1], ["x2", 400], ["x3", 500]] as const) {
+            const image = await buildImageCreatedAt(work.join("layout", repo), tag, daysAgo(age, now));
+            await stack.skopeo.copyChecked(ociRef(image.layoutDir, tag), dockerRef(r.host, repo, tag), { destCreds: r.login, destCertDir: stack.certs.certDir });
+            pushed.set(tag, image.manifest.digest);
+        }
+        const [x1, x3] = [pushed.get("x1")!, pushed.get("x3")!];
+        const clients = new ArtifactClients(stack.tracker, work.join("clients"), r.host, r.login, stack.certs.caCertFile);
+        // Signed just now (cosign --record-creation-timestamp): ranked, it would push x2 out of the newest two.
+        await clients.pushCosignStyle(repo, x1, "att", new Date(now).toISOString().replace(/\.\d+Z$/, "Z"));
+        await clients.pushCosignStyle(repo, x3, "sig", GO_ZERO_TIME);
+        await clients.pushCosignStyle(repo, x3, "sbom", GO_ZERO_TIME);
+        const nowhere = `sha256:${randomBytes(32).toString("hex")}`;
+        await clients.pushCosignStyle(repo, nowhere, "sig", GO_ZERO_TIME);
+        // The name of a fallback tag on the very manifest it names: an image, ranked with x3.
+        await stack.skopeo.copyChecked(dockerRef(r.host, repo, "x3"), dockerRef(r.host, repo, fallbackTag(x3)), { srcCreds: r.login, destCreds: r.login, srcCertDir: stack.certs.certDir, destCertDir: stack.certs.certDir });
+
+        const result = await run({ ...RULES, keepYoungerThanDays: undefined, protectPatterns: [...(RULES.protectPatterns ?? []), "sha256%-%x+%.sbom"] }, true);
+        const mine = (verb: string) =>
+            new Map(result.messages.flatMap((m) => {
+                const match = new RegExp(`^retention: ${verb} [^/]+/${repo}:(\\S+) \\((.*)\\)$`).exec(m);
+                return match === null ? [] : [[match[1], match[2]] as const];
+            }));
+        const planned = mine("would delete");
+        const keptHere = mine("keep");
+        assert.deepEqual([...planned.keys()].sort(), ["x3", fallbackTag(x3), fallbackTag(x3, "sig"), fallbackTag(nowhere, "sig")].sort(), result.messages.join("\n"));
+        assert.deepEqual([...keptHere.keys()].sort(), ["x1", "x2", fallbackTag(x1, "att"), fallbackTag(x3, "sbom")].sort(), result.messages.join("\n"));
+        assert.match(keptHere.get("x2")!, /^newest #2$/);
+        assert.match(keptHere.get(fallbackTag(x1, "att"))!, new RegExp(`^attached to ${x1}, which stays$`));
+        assert.match(keptHere.get(fallbackTag(x3, "sbom"))!, /^protected$/);
+        assert.match(planned.get(fallbackTag(x3))!, /newest #3$/);
+        assert.match(planned.get(fallbackTag(nowhere, "sig"))!, new RegExp(`^attached to ${nowhere}, which no kept tag holds$`));
     });
 });
