@@ -362,13 +362,15 @@ function siteAddress(input: FrontInput): string {
  * FRONT_UPSTREAM_WAIT_SECONDS (a PUT, {@link manifestPutWaitSeconds}), and then get 503. Distribution v3.1.2 holds a manifest whole,
  * several times over, for each GET, HEAD or PUT (registry/handlers/manifests.go: a PUT reads the
  * body into a buffer up to maxManifestBodySize, 4 MiB; a GET or HEAD reads the stored manifest
- * whole, blobstore.go Get), about 8.5 MB for each request near the limit in flight. Without a
- * bound, 100 such requests at once took the registry to about 900 MB (bench/twin/manifests.ts).
- * 16 of them fit the registry's container (REGISTRY_MEMORY_LIMIT_BYTES, registryRun.ts) with
- * room for the layers in flight; a CI job's manifests are a few KB and answered in milliseconds,
- * so 16 at once is far more than a team's pushes and pulls keep busy.
+ * whole, blobstore.go Get). Without a bound, 100 requests at once for a manifest near the limit
+ * took the registry to about 900 MB (bench/twin/manifests.ts). With 16 let in, 200 PUTs at once
+ * peaked at 335 MiB of the container's 384 (REGISTRY_MEMORY_LIMIT_BYTES, registryRun.ts): too
+ * little room for the layers in flight beside them. With 8, the peak was 181 MiB, and more
+ * requests were answered within their wait, not fewer (200 GETs: 158 served against 65; 200 PUTs:
+ * 41 against 27), as the registry spent less of its one vCPU collecting garbage. A CI job's
+ * manifests are a few KB and answered in milliseconds, so 8 at once costs a team nothing.
  */
-export const FRONT_MANIFEST_REQUESTS_MAX = 16;
+export const FRONT_MANIFEST_REQUESTS_MAX = 8;
 
 /** A registry API path that names a manifest (distribution's v2 routes), as path_regexp sees it. */
 const MANIFEST_PATH_REGEX = "^/v2/(?s:.+)/manifests/[^/]+$";
