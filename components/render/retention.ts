@@ -20,9 +20,10 @@ import { RETENTION_LUA } from "./retentionScript";
  *
  * Signatures, attestations and other artefacts follow the image they are attached to. Distribution
  * v3.1.2 has no referrers API, so clients keep them under fallback tags that name the image's
- * digest: the OCI referrers tag schema's `sha256-<hex>` (an index listing the artefacts, which
- * oras, notation and go-containerregistry maintain: oras-go v2 registry/remote/repository.go
- * updateReferrersIndex; distribution-spec spec.md "Referrers Tag Schema") and cosign's
+ * digest: the OCI referrers tag schema's `sha256-<hex>` (an index listing the artefacts, kept
+ * by clients on oras-go, such as oras, and on go-containerregistry: oras-go v2
+ * registry/remote/repository.go updateReferrersIndex, go-containerregistry pkg/v1/remote/write.go
+ * commitSubjectReferrers; distribution-spec spec.md "Referrers Tag Schema") and cosign's
  * `sha256-<hex>.sig`, `.att`, `.sbom` (sigstore/cosign pkg/oci/remote/remote.go). Such a tag
  * (`<alg>-<64 or 128 hex>`, optionally `.<word>`) is not an image: it is never ranked or aged,
  * takes no `keepNewest` place, and is kept exactly when the digest it names is held by a kept
