@@ -52,7 +52,7 @@ export interface PrivateRegistryArgs {
     forceDestroy?: boolean;
     /** Keep previous object versions for 30 days. Default `false`. */
     versioning?: pulumi.Input<boolean>;
-    /** Days after which S3 aborts unfinished multipart uploads (1-365). Default `3`. */
+    /** Days after which S3 aborts unfinished multipart uploads (1-365). Default `1`. */
     abortIncompleteUploadDays?: pulumi.Input<number>;
     /** S3 multipart part size in MiB (5-5120). Default `5`. */
     s3ChunkSizeMb?: pulumi.Input<number>;

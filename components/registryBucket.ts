@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { renderTlsOnlyBucketPolicy } from "./render/iamPolicy";
+import { DEFAULTS } from "./settings";
 
 export interface RegistryBucketArgs {
     /** Exact bucket name. Omit to let Pulumi generate a unique one from the resource name. */
@@ -16,7 +17,7 @@ export interface RegistryBucketArgs {
     partition?: pulumi.Input<string>;
     /** Keep previous object versions; noncurrent versions expire after 30 days. Default false. */
     versioning?: pulumi.Input<boolean>;
-    /** Days after which S3 aborts unfinished multipart uploads, which are otherwise billed. Default 3. */
+    /** Days after which S3 aborts unfinished multipart uploads, which are otherwise billed. Default 1. */
     abortIncompleteUploadDays?: pulumi.Input<number>;
 }
 
@@ -102,7 +103,7 @@ export class RegistryBucket extends pulumi.ComponentResource {
                         id: "abort-incomplete-multipart-uploads",
                         status: "Enabled",
                         filter: { prefix: "" },
-                        abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortIncompleteUploadDays ?? 3 },
+                        abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortIncompleteUploadDays ?? DEFAULTS.abortIncompleteUploadDays },
                         ...(on ? { noncurrentVersionExpiration: { noncurrentDays: NONCURRENT_VERSION_DAYS } } : {}),
                     },
                 ]),

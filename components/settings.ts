@@ -121,7 +121,10 @@ export const DEFAULTS = {
     storage: "s3" as StorageKind,
     forceDestroy: false,
     versioning: false,
-    abortIncompleteUploadDays: 3,
+    // The least S3 takes (DaysAfterInitiation is whole days). An abandoned upload's parts are
+    // billed until aborted, and the registry's own purge has deleted the upload's records by then
+    // (registryConfig.ts UPLOAD_PURGE, 12 hours): no upload may take longer anyway.
+    abortIncompleteUploadDays: 1,
     s3ChunkSizeMb: 5,
     redirectPullsToS3: true,
     dropletRegion: "nyc3",

@@ -1,5 +1,6 @@
 import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULTS } from "./settings";
 
 export interface SpacesStorageArgs {
     /** The Spaces region of the bucket, e.g. `nyc3` (render/spaces.ts `spacesRegionFor`). */
@@ -14,7 +15,7 @@ export interface SpacesStorageArgs {
     forceDestroy?: boolean;
     /** Keep previous object versions; noncurrent versions expire after 30 days. Default false. */
     versioning?: pulumi.Input<boolean>;
-    /** Days after which Spaces aborts unfinished multipart uploads. Default 3. */
+    /** Days after which Spaces aborts unfinished multipart uploads. Default 1. */
     abortIncompleteUploadDays?: pulumi.Input<number>;
     /** Raised by one, the next `pulumi up` issues a new key and deletes the old one. Default `0`. */
     keyGeneration?: number;
@@ -72,7 +73,7 @@ export class SpacesStorage extends pulumi.ComponentResource {
                     {
                         id: "abort-incomplete-multipart-uploads",
                         enabled: true,
-                        abortIncompleteMultipartUploadDays: args.abortIncompleteUploadDays ?? 3,
+                        abortIncompleteMultipartUploadDays: args.abortIncompleteUploadDays ?? DEFAULTS.abortIncompleteUploadDays,
                         ...(on ? { noncurrentVersionExpiration: { days: NONCURRENT_VERSION_DAYS } } : {}),
                     },
                 ]),

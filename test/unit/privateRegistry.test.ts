@@ -65,7 +65,7 @@ describe("default stack (public, private CA)", () => {
         const sse = single(d.resources, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs;
         assert.equal(sse.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, "AES256");
         const lifecycle = single(d.resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs;
-        assert.equal(lifecycle.rules[0].abortIncompleteMultipartUpload.daysAfterInitiation, 3);
+        assert.equal(lifecycle.rules[0].abortIncompleteMultipartUpload.daysAfterInitiation, 1);
         assert.equal(lifecycle.rules[0].status, "Enabled");
         assert.equal(lifecycle.rules[0].noncurrentVersionExpiration, undefined);
         assert.equal(single(d.resources, "aws:s3/bucketVersioning:BucketVersioning").inputs.versioningConfiguration.status, "Suspended");

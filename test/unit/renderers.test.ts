@@ -35,7 +35,7 @@ describe("config.yml", () => {
             objectacl: "bucket-owner-full-control",
         });
         assert.equal(config.storage.redirect.disable, false);
-        assert.equal(config.storage.maintenance.uploadpurging.enabled, true);
+        assert.deepEqual(config.storage.maintenance.uploadpurging, { enabled: true, age: "12h", interval: "1h", dryrun: false });
         assert.equal(config.auth.htpasswd.path, "/etc/distribution/htpasswd");
         assert.equal(config.health.storagedriver.enabled, true);
     });
@@ -237,10 +237,11 @@ describe("deployment plan", () => {
     it("proxies each request on a new loopback connection, which a draining registry refuses and the front retries", () => {
         const d = renderDeployment(deploymentInput);
         const proxies = d.caddyfile.split("reverse_proxy ").slice(1);
-        assert.equal(proxies.length, 2, "the uptime check's / and the logged-in API");
+        assert.equal(proxies.length, 4, "the uptime check's /, manifest PUTs, other manifest requests and the rest of the logged-in API");
         for (const block of proxies) {
-            assert.match(block, /^127\.0\.0\.1:5002 \{[^]*?\n\t+transport http \{\n\t+keepalive off\n/);
-            assert.match(block, /\n\t+lb_try_duration 60s\n/);
+            // The manifests' proxies name the registry as an IPv4-mapped address (front.ts manifestUpstream).
+            assert.match(block, /^(?:@manifest(?:_put)? \[::ffff:127\.0\.0\.1\]|127\.0\.0\.1):5002 \{[^]*?\n\t+transport http \{\n\t+keepalive off\n/);
+            assert.match(block, /\n\t+lb_try_duration (?:60|15)s\n/);
             assert.match(block, /\n\t+lb_retry_match \{\n\t+method GET HEAD\n\t+\}\n/, "HEAD is retried after a reset too");
         }
     });
@@ -263,7 +264,7 @@ describe("deployment plan", () => {
         assert.equal(name, "front");
         assert.ok(bcrypt.compareSync(deploymentInput.upstreamLogin.password, hash));
         const proxies = d.caddyfile.split("reverse_proxy ").slice(1);
-        assert.equal(proxies.length, 2);
+        assert.equal(proxies.length, 4);
         const expected = `Basic ${Buffer.from(`front:${deploymentInput.upstreamLogin.password}`).toString("base64")}`;
         for (const block of proxies) {
             assert.equal(/\n\t+header_up Authorization "([^"]+)"\n/.exec(block.slice(0, block.indexOf("\n\t}\n")))?.[1], expected);

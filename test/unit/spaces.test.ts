@@ -78,7 +78,7 @@ describe("storage=spaces", () => {
         assert.equal(bucket.inputs.forceDestroy, false);
         assert.equal(bucket.inputs.name, undefined, "the name is generated unless given");
         assert.deepEqual(bucket.inputs.versioning, { enabled: false });
-        assert.deepEqual(bucket.inputs.lifecycleRules, [{ id: "abort-incomplete-multipart-uploads", enabled: true, abortIncompleteMultipartUploadDays: 3 }]);
+        assert.deepEqual(bucket.inputs.lifecycleRules, [{ id: "abort-incomplete-multipart-uploads", enabled: true, abortIncompleteMultipartUploadDays: 1 }]);
         assert.equal(single(d.resources, "private-registry:storage:SpacesStorage").name, "sp-storage");
     });
 
