@@ -1,4 +1,5 @@
 import { CONFIG_NAMESPACE, Settings } from "./settings";
+import { FAIL2BAN_DEFAULTS, FAILED_LOGIN_IPV6_PREFIX } from "./render/fail2ban";
 import { SPACES_AVAILABILITY_URL, spacesEndpoint } from "./render/spaces";
 import { loadSettings } from "./stackConfig";
 
@@ -86,10 +87,11 @@ export function deploymentNotices(settings: Settings): { level: "info" | "warn";
     notices.push({ level: "info", text: `The registry is served ${settings.exposure === "public" ? "publicly" : "privately"}: ${how}.` });
     const ipv6 = settings.exposure === "public" ? settings.httpsAllowedCidrs.filter((cidr) => cidr.includes(":")) : [];
     if (ipv6.length > 0) {
-        // fail2ban counts and bans exact addresses (fail2ban/fail2ban#1123, open): a /64 is 2^64 of them.
+        // The failed-login guard counts and bans an IPv6 client by its /64 (render/fail2ban.ts
+        // FAILED_LOGIN_IPV6_PREFIX), so its neighbours there share its ban.
         notices.push({
-            level: "warn",
-            text: `httpsAllowedCidrs admits IPv6 (${ipv6.join(", ")}): failed logins are counted and banned per address, and an IPv6 client that holds a /64 can use a new address for every guess, so it is never banned. Leave IPv6 out unless your clients need it.`,
+            level: "info",
+            text: `httpsAllowedCidrs admits IPv6 (${ipv6.join(", ")}): failed logins from IPv6 are counted and banned per /${FAILED_LOGIN_IPV6_PREFIX}, so every client in a guesser's /${FAILED_LOGIN_IPV6_PREFIX} is refused with it for ${FAIL2BAN_DEFAULTS.banTimeSeconds / 60} minutes.`,
         });
     }
     if (settings.storage === "spaces" && settings.spacesRegion !== undefined) {

@@ -40,7 +40,7 @@ export interface PrivateRegistryArgs {
      * Default: none.
      */
     acmeServerCa?: string;
-    /** CIDRs allowed to reach 443; must include 0.0.0.0/0 with Let's Encrypt. Default `["0.0.0.0/0"]`: IPv6 clients would be banned per address, which a /64 evades. */
+    /** CIDRs allowed to reach 443; must include 0.0.0.0/0 with Let's Encrypt. Default `["0.0.0.0/0"]`: no record of this program's names the droplet's IPv6 address. */
     httpsAllowedCidrs?: pulumi.Input<string[]>;
     /** CIDRs allowed to reach SSH; the machine running `pulumi up` must be inside. Default `["0.0.0.0/0", "::/0"]`. */
     sshAllowedCidrs?: pulumi.Input<string[]>;

@@ -132,8 +132,8 @@ export const DEFAULTS = {
     dropletImage: "docker-22-04",
     extraSshPublicKeys: [] as string[],
     sshAllowedCidrs: ["0.0.0.0/0", "::/0"],
-    // IPv4 only: fail2ban bans one address at a time, and an IPv6 client that holds a /64 never
-    // repeats one. No record this program creates points at the droplet's IPv6 address.
+    // IPv4 only: no record this program creates points at the droplet's IPv6 address, and the
+    // private CA's certificate names the IPv4 one. Admitted IPv6 clients are banned per /64.
     httpsAllowedCidrs: ["0.0.0.0/0"],
     exposure: "public" as ExposureMode,
     tls: "auto" as TlsMode,

@@ -267,8 +267,8 @@ describe("deployment notices", () => {
         assert.ok(!deploymentNotices(load({})).some(fallback), "the private CA asks no ACME issuer");
     });
 
-    it("warns when 443 admits IPv6, whose clients per-address bans cannot hold, and not by default", () => {
-        const ipv6 = (n: { level: string; text: string }) => n.level === "warn" && /IPv6 \(::\/0\).*never banned/.test(n.text);
+    it("says when 443 admits IPv6 that its clients are banned per /64, and not by default", () => {
+        const ipv6 = (n: { level: string; text: string }) => n.level === "info" && /IPv6 \(::\/0\).*banned per \/64, so every client in a guesser's \/64 is refused with it for 15 minutes/.test(n.text);
         assert.ok(deploymentNotices(load({ httpsAllowedCidrs: '["0.0.0.0/0","::/0"]' })).some(ipv6));
         assert.ok(deploymentNotices(load({ httpsAllowedCidrs: '["0.0.0.0/0","2001:db8::/48"]' })).some((n) => /IPv6 \(2001:db8::\/48\)/.test(n.text)));
         assert.deepEqual(load({}).httpsAllowedCidrs, ["0.0.0.0/0"]);
