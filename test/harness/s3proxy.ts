@@ -16,6 +16,9 @@ import { LOOPBACK } from "./ports";
  * AccessControlListNotSupported and never reaches the stand-in (AWS S3 User Guide,
  * "Troubleshooting" under Object Ownership: "All S3 PUT requests must either specify the
  * bucket-owner-full-control canned ACL or not specify an ACL").
+ *
+ * With `refuse`, it answers whatever that function refuses with its S3 error, and forwards the
+ * rest (spacesProxy.ts refuses what DigitalOcean Spaces does).
  */
 
 /** The only canned ACL a BucketOwnerEnforced bucket accepts on a write. */
@@ -30,8 +33,28 @@ export interface ProxiedS3Request {
     /** The `x-amz-acl` header, if any. */
     acl: string | undefined;
     status: number;
-    /** True when the proxy refused it (AccessControlListNotSupported) instead of forwarding. */
+    /** True when the proxy refused it (AccessControlListNotSupported, or `refuse`'s answer) instead of forwarding. */
     refused: boolean;
+    /** The S3 error code and message it was refused with. */
+    refusal?: S3Refusal;
+}
+
+/** What a refusal rule sees of a request. */
+export interface S3RequestView {
+    method: string;
+    /** Path and query as sent. */
+    url: string;
+    /** Node's lower-cased request headers. */
+    headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/** An S3 error answer. */
+export interface S3Refusal {
+    status: number;
+    code: string;
+    message: string;
+    /** The rule that refused, when the refusing function names one. */
+    rule?: string;
 }
 
 export interface S3ProxyOptions {
@@ -40,6 +63,17 @@ export interface S3ProxyOptions {
     /** Default: any free port. */
     port?: number;
     bucketOwnerEnforced?: boolean;
+    /** Refuses a request with an S3 error instead of forwarding it; undefined forwards it. */
+    refuse?: (request: S3RequestView) => S3Refusal | undefined;
+}
+
+/** An AWS bucket with ObjectOwnership=BucketOwnerEnforced: any ACL on a write but bucket-owner-full-control. */
+export function bucketOwnerEnforcedRefusal(request: S3RequestView): S3Refusal | undefined {
+    const aclHeader = request.headers["x-amz-acl"];
+    const acl = Array.isArray(aclHeader) ? aclHeader.join(",") : aclHeader;
+    return (request.method === "PUT" || request.method === "POST") && acl !== undefined && acl !== BUCKET_OWNER_FULL_CONTROL
+        ? { status: 400, code: "AccessControlListNotSupported", message: "The bucket does not allow ACLs" }
+        : undefined;
 }
 
 /** The S3 API a write is, from method, query and copy-source header (path-style requests). */
@@ -115,12 +149,16 @@ export class S3RecordingProxy {
         const entry: ProxiedS3Request = { operation: s3WriteOperation(method, url, req.headers["x-amz-copy-source"] !== undefined), method, url, acl, status: 0, refused: false };
         this.recorded.push(entry);
 
-        if (options.bucketOwnerEnforced === true && (method === "PUT" || method === "POST") && acl !== undefined && acl !== BUCKET_OWNER_FULL_CONTROL) {
+        const view: S3RequestView = { method, url, headers: req.headers };
+        const refusal = (options.bucketOwnerEnforced === true ? bucketOwnerEnforcedRefusal(view) : undefined) ?? options.refuse?.(view);
+        if (refusal !== undefined) {
             entry.refused = true;
-            entry.status = 400;
-            const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessControlListNotSupported</Code><Message>The bucket does not allow ACLs</Message><RequestId>${randomBytes(8).toString("hex").toUpperCase()}</RequestId></Error>`;
+            entry.status = refusal.status;
+            entry.refusal = refusal;
+            const xml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+            const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${xml(refusal.code)}</Code><Message>${xml(refusal.message)}</Message><RequestId>${randomBytes(8).toString("hex").toUpperCase()}</RequestId></Error>`;
             // The unread body (if the client sent it anyway) makes the connection unusable: close it.
-            res.writeHead(400, { "Content-Type": "application/xml", "Content-Length": Buffer.byteLength(body), Connection: "close" });
+            res.writeHead(refusal.status, { "Content-Type": "application/xml", "Content-Length": Buffer.byteLength(body), Connection: "close" });
             res.end(body);
             req.resume();
             return;
