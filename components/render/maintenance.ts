@@ -5,14 +5,31 @@ import { shellQuote } from "./shell";
 /**
  * The droplet's maintenance job and its systemd timer. Pure: values in, text out.
  *
- * One run: the tag-retention rules (when set) delete the tags that fall outside them; the
- * registry is restarted read-only, so no push can race the collection (distribution#3899: GC
- * during pushes corrupted images) while pulls go on; `registry garbage-collect
- * --delete-untagged` removes what no tag references; the registry is restarted read-write. Both
+ * One run: the tag-retention rules (when set) delete the tags that fall outside them; a dry run
+ * of `registry garbage-collect --delete-untagged` names what a collection would take while the
+ * registry still takes pushes; the registry is restarted read-only, so no push can race the
+ * collection (distribution#3899: GC during pushes corrupted images) while pulls go on; the
+ * dry run's candidates are sized through it; the collection removes what no tag references; the
+ * registry is restarted read-write. Both
  * restarts also empty the in-memory blob-descriptor cache, which otherwise still answers for
  * deleted blobs ("layer already exists", then a failed pull; fixed upstream after 3.1.1 by
  * distribution#4868). A lock shared with the deploy's start script keeps the two apart. What it
  * deleted and how many bytes that freed goes to the journal (`journalctl -u UNIT`).
+ *
+ * Only the collection inside the window decides and deletes: it marks afresh from the tags as
+ * they are once no push can land. The dry run before the window deletes nothing
+ * (registry/storage/garbagecollect.go:148-197 skips every removal under DryRun); a push during
+ * it only makes its list stale, and the list serves for sizes alone, which a digest fixes. What
+ * the job reports deleted is what the collection itself printed (it prints the same lines as the
+ * dry run, before each removal: garbagecollect.go:168-197, 208); a blob the dry run did not name
+ * (untagged by a push between the two) is reported with its size unknown.
+ *
+ * The window is one mark-and-sweep, whose time is mostly tag lookups: for every manifest,
+ * every tag's link is read (garbagecollect.go:72, registry/storage/tagstore.go:148-188), at most
+ * DefaultConcurrencyLimit = GOMAXPROCS at a time (registry/storage/registry.go:15, 239-242;
+ * the command builds its registry without options, registry/root.go:73, so no configuration
+ * raises it). Those reads are storage round trips, not CPU, so the collection runs with
+ * {@link GC_GOMAXPROCS} whatever the droplet's vCPUs.
  *
  * The window must not outlive the job. A failure restores read-write on exit; a stop (SIGTERM,
  * SIGINT, SIGHUP: an operator, a shutdown, the 04:30 update reboot) restores it in the signal's
@@ -29,6 +46,23 @@ const MANIFEST_MEDIA_TYPES = [
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ];
+
+/**
+ * GOMAXPROCS for the collection's container: how many tag links it reads at once. On the
+ * default droplet (1 vCPU) Go would pick 1, and each read would wait out a full round trip to
+ * the bucket in turn.
+ */
+export const GC_GOMAXPROCS = 32;
+
+/**
+ * The collection container's memory limit, with no swap besides. It runs beside the registry
+ * (REGISTRY_MEMORY_LIMIT_BYTES, 384 MiB, registryRun.ts) and the front on a 1 GiB droplet, the
+ * dry run while the registry takes pushes too; unbounded, a collection that grew would take
+ * their memory instead of failing alone. Its mark set holds a digest per blob and manifest.
+ */
+export const GC_MEMORY_LIMIT_BYTES = 256 * 1024 * 1024;
+/** Go's soft limit for the collection, below GC_MEMORY_LIMIT_BYTES so Go frees memory before the kernel kills. */
+export const GC_GOMEMLIMIT = "200MiB";
 
 /** The systemd units, named so an operator finds them. */
 export const MAINTENANCE_SERVICE = "private-registry-maintenance.service";
@@ -94,8 +128,10 @@ export interface MaintenanceInput {
 export function renderMaintenanceScript(input: MaintenanceInput): string {
     const q = shellQuote;
     const curlTls = curlTlsArgs(input.check);
+    // --cpus 1: on a droplet of more vCPUs the collection leaves the others to the registry and
+    // the front; GOMAXPROCS, set, outweighs the cgroup's CPU quota Go would otherwise follow.
     const gc = (dryRun: boolean) =>
-        `docker run --rm --cap-drop ALL --security-opt no-new-privileges -e OTEL_TRACES_EXPORTER=none -v "$config_dir/${CONFIG_FILE_FOR_MODE.readonly}:${REGISTRY_CONFIG_PATH}:ro" "$image" garbage-collect --delete-untagged${dryRun ? " --dry-run" : ""} ${REGISTRY_CONFIG_PATH}`;
+        `docker run --rm --cap-drop ALL --security-opt no-new-privileges --memory ${GC_MEMORY_LIMIT_BYTES} --memory-swap ${GC_MEMORY_LIMIT_BYTES} --cpus 1 -e GOMAXPROCS=${GC_GOMAXPROCS} -e GOMEMLIMIT=${GC_GOMEMLIMIT} -e OTEL_TRACES_EXPORTER=none -v "$config_dir/${CONFIG_FILE_FOR_MODE.readonly}:${REGISTRY_CONFIG_PATH}:ro" "$image" garbage-collect --delete-untagged${dryRun ? " --dry-run" : ""} ${REGISTRY_CONFIG_PATH}`;
     const retention =
         input.retentionDockerArgs === undefined
             ? `log "retention: no tag rules set; every tag is kept"`
@@ -198,50 +234,70 @@ work=$(mktemp -d)
 
 ${retention}
 
+# The plan, made while pushes still land: a dry run deletes nothing, so it needs no window. It
+# names the candidates the window sizes; the collection in the window decides for itself.
+log "planning the collection (a dry run; pushes are still taken)"
+${gc(true)} > "$work/plan"
+
 log "restarting the registry read-only: pulls go on, pushes are refused until the end"
 read_only=yes
+window_started=$(date +%s)
 date -u +%Y-%m-%dT%H:%M:%SZ > "$window_marker"
 "$lib_dir/run-registry" readonly 9>&-
 "$lib_dir/wait-serving" >/dev/null 9>&-
 
-${gc(true)} > "$work/plan"
-blobs=0
-bytes=0
-unsized=0
-sed -n 's/^blob eligible for deletion: //p' "$work/plan" > "$work/blobs"
+# Each candidate's size, asked of the registry before the collection takes it: through a
+# repository that still links it (a layer or config), or that holds it as a manifest. The
+# read-only config streams instead of redirecting, so the answer carries Content-Length.
+# "$work/sizes" gets "DIGEST SIZE REPO" for each one sized.
+: > "$work/sizes"
+sed -n 's/^blob eligible for deletion: //p' "$work/plan" > "$work/candidates"
 while read -r digest; do
-  blobs=$((blobs + 1))
-  # A blob's size, asked of the registry through a repository that still links it (a layer or
-  # config), or that holds it as a manifest; the read-only config streams instead of
-  # redirecting, so the answer carries Content-Length.
   repo=$(sed -n "s|^\\(.*\\): layer link eligible for deletion: $digest\\$|\\1|p" "$work/plan" | head -n 1)
   path="blobs"
   if [ -z "$repo" ]; then
     repo=$(sed -n "s|^manifest eligible for deletion: {\\([^ ]*\\) $digest .*|\\1|p" "$work/plan" | head -n 1)
     path="manifests"
   fi
-  size=""
   if [ -n "$repo" ]; then
     size=$(curl -s -I --max-time 20 ${curlTls} -K "$config_dir/health.curlrc" -H "Accept: $manifest_types" "\${api}$repo/$path/$digest" | tr -d '\\r' | sed -n 's/^[Cc]ontent-[Ll]ength: *\\([0-9][0-9]*\\)$/\\1/p' | head -n 1)
+    if [ -n "$size" ]; then
+      echo "$digest $size $repo" >> "$work/sizes"
+    fi
   fi
-  if [ -n "$size" ]; then
-    bytes=$((bytes + size))
-    log "deleting blob $digest ($size bytes, last in $repo)"
-  else
-    unsized=$((unsized + 1))
-    log "deleting blob $digest (size not known: no repository links it)"
-  fi
-done < "$work/blobs"
-manifests=$(grep -c '^manifest eligible for deletion: ' "$work/plan" || true)
-sed -n 's/^manifest eligible for deletion: /maintenance: deleting manifest /p' "$work/plan"
+done < "$work/candidates"
 
-${gc(false)} > "$work/collected" 2>&1 || { cat "$work/collected" >&2; log "garbage-collect failed"; exit 1; }
+${gc(false)} > "$work/collected" 2> "$work/collected.err" || { cat "$work/collected" "$work/collected.err" >&2; log "garbage-collect failed"; exit 1; }
 
 log "restarting the registry read-write"
 "$lib_dir/run-registry" readwrite 9>&-
 read_only=no
 rm -f "$window_marker"
 "$lib_dir/wait-serving" >/dev/null 9>&-
+log "read-write again: pushes were refused for $(( $(date +%s) - window_started ))s"
+
+# What the collection printed it took (the same lines as a dry run), with the sizes found above.
+blobs=0
+bytes=0
+unsized=0
+sed -n 's/^blob eligible for deletion: //p' "$work/collected" > "$work/blobs"
+while read -r digest; do
+  blobs=$((blobs + 1))
+  sized=$(sed -n "s|^$digest \\([0-9][0-9]* .*\\)\\$|\\1|p" "$work/sizes" | head -n 1)
+  if [ -n "$sized" ]; then
+    size=\${sized%% *}
+    bytes=$((bytes + size))
+    log "deleting blob $digest ($size bytes, last in \${sized#* })"
+  elif grep -q "^$digest\\$" "$work/candidates"; then
+    unsized=$((unsized + 1))
+    log "deleting blob $digest (size not known: no repository links it)"
+  else
+    unsized=$((unsized + 1))
+    log "deleting blob $digest (size not known: the dry run before the window did not name it)"
+  fi
+done < "$work/blobs"
+manifests=$(grep -c '^manifest eligible for deletion: ' "$work/collected" || true)
+sed -n 's/^manifest eligible for deletion: /maintenance: deleting manifest /p' "$work/collected"
 log "done in $(( $(date +%s) - started ))s: deleted $manifests manifests and $blobs blobs, freeing $bytes bytes (plus $unsized blobs of unknown size)"
 `;
 }

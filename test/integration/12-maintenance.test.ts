@@ -1,8 +1,9 @@
 /**
  * Check 12: day two on real binaries. The program's start script, over SSH with podman as the
  * engine, installs the maintenance job; the job runs as systemd would run it: regbot applies the
- * retention rules, the registry is restarted read-only, `registry garbage-collect
- * --delete-untagged` plans, sizes and collects, the registry comes back read-write. Kept tags
+ * retention rules, `registry garbage-collect --delete-untagged --dry-run` plans while pushes are
+ * still taken, the registry is restarted read-only, the plan's candidates are sized and the
+ * collection runs, the registry comes back read-write. Kept tags
  * pull intact, deleted ones 404, the bucket shrinks by what the job reports plus what it cannot
  * size; a push into the read-only window fails cleanly, collected layers can be pushed again,
  * and a deploy waits for the job's lock.
@@ -196,12 +197,14 @@ describe("the maintenance job over real SSH: retention, a read-only window and g
         assert.match(job.stdout, /^maintenance: retention: applying the tag rules$/m);
         assert.ok(scriptMessages(job.stderr).includes("retention: summary: 3 repositories, 12 tags, 7 kept, deleted 5, 0 left as changed, 0 failures"), scriptMessages(job.stderr).join("\n"));
         assert.match(job.stdout, /^maintenance: restarting the registry read-only: pulls go on, pushes are refused until the end$/m);
+        const windowLine = /^maintenance: read-write again: pushes were refused for (\d+)s$/m.exec(job.stdout);
+        assert.ok(windowLine !== null && Number(windowLine[1]) <= Math.ceil(job.durationMs / 1000), job.stdout);
 
         // The engine was asked for exactly these steps, in this order: GC only while read-only.
         const steps = engineSteps(shim.calls().slice(callsBefore), containerName);
         assert.deepEqual(
             steps,
-            ["retention", "drain registry", "remove registry", "registry read-only", "gc plan", "gc", "drain registry", "remove registry", "registry read-write"],
+            ["retention", "gc plan", "drain registry", "remove registry", "registry read-only", "gc", "drain registry", "remove registry", "registry read-write"],
             shim.calls().slice(callsBefore).join("\n"),
         );
 
@@ -232,10 +235,10 @@ describe("the maintenance job over real SSH: retention, a read-only window and g
         const retention = phases.find((p) => p.call.includes(REGBOT_IMAGE));
         const total = (objects: Map<string, number>) => [...objects.values()].reduce((a, b) => a + b, 0);
         process.stdout.write(
-            `# job: ${job.durationMs} ms (it says ${log.done?.seconds} s); bucket ${total(objectsBefore)} -> ${total(objectsAfter)} bytes in ${objectsBefore.size} -> ${objectsAfter.size} objects\n` +
+            `# job: ${job.durationMs} ms (it says ${log.done?.seconds} s, read-only ${windowLine[1]} s); bucket ${total(objectsBefore)} -> ${total(objectsAfter)} bytes in ${objectsBefore.size} -> ${objectsAfter.size} objects\n` +
                 `# freed ${freed} bytes reported; the bucket dropped ${change.droppedBytes}: + ${change.links} links of ${LINK_BYTES} bytes\n` +
                 `# registry S3 requests in the job: ${all.length} (${byOperation(all)})\n` +
-                `# retention (regbot): ${retention?.ms} ms, ${retention?.operations.length} registry S3 requests; gc plan + sizing: ${plan?.ms} ms, ${plan?.operations.length} requests (${byOperation(plan?.operations ?? [])}); gc: ${gc?.ms} ms, ${gc?.operations.length} requests (${byOperation(gc?.operations ?? [])})\n`,
+                `# retention (regbot): ${retention?.ms} ms, ${retention?.operations.length} registry S3 requests; gc plan (read-write): ${plan?.ms} ms, ${plan?.operations.length} requests (${byOperation(plan?.operations ?? [])}); gc: ${gc?.ms} ms, ${gc?.operations.length} requests (${byOperation(gc?.operations ?? [])})\n`,
         );
     });
 

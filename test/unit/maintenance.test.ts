@@ -5,6 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
+    GC_GOMAXPROCS,
+    GC_GOMEMLIMIT,
+    GC_MEMORY_LIMIT_BYTES,
     gcScheduleProblem,
     MAINTENANCE_RECOVERY_SERVICE,
     MAINTENANCE_SERVICE,
@@ -15,7 +18,7 @@ import {
     renderMaintenanceScript,
     renderMaintenanceUnits,
 } from "../../components/render/maintenance";
-import { REGISTRY_STOP_SECONDS, renderRunRegistryScript, renderWaitServingScript } from "../../components/render/registryRun";
+import { goMemoryLimitBytes, REGISTRY_MEMORY_LIMIT_BYTES, REGISTRY_STOP_SECONDS, renderRunRegistryScript, renderWaitServingScript } from "../../components/render/registryRun";
 import { shellcheck, StubPath } from "../support/shell";
 import { spawnSync } from "node:child_process";
 
@@ -50,16 +53,21 @@ class Host {
      * gcSeconds: the collection itself takes this long (a window to interrupt). probeMarker:
      * run-registry also logs whether the window's marker exists when it is called.
      */
-    constructor(options: { retention?: boolean; gcFails?: boolean; gcSeconds?: number; probeMarker?: boolean } = {}) {
+    /**
+     * collected: what the collection prints (default: the dry run's plan, as when nothing changed
+     * between the two). planFails: the dry run fails.
+     */
+    constructor(options: { retention?: boolean; gcFails?: boolean; gcSeconds?: number; probeMarker?: boolean; collected?: string; planFails?: boolean } = {}) {
         const gc =
             options.gcFails === true
                 ? 'echo "s3aws: AccessDenied" >&2; exit 1'
                 : options.gcSeconds !== undefined
                   ? `sleep ${options.gcSeconds}`
-                  : "echo 'Deleting blob: /docker/registry/v2/blobs/...' >&2";
+                  : `printf '%s' '${options.collected ?? PLAN}'; echo 'Deleting blob: /docker/registry/v2/blobs/...' >&2`;
+        const plan = options.planFails === true ? 'echo "s3aws: RequestTimeout" >&2; exit 1' : `printf '%s' '${PLAN}'`;
         this.stubs = new StubPath({
             docker: `case "$*" in
-  *garbage-collect*--dry-run*) printf '%s' '${PLAN}' ;;
+  *garbage-collect*--dry-run*) ${plan} ;;
   *garbage-collect*) ${gc} ;;
 esac`,
             // HEAD of a blob through the registry: its size, as the read-only registry streams it.
@@ -158,9 +166,15 @@ describe("the maintenance job", () => {
         const calls = host.stubs.calls().filter((c) => !c.startsWith("curl "));
         assert.deepEqual(
             calls.map((c) => (c.startsWith("docker run --rm regclient") ? "retention" : c.includes("--dry-run") ? "gc plan" : c.includes("garbage-collect") ? "gc" : c)),
-            ["retention", "run-registry readonly", "wait-serving ", "gc plan", "gc", "run-registry readwrite", "wait-serving "],
+            // The dry run plans while pushes are still taken: the window holds one pass.
+            ["retention", "gc plan", "run-registry readonly", "wait-serving ", "gc", "run-registry readwrite", "wait-serving "],
         );
         assert.ok(calls.filter((c) => c.includes("garbage-collect")).every((c) => c.includes("config-readonly.yml:/etc/distribution/config.yml:ro") && c.includes("--delete-untagged")));
+        // The candidates are sized inside the window, after the read-only restart, before the collection.
+        const all = host.stubs.calls();
+        const sizing = all.findIndex((c) => c.startsWith("curl "));
+        assert.ok(sizing > all.indexOf("run-registry readonly") && sizing < all.findIndex((c) => c.includes("garbage-collect") && !c.includes("--dry-run")), all.join("\n"));
+        assert.match(result.stdout, /^maintenance: read-write again: pushes were refused for \d+s$/m);
         assert.match(result.stdout, new RegExp(`deleting blob ${DIGEST_A} \\(1048576 bytes, last in team/app\\)`));
         assert.match(result.stdout, /deleting manifest \{team\/app sha256:c+ \[old\]\}/);
         assert.match(result.stdout, new RegExp(`deleting blob ${DIGEST_M} \\(500 bytes, last in team/app\\)`), "a manifest is sized too");
@@ -169,6 +183,45 @@ describe("the maintenance job", () => {
         assert.match(manifestHead, /-H Accept: application\/vnd\.oci\.image\.manifest\.v1\+json/, "the registry hides a manifest from a HEAD that does not accept its type");
         // Sizes are asked with the login from a file, never on the command line.
         assert.ok(host.stubs.calls().filter((c) => c.startsWith("curl ")).every((c) => c.includes(`-K ${host.configDir}/health.curlrc`) && !c.includes("ci:pw")));
+    });
+
+    it("runs both passes with GOMAXPROCS raised (tag reads are round trips, not CPU) and memory bounded", () => {
+        const host = new Host();
+        assert.equal(host.run().status, 0);
+        const passes = host.stubs.calls().filter((c) => c.includes("garbage-collect"));
+        assert.equal(passes.length, 2);
+        for (const call of passes) {
+            assert.ok(call.includes(` -e GOMAXPROCS=${GC_GOMAXPROCS} `), call);
+            assert.ok(call.includes(` -e GOMEMLIMIT=${GC_GOMEMLIMIT} `), call);
+            assert.ok(call.includes(` --memory ${GC_MEMORY_LIMIT_BYTES} --memory-swap ${GC_MEMORY_LIMIT_BYTES} `), call);
+            assert.ok(call.includes(" --cpus 1 "), call);
+        }
+        assert.ok(GC_GOMAXPROCS > 1);
+        assert.ok(GC_MEMORY_LIMIT_BYTES + REGISTRY_MEMORY_LIMIT_BYTES <= 768 * 1024 * 1024, "with the registry, room is left on a 1 GiB droplet for the front and the system");
+        assert.ok(goMemoryLimitBytes(GC_GOMEMLIMIT)! < GC_MEMORY_LIMIT_BYTES, "Go collects before the kernel kills");
+    });
+
+    it("reports what the collection took, not what the dry run planned: sizes from the plan, unknown for what it did not name", () => {
+        // Between the plan and the window a push tagged DIGEST_B's manifest again, and one untagged
+        // a manifest whose config DIGEST_N the plan never saw.
+        const DIGEST_N = `sha256:${"e".repeat(64)}`;
+        const collected = PLAN.replace(`blob eligible for deletion: ${DIGEST_B}\n`, `blob eligible for deletion: ${DIGEST_N}\n`)
+            .replace(`team/app: layer link eligible for deletion: ${DIGEST_B}\n`, `team/app: layer link eligible for deletion: ${DIGEST_N}\n`);
+        const host = new Host({ collected });
+        const result = host.run();
+        assert.equal(result.status, 0, result.stderr);
+        assert.doesNotMatch(result.stdout, new RegExp(`deleting blob ${DIGEST_B}`), "planned, but the collection kept it");
+        assert.match(result.stdout, new RegExp(`deleting blob ${DIGEST_N} \\(size not known: the dry run before the window did not name it\\)`));
+        assert.match(result.stdout, /deleted 1 manifests and 3 blobs, freeing 1049076 bytes \(plus 1 blobs of unknown size\)/);
+    });
+
+    it("a failed dry run stops the job before the window: the registry is never restarted", () => {
+        const host = new Host({ planFails: true });
+        const result = host.run();
+        assert.notEqual(result.status, 0);
+        assert.match(result.stderr, /RequestTimeout/);
+        assert.deepEqual(host.stubs.calls().filter((c) => c.startsWith("run-registry")), []);
+        assert.equal(existsSync(host.marker), false);
     });
 
     it("without rules, keeps every tag and still collects untagged manifests", () => {
