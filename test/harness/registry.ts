@@ -146,11 +146,15 @@ export interface RehearsalSwaps {
 /** A regional AWS S3 endpoint, as the program renders it (`https://s3.REGION.amazonaws.com[.cn]`). */
 const AWS_S3_ENDPOINT = /^https:\/\/s3\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
 
+/** A Spaces region's endpoint, as components/render/spaces.ts renders it (`https://REGION.digitaloceanspaces.com`). */
+const SPACES_ENDPOINT = /^https:\/\/[a-z0-9]+\.digitaloceanspaces\.com$/;
+
 /** The program's config input with only the rehearsal's swaps applied. */
 export function rehearsalConfigInput(program: RegistryConfigInput, swaps: RehearsalSwaps): RegistryConfigInput {
-    // Only an AWS endpoint (or none, the driver's own AWS default) may be swapped for the stand-in's.
-    if (program.storage.kind !== "s3" || !(program.storage.regionEndpoint === undefined || AWS_S3_ENDPOINT.test(program.storage.regionEndpoint))) {
-        throw new Error(`expected the program's S3 storage on AWS; got ${JSON.stringify(program.storage.kind === "s3" ? program.storage.regionEndpoint : program.storage.kind)}`);
+    // Only an AWS or Spaces endpoint (or none, the driver's own AWS default) may be swapped for the stand-in's.
+    const endpoint = program.storage.kind === "s3" ? program.storage.regionEndpoint : undefined;
+    if (program.storage.kind !== "s3" || !(endpoint === undefined || AWS_S3_ENDPOINT.test(endpoint) || SPACES_ENDPOINT.test(endpoint))) {
+        throw new Error(`expected the program's S3 storage on AWS or Spaces; got ${JSON.stringify(program.storage.kind === "s3" ? program.storage.regionEndpoint : program.storage.kind)}`);
     }
     return {
         ...program,

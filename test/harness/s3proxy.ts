@@ -94,7 +94,9 @@ export function s3WriteOperation(method: string, url: string, copySource: boolea
         return hasKey ? "PutObjectAcl" : "PutBucketAcl";
     }
     if (!hasKey) {
-        return "CreateBucket";
+        // A bucket's subresource (?encryption, ?policy...) is its configuration, not the bucket itself.
+        const subresource = [...query.keys()][0];
+        return subresource === undefined ? "CreateBucket" : `PutBucket${subresource.charAt(0).toUpperCase()}${subresource.slice(1)}`;
     }
     return copySource ? "CopyObject" : "PutObject";
 }

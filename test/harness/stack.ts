@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
-import { deploymentParts, UPSTREAM_USERNAME } from "../../components/render/deployment";
-import type { RegistryConfigInput } from "../../components/render/registryConfig";
+import { deploymentParts, UPSTREAM_USERNAME, type DeploymentInput } from "../../components/render/deployment";
+import { renderRegistryConfig, type RegistryConfigInput } from "../../components/render/registryConfig";
+import { renderSpacesDeployment, spacesStorageConfig } from "../../components/render/spaces";
 import { DEFAULTS } from "../../components/settings";
 import { frontLogin, LocalFront, type FrontLogin, type FrontUserSpec } from "./front";
 import type { HttpResponse } from "./http";
@@ -9,6 +10,7 @@ import { ProcessTracker, type TrackedProcess } from "./processes";
 import { LocalRegistry, programDeploymentInput, type RegistryLogin, type S3Target } from "./registry";
 import { S3Server } from "./s3";
 import { S3RecordingProxy } from "./s3proxy";
+import { startSpacesStandIn } from "./spacesProxy";
 import { Skopeo } from "./skopeo";
 import { generateTestCertificates, type TestCertificates } from "./tls";
 import { makeTempDir, type TempDir } from "./tools";
@@ -48,6 +50,12 @@ export interface FrontedRegistryOptions {
      * both ports are open, for a registry whose storage is broken on purpose.
      */
     waitFor?: "ready" | "listening";
+    /**
+     * "spaces": the registry's storage section is the program's for `storage=spaces`
+     * (components/render/spaces.ts, `s3.region` as the Spaces region), with only its endpoint
+     * swapped for `s3.endpoint`. Default "s3".
+     */
+    storage?: "s3" | "spaces";
 }
 
 type ClientRequestOptions = { auth?: boolean | RegistryLogin; method?: string; headers?: Record<string, string>; body?: string | Buffer; maxBodyBytes?: number };
@@ -175,6 +183,22 @@ export class FrontedRegistry {
     }
 }
 
+/** The program's registry config for `storage=spaces`, as renderSpacesDeployment builds it from the same input. */
+function spacesProgramConfig(config: RegistryConfigInput, input: DeploymentInput): RegistryConfigInput {
+    if (config.storage.kind !== "s3") {
+        throw new Error(`expected the deployment's S3 storage section; got ${config.storage.kind}`);
+    }
+    const spaces = {
+        ...config,
+        storage: spacesStorageConfig({ region: input.region, bucket: input.bucket, accessKey: input.accessKeyId, secretKey: input.secretAccessKey, chunkSizeBytes: config.storage.chunkSizeBytes }),
+    };
+    // renderSpacesDeployment assembles its config.yml itself; this keeps the two from drifting apart.
+    if (renderRegistryConfig(spaces) !== renderSpacesDeployment(input).configYaml) {
+        throw new Error("the Spaces config.yml the harness builds differs from renderSpacesDeployment's");
+    }
+    return spaces;
+}
+
 /**
  * The registry on the program's config and the front on the program's FrontInput, from one
  * `deploymentParts` (one DeploymentInput with every user), with only loopback swaps.
@@ -197,15 +221,16 @@ export async function startFrontedRegistry(tracker: ProcessTracker, options: Fro
         hostname: options.frontHost,
     });
     const parts = deploymentParts(input);
+    const program = (options.storage ?? "s3") === "spaces" ? spacesProgramConfig(parts.config, input) : parts.config;
     // The loopback swaps below replace both ends; the program must wire them to each other.
-    if (parts.front.upstream !== parts.config.http.addr) {
-        throw new Error(`the program's front proxies to ${parts.front.upstream}, but its registry listens on ${parts.config.http.addr}`);
+    if (parts.front.upstream !== program.http.addr) {
+        throw new Error(`the program's front proxies to ${parts.front.upstream}, but its registry listens on ${program.http.addr}`);
     }
     const registry = await LocalRegistry.start(tracker, {
         dir: path.join(options.dir, "registry"),
         s3: options.s3,
         certs: options.certs,
-        program: parts.config,
+        program,
         // The program's htpasswd, which holds the front's login alone: the front sends it in place of the client's.
         login: { username: UPSTREAM_USERNAME, password: input.upstreamLogin.password, htpasswd: parts.files.htpasswd ?? "" },
         configure: options.configure,
@@ -240,6 +265,12 @@ export interface StackOptions {
      * `x-amz-acl`), optionally refusing ACLs like a BucketOwnerEnforced bucket.
      */
     s3Proxy?: { bucketOwnerEnforced?: boolean };
+    /**
+     * Rehearse `storage=spaces`: versitygw signs in the Spaces region (default "nyc3"), the
+     * registry runs the program's Spaces storage section, and a recording proxy in front of
+     * versitygw refuses what Spaces refuses (spacesProxy.ts). Replaces `s3Proxy`.
+     */
+    spaces?: { region?: string };
 }
 
 export interface Stack {
@@ -277,11 +308,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         }
     };
     try {
-        const s3 = await S3Server.start(tracker, { dir: tmp.join("s3"), port: options.ports?.s3 });
+        const s3 = await S3Server.start(tracker, { dir: tmp.join("s3"), port: options.ports?.s3, region: options.spaces === undefined ? undefined : (options.spaces.region ?? "nyc3") });
         const bucket = options.bucket ?? `rehearsal-${randomBytes(4).toString("hex")}`;
         await s3.createBucket(bucket);
         let s3Proxy: S3RecordingProxy | undefined;
-        if (options.s3Proxy !== undefined) {
+        if (options.spaces !== undefined) {
+            const proxy = await startSpacesStandIn({ upstreamPort: s3.port, bucket });
+            tracker.addCleanup("Spaces stand-in proxy", () => proxy.close());
+            s3Proxy = proxy;
+        } else if (options.s3Proxy !== undefined) {
             const proxy = await S3RecordingProxy.start({ upstreamPort: s3.port, bucketOwnerEnforced: options.s3Proxy.bucketOwnerEnforced });
             tracker.addCleanup("S3 recording proxy", () => proxy.close());
             s3Proxy = proxy;
@@ -297,6 +332,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             redirect: options.redirect,
             configure: options.configure,
             ports: options.ports,
+            storage: options.spaces === undefined ? "s3" : "spaces",
         });
         const skopeo = new Skopeo(tracker, tmp.join("skopeo"));
         return { tracker, tmp, s3, s3Proxy, s3Target, certs, registry, front: registry.front, users: registry.users, skopeo, stop };
