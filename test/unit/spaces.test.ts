@@ -11,6 +11,8 @@ import { stackOutputs } from "../../components/outputs";
 
 /** The key's secret as the mocked provider returns it: the marker every leak check looks for. */
 const SPACES_SECRET = "MOCKSPACESSECRETq8Zr1kPzWm0dYx3Tn5Vb7Hc";
+/** The bucket admin key's secret, distinct so that a check can tell which key leaked. */
+const ADMIN_SECRET = "MOCKADMINSECRETt4Lw9sQeHn2Gc6Xp8Jr0Ky";
 
 /**
  * Under mocks a resource's outputs are its inputs; the Spaces bucket and key also compute what
@@ -24,7 +26,13 @@ const recorded: RecordedResource[] = installMocks("private-registry", (resource,
             return { ...defaults, state: { name, endpoint: `${resource.inputs.region}.digitaloceanspaces.com`, bucketDomainName: `${name}.${resource.inputs.region}.digitaloceanspaces.com` } };
         }
         case "digitalocean:index/spacesKey:SpacesKey":
-            return { ...defaults, state: { accessKey: `DO00${resource.name.toUpperCase().replace(/[^A-Z0-9]/g, "")}`, secretKey: SPACES_SECRET } };
+            return {
+                ...defaults,
+                state: {
+                    accessKey: `DO00${resource.name.toUpperCase().replace(/[^A-Z0-9]/g, "")}`,
+                    secretKey: resource.inputs.grants?.[0]?.permission === "fullaccess" ? ADMIN_SECRET : SPACES_SECRET,
+                },
+            };
         default:
             return defaults;
     }
@@ -48,6 +56,9 @@ async function deploy(prefix: string, values: Record<string, string>, aws: Map<s
     await settle(recorded);
     return { registry, resources: recorded.slice(start), options };
 }
+
+/** The registry's key: every Spaces key but the bucket's admin key (spacesProvider.test.ts). */
+const registryKeyOf = (d: Deployed) => single(d.resources.filter((r) => !r.name.endsWith("-bucket-admin-key")), "digitalocean:index/spacesKey:SpacesKey");
 
 const startOf = (d: Deployed) => ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("service-container"))!;
 
@@ -83,7 +94,7 @@ describe("storage=spaces", () => {
     });
 
     it("grants the key read and write on that one bucket, and nothing else", async () => {
-        const key = single(d.resources, "digitalocean:index/spacesKey:SpacesKey");
+        const key = registryKeyOf(d);
         assert.equal(key.name, "sp-storage-key");
         const bucketName = await valueOf(d.registry.bucketName);
         assert.equal(bucketName, "sp-storage-bucket-7d3e0b2");
@@ -157,19 +168,25 @@ describe("storage=spaces with the other bucket settings", () => {
         assert.equal(bucket.forceDestroy, true);
         assert.deepEqual(bucket.versioning, { enabled: true });
         assert.deepEqual(bucket.lifecycleRules, [{ id: "abort-incomplete-multipart-uploads", enabled: true, abortIncompleteMultipartUploadDays: 7, noncurrentVersionExpiration: { days: 30 } }]);
-        assert.deepEqual(single(d.resources, "digitalocean:index/spacesKey:SpacesKey").inputs.grants, [{ bucket: "team-registry", permission: "readwrite" }]);
+        assert.deepEqual(registryKeyOf(d).inputs.grants, [{ bucket: "team-registry", permission: "readwrite" }]);
     });
 
     it("with forceDestroy off, the bucket alone holds its settings, so a destroy that stops at it loses none", async () => {
         const d = await deploy("spkeep", { storage: "spaces" });
         const storageTypes = d.resources.filter((r) => r.name.startsWith("spkeep-storage")).map((r) => r.type).sort();
-        assert.deepEqual(storageTypes, ["digitalocean:index/spacesBucket:SpacesBucket", "digitalocean:index/spacesKey:SpacesKey", "private-registry:storage:SpacesStorage"]);
+        assert.deepEqual(storageTypes, [
+            "digitalocean:index/spacesBucket:SpacesBucket",
+            "digitalocean:index/spacesKey:SpacesKey",
+            "digitalocean:index/spacesKey:SpacesKey",
+            "private-registry:storage:SpacesStorage",
+            "pulumi:providers:digitalocean",
+        ]);
         assert.equal(single(d.resources, "digitalocean:index/spacesBucket:SpacesBucket").inputs.forceDestroy, false);
     });
 
     it("a credential rotation makes a new key beside the old one's name", async () => {
         const d = await deploy("sprot", { storage: "spaces", credentialRotation: "2" });
-        const key = single(d.resources, "digitalocean:index/spacesKey:SpacesKey");
+        const key = registryKeyOf(d);
         assert.equal(key.name, "sprot-storage-key-2");
         assert.equal(key.inputs.name, "sprot-storage-bucket-7d3e0b2-registry-2");
         assert.equal(parse(decodeBundleFiles(startOf(d).inputs.stdin)["config.yml"]).storage.s3.accesskey, "DO00SPROTSTORAGEKEY2");
