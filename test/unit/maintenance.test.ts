@@ -57,14 +57,14 @@ class Host {
      * collected: what the collection prints (default: the dry run's plan, as when nothing changed
      * between the two). planFails: the dry run fails.
      */
-    constructor(options: { retention?: boolean; gcFails?: boolean; gcSeconds?: number; probeMarker?: boolean; collected?: string; planFails?: boolean } = {}) {
+    constructor(options: { retention?: boolean; gcFails?: boolean; gcSeconds?: number; probeMarker?: boolean; collected?: string; planFails?: boolean; planSeconds?: number } = {}) {
         const gc =
             options.gcFails === true
                 ? 'echo "s3aws: AccessDenied" >&2; exit 1'
                 : options.gcSeconds !== undefined
                   ? `sleep ${options.gcSeconds}`
                   : `printf '%s' '${options.collected ?? PLAN}'; echo 'Deleting blob: /docker/registry/v2/blobs/...' >&2`;
-        const plan = options.planFails === true ? 'echo "s3aws: RequestTimeout" >&2; exit 1' : `printf '%s' '${PLAN}'`;
+        const plan = options.planFails === true ? 'echo "s3aws: RequestTimeout" >&2; exit 1' : `${options.planSeconds !== undefined ? `sleep ${options.planSeconds}; ` : ""}printf '%s' '${PLAN}'`;
         this.stubs = new StubPath({
             docker: `case "$*" in
   *garbage-collect*--dry-run*) ${plan} ;;
@@ -278,6 +278,21 @@ describe("the maintenance window under faults", () => {
             assert.equal(existsSync(host.marker), false, "the window is closed");
         });
     }
+
+    it("SIGTERM during the dry run, before the window, leaves the registry as it was", async () => {
+        const host = new Host({ planSeconds: 30 });
+        const job = host.start();
+        const deadline = Date.now() + 20_000;
+        while (!host.stubs.calls().some((c) => c.includes("--dry-run"))) {
+            assert.ok(Date.now() < deadline, "the dry run never started");
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        process.kill(-job.pid, "SIGTERM");
+        const exited = await job.exited;
+        assert.equal(exited.code, 143, exited.stdout + exited.stderr);
+        assert.deepEqual(runRegistry(host), [], "never restarted: it was never read-only");
+        assert.equal(existsSync(host.marker), false);
+    });
 
     it("SIGTERM to the shell alone (KillMode=mixed, kill PID) restores read-write once the running step ends", async () => {
         const host = new Host({ gcSeconds: 2 });
