@@ -281,11 +281,17 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
             last = Date.now();
         }
         const banned = `${prefix}:`;
-        const status = await waitForStatus((s) => s.banned.length > 0, "A's /64 to be banned");
+        // fail2ban lists the ticket as banned before its action has run: the rule is what refuses.
+        const rule = `-A f2b-${FAIL2BAN_JAIL_NAME} -s ${banned}/${FAILED_LOGIN_IPV6_PREFIX} -j REJECT`;
+        await waitUntil(
+            async () => {
+                const rules = await lab.run(lab.droplet, systemBinary("ip6tables"), ["-w", "-S", `f2b-${FAIL2BAN_JAIL_NAME}`]);
+                return rules.stdout.includes(rule) ? { done: true, value: undefined } : { done: false, seen: rules.stdout.trim() || rules.stderr.trim() };
+            },
+            { description: "A's /64 to be banned by an ip6tables rule", timeoutMs: 15_000, intervalMs: 100, abortIf: () => (fail2ban.running ? undefined : `fail2ban-server exited:\n${fail2ban.logTail()}`) },
+        );
         figures.push(`IPv6: ${MAX_RETRY} guesses from ${MAX_RETRY} addresses of one /64 banned it ${Date.now() - last} ms after the last`);
-        assert.deepEqual(status, { totalFailed: since + MAX_RETRY, banned: [banned] });
-        const rules = await lab.run(lab.droplet, systemBinary("ip6tables"), ["-w", "-S", `f2b-${FAIL2BAN_JAIL_NAME}`]);
-        assert.ok(rules.stdout.includes(`-A f2b-${FAIL2BAN_JAIL_NAME} -s ${banned}/${FAILED_LOGIN_IPV6_PREFIX} -j REJECT`), rules.stdout);
+        assert.deepEqual(await jailStatus(), { totalFailed: since + MAX_RETRY, banned: [banned] });
 
         // An address of that /64 that never guessed is refused with them, right password or not.
         const fresh = `${prefix}:beef`;
