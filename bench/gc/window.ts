@@ -22,7 +22,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { GC_GOMEMLIMIT } from "../../components/render/maintenance";
+import { GC_GOMAXPROCS, GC_GOMEMLIMIT } from "../../components/render/maintenance";
 import { ProcessTracker } from "../../test/harness/processes";
 import { freePort } from "../../test/harness/ports";
 import { parseAccessLog, REGISTRY_S3_USER_AGENT, S3Server } from "../../test/harness/s3";
@@ -35,7 +35,7 @@ import { profileByName } from "../net/profiles";
 import { toxicArgs } from "../net/shaping";
 import { toxiproxyBinary } from "../net/toxiproxy";
 import { writeFixture, type FixtureCounts, type FixtureShape } from "./fixture";
-import { favouredGomaxprocs, GOAL, peakRssKiB, verdict, windowMs, windowRequests, type FixtureRun, type PassResult, type ShapeRun } from "./verdict";
+import { favouredGomaxprocs, peakRssKiB, verdict, windowMs, windowRequests, type FixtureRun, type PassResult, type ShapeRun } from "./verdict";
 
 const BUCKET = "bench-gc";
 const PROXY = "gc-s3";
@@ -233,10 +233,12 @@ async function main(): Promise<void> {
     const results = await measureOrLoad(outFile, measure, log);
     process.stdout.write(`collection on ${results.meta.cpu}, S3 ${results.meta.rttMs} ms away (${results.meta.profile}); the window is the passes inside it, restarts and sizing not included\n`);
     process.stdout.write(`${renderTable(results)}\n`);
-    const goalFixture = results.fixtures.find((f) => f.manifests === GOAL.manifests && f.tags === GOAL.tags);
-    const favoured = favouredGomaxprocs(goalFixture?.runs ?? []);
-    const judged = verdict(results.fixtures, favoured ?? 0);
-    process.stdout.write(`GOMAXPROCS the ${GOAL.manifests}x${GOAL.tags} sweep favours: ${favoured ?? "none measured"}\nverdict: ${judged.status}: ${judged.text}\n`);
+    for (const f of results.fixtures) {
+        process.stdout.write(`${f.manifests}x${f.tags}: the sweep favours GOMAXPROCS=${favouredGomaxprocs(f.runs) ?? "none measured"} (the smallest within a tenth of the shortest window)\n`);
+    }
+    // Judged at the value the job runs, not at each fixture's favourite.
+    const judged = verdict(results.fixtures, GC_GOMAXPROCS);
+    process.stdout.write(`verdict (the job's GOMAXPROCS=${GC_GOMAXPROCS}): ${judged.status}: ${judged.text}\n`);
 }
 
 if (require.main === module) {
