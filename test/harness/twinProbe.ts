@@ -50,7 +50,7 @@ export interface LoopResult {
     failures: { atMs: number; error: string }[];
     /** Pushes refused as unauthorized with the login the loop had, then accepted with `nextLogin`. */
     retries: { atMs: number; error: string }[];
-    /** Pushes whose connection to the front was reset, then pushed once more with the same login. */
+    /** Pushes whose connection to the front was reset or closed unanswered, then pushed once more with the same login. */
     resent: { atMs: number; error: string }[];
 }
 
@@ -61,10 +61,12 @@ const UNAUTHORIZED = /\bunauthorized\b|authentication required|\b401\b/i;
 
 /**
  * A keep-alive connection the front closed as a request crossed it, which a reload of its config
- * can do; no HTTP status, the request may not have reached the front at all. docker push retries
- * such a layer by itself ("Retrying in N seconds"); skopeo without --retry-times does not.
+ * can do; no HTTP status, the request may not have reached the front at all. The client reads it
+ * as a reset or, when the close came as a FIN before any answer, as EOF (Go's transport retries
+ * neither for a PUT, which is not replayable: net/http transport.go isReplayable). docker push
+ * retries such a layer by itself ("Retrying in N seconds"); skopeo without --retry-times does not.
  */
-const CONNECTION_RESET = /connection reset by peer/;
+const CONNECTION_RESET = /connection reset by peer|: EOF\b/;
 
 export interface PushLoopOptions {
     host: string;

@@ -146,7 +146,7 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
         assert.ok(!ran.some((c) => c.name.endsWith("-wait-ready")), "the second up left the host's first-boot wait alone");
         // Users live in the front alone: nothing the registry reads changed, so it kept running.
         assert.equal(await registryId(), registryBefore, "the second up replaced the registry container");
-        process.stderr.write(`[twin] push loop through the second up: ${result.pushes} pushes, ${result.resent.length} pushed again after a reset connection, ${result.failures.length} failed\n`);
+        process.stderr.write(`[twin] push loop through the second up: ${result.pushes} pushes, ${result.resent.length} pushed again after a reset or unanswered connection, ${result.failures.length} failed\n`);
         assert.ok(result.pushes >= 3, `the loop pushed through the up (${result.pushes} pushes)`);
         assert.deepEqual(result.failures, [], "no push failed during the second up");
         // The front's reload can close a keep-alive connection a request is crossing; a client
@@ -204,7 +204,7 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
         const counted = (events: { atMs: number }[], what: string) => `${events.length} ${what}${events.length === 0 ? "" : ` (at ${events.map((e) => since(loopStarted + e.atMs)).join(", ")})`}`;
         process.stderr.write(
             `[twin] push loop through the rotation: ${result.pushes} pushes, ${counted(result.retries, "refused with the old password and pushed with the new")}, ` +
-                `${counted(result.resent, "pushed again after a reset connection")}, ${counted(result.failures, "failed")}; ` +
+                `${counted(result.resent, "pushed again after a reset or unanswered connection")}, ${counted(result.failures, "failed")}; ` +
                 `the start command ran from ${since(start?.startedAt ?? 0)} to ${since(start?.endedAt ?? 0)}\n`,
         );
         assert.ok(result.pushes >= 3, `the loop pushed through the rotation (${result.pushes} pushes)`);
