@@ -369,6 +369,11 @@ function siteAddress(input: FrontInput): string {
  * requests were answered within their wait, not fewer (200 GETs: 158 served against 65; 200 PUTs:
  * 41 against 27), as the registry spent less of its one vCPU collecting garbage. A CI job's
  * manifests are a few KB and answered in milliseconds, so 8 at once costs a team nothing.
+ *
+ * The bound is close, not exact: Caddy checks the count when it picks the upstream
+ * (selectionpolicies.go, Upstream.Available) and adds to it only when it proxies
+ * (reverseproxy.go:1058), so requests arriving in the same instant can each see a free slot.
+ * The bench's bursts of 200 at once include that overshoot in the peaks above.
  */
 export const FRONT_MANIFEST_REQUESTS_MAX = 8;
 
