@@ -5,7 +5,6 @@ import * as random from "@pulumi/random";
 import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH } from "./render/htpasswd";
 import { Deployment, DeploymentTls, DeploymentUser, renderDeployment, renderHostStopScript } from "./render/deployment";
 import type { RegistryUser, StorageKind } from "./settings";
-import { renderSpacesDeployment } from "./render/spaces";
 import { RetentionRules } from "./render/retention";
 import { shellQuote } from "./render/shell";
 
@@ -174,6 +173,7 @@ export class RegistryService extends pulumi.ComponentResource {
         const deployment = pulumi
             .output({
                 image: args.image,
+                storage: args.storage ?? "s3",
                 bucket: args.bucketName,
                 region: args.bucketRegion,
                 accessKeyId: args.accessKeyId,
@@ -188,7 +188,7 @@ export class RegistryService extends pulumi.ComponentResource {
                 gcSchedule: args.gcSchedule,
                 retention: args.retention,
             })
-            .apply((input): Deployment => (args.storage === "spaces" ? renderSpacesDeployment(input) : renderDeployment(input)));
+            .apply((input): Deployment => renderDeployment(input));
 
         this.startCommand = new command.remote.Command(
             `${name}-container`,

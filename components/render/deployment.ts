@@ -4,6 +4,7 @@ import { CADDY_IMAGE, REGBOT_IMAGE } from "../versions";
 import { FrontInput, FrontTls, FrontUser, renderFrontConfig } from "./front";
 import { renderRetentionContainer, RetentionRules } from "./retention";
 import { renderHtpasswd } from "./htpasswd";
+import { spacesStorageConfig } from "./spaces";
 import { REGISTRY_HTPASSWD_PATH, RegistryConfigInput, renderRegistryConfig } from "./registryConfig";
 import { BundleFileName, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, StartScriptInput } from "./scripts";
 
@@ -81,6 +82,8 @@ export interface DeploymentUser {
 
 export interface DeploymentInput {
     image: string;
+    /** Where the layers live: AWS S3 (the default) or DigitalOcean Spaces, whose region `region` then names. */
+    storage?: "s3" | "spaces";
     bucket: string;
     region: string;
     accessKeyId: string;
@@ -197,16 +200,9 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
             break;
     }
 
+    const bucketAccess = { region: input.region, bucket: input.bucket, accessKey: input.accessKeyId, secretKey: input.secretAccessKey, chunkSizeBytes: input.chunkSizeMb * 1024 * 1024 };
     const config: RegistryConfigInput = {
-        storage: {
-            kind: "s3",
-            region: input.region,
-            regionEndpoint: s3RegionalEndpoint(input.region),
-            bucket: input.bucket,
-            accessKey: input.accessKeyId,
-            secretKey: input.secretAccessKey,
-            chunkSizeBytes: input.chunkSizeMb * 1024 * 1024,
-        },
+        storage: (input.storage ?? "s3") === "spaces" ? spacesStorageConfig(bucketAccess) : { kind: "s3", ...bucketAccess, regionEndpoint: s3RegionalEndpoint(input.region) },
         redirect: input.redirect,
         // Plain HTTP on loopback: the front terminates TLS.
         http: { addr: `127.0.0.1:${REGISTRY_PORT}`, secret: input.httpSecret, tls: { kind: "none" }, debugAddr: `127.0.0.1:${REGISTRY_DEBUG_PORT}` },

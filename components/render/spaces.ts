@@ -1,7 +1,4 @@
-import { createHash } from "node:crypto";
-import { Deployment, DeploymentInput, deploymentParts, renderBundleFiles, renderHostStopScript } from "./deployment";
 import { S3StorageConfig } from "./registryConfig";
-import { renderStartScript, renderStdinBundle } from "./scripts";
 
 /**
  * DigitalOcean Spaces as the registry's storage: which region holds the bucket, how bucket names
@@ -95,36 +92,5 @@ export function spacesStorageConfig(input: { region: string; bucket: string; acc
         chunkSizeBytes: input.chunkSizeBytes,
         encrypt: false,
         objectAcl: SPACES_OBJECT_ACL,
-    };
-}
-
-/**
- * Everything the droplet receives for a registry on Spaces: the same parts as on S3 (deployment.ts),
- * with the storage section pointed at the bucket's region on Spaces. `input.region` is the
- * Spaces region.
- */
-export function renderSpacesDeployment(input: DeploymentInput): Deployment {
-    const parts = deploymentParts(input);
-    const storage = parts.config.storage;
-    if (storage.kind !== "s3") {
-        throw new Error(`expected the deployment's S3 storage section; got ${storage.kind}`);
-    }
-    const config = {
-        ...parts.config,
-        storage: spacesStorageConfig({ region: input.region, bucket: input.bucket, accessKey: input.accessKeyId, secretKey: input.secretAccessKey, chunkSizeBytes: storage.chunkSizeBytes }),
-    };
-    const files = renderBundleFiles({ ...parts, config });
-    const startScript = renderStartScript(parts.start);
-    const stdin = renderStdinBundle({ files, healthCheckUser: parts.healthCheckUser });
-    // The same hash as renderDeployment's: anything the containers read changes it.
-    const contentHash = createHash("sha256").update(input.image).update("\0").update(startScript).update("\0").update(stdin).digest("hex");
-    return {
-        configYaml: files["config.yml"] ?? "",
-        htpasswd: files.htpasswd ?? "",
-        caddyfile: files["front/Caddyfile"] ?? "",
-        startScript,
-        stopScript: renderHostStopScript(),
-        stdin,
-        contentHash,
     };
 }

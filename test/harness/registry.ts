@@ -78,6 +78,8 @@ export interface ProgramDeploymentParams {
     healthTimeoutSeconds?: number;
     /** Default "private-ca" (with `certs`); "none" is the SSH-tunnel deploy (plain HTTP on loopback). */
     tls?: "private-ca" | "none";
+    /** Default "s3"; with "spaces", `s3.region` is the Spaces region. */
+    storage?: DeploymentInput["storage"];
 }
 
 /** Everything the program renders for the droplet (`renderDeployment`), for a private-CA deploy with the program's defaults. */
@@ -91,6 +93,7 @@ export function programDeploymentInput(p: ProgramDeploymentParams): DeploymentIn
         // By tag only, where the program also pins the official index digest: the rehearsal's
         // image is built here from the same release's binary, so that digest cannot match it.
         image: registryImageReference(REGISTRY_VERSION),
+        storage: p.storage ?? "s3",
         bucket: p.s3.bucket,
         region: p.s3.region,
         accessKeyId: p.s3.accessKey,

@@ -32,8 +32,9 @@ export class S3WithAccounts {
         readonly server: S3Server,
     ) {}
 
-    static async start(tracker: ProcessTracker, options: { dir: string }): Promise<S3WithAccounts> {
-        return new S3WithAccounts(tracker, await S3Server.start(tracker, { dir: options.dir, accounts: true }));
+    /** `region`: the one versitygw signs in (a Spaces region's slug, to stand in for Spaces); default the server's. */
+    static async start(tracker: ProcessTracker, options: { dir: string; region?: string }): Promise<S3WithAccounts> {
+        return new S3WithAccounts(tracker, await S3Server.start(tracker, { dir: options.dir, accounts: true, region: options.region }));
     }
 
     get root(): S3Key {
@@ -57,7 +58,7 @@ export class S3WithAccounts {
     }
 
     private async admin(args: string[], secrets: string[] = []): Promise<void> {
-        await this.tracker.runChecked(cachedBinary("versitygw"), ["admin", "--endpoint-url", `http://${LOOPBACK}:${this.server.adminPort}`, ...args], {
+        await this.tracker.runChecked(cachedBinary("versitygw"), ["admin", "--endpoint-url", `http://${LOOPBACK}:${this.server.adminPort}`, "--region", this.region, ...args], {
             env: { ...process.env, ADMIN_ACCESS_KEY_ID: this.root.accessKey, ADMIN_SECRET_ACCESS_KEY: this.root.secretKey },
             secrets: [this.root.secretKey, ...secrets],
             timeoutMs: 30_000,

@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
-import { deploymentParts, UPSTREAM_USERNAME, type DeploymentInput } from "../../components/render/deployment";
-import { renderRegistryConfig, type RegistryConfigInput } from "../../components/render/registryConfig";
-import { renderSpacesDeployment, spacesStorageConfig } from "../../components/render/spaces";
+import { deploymentParts, UPSTREAM_USERNAME } from "../../components/render/deployment";
+import { type RegistryConfigInput } from "../../components/render/registryConfig";
 import { DEFAULTS } from "../../components/settings";
 import { frontLogin, LocalFront, type FrontLogin, type FrontUserSpec } from "./front";
 import type { HttpResponse } from "./http";
@@ -183,22 +182,6 @@ export class FrontedRegistry {
     }
 }
 
-/** The program's registry config for `storage=spaces`, as renderSpacesDeployment builds it from the same input. */
-function spacesProgramConfig(config: RegistryConfigInput, input: DeploymentInput): RegistryConfigInput {
-    if (config.storage.kind !== "s3") {
-        throw new Error(`expected the deployment's S3 storage section; got ${config.storage.kind}`);
-    }
-    const spaces = {
-        ...config,
-        storage: spacesStorageConfig({ region: input.region, bucket: input.bucket, accessKey: input.accessKeyId, secretKey: input.secretAccessKey, chunkSizeBytes: config.storage.chunkSizeBytes }),
-    };
-    // renderSpacesDeployment assembles its config.yml itself; this keeps the two from drifting apart.
-    if (renderRegistryConfig(spaces) !== renderSpacesDeployment(input).configYaml) {
-        throw new Error("the Spaces config.yml the harness builds differs from renderSpacesDeployment's");
-    }
-    return spaces;
-}
-
 /**
  * The registry on the program's config and the front on the program's FrontInput, from one
  * `deploymentParts` (one DeploymentInput with every user), with only loopback swaps.
@@ -219,9 +202,10 @@ export async function startFrontedRegistry(tracker: ProcessTracker, options: Fro
         redirect: options.redirect,
         tls: options.tls,
         hostname: options.frontHost,
+        storage: options.storage,
     });
     const parts = deploymentParts(input);
-    const program = (options.storage ?? "s3") === "spaces" ? spacesProgramConfig(parts.config, input) : parts.config;
+    const program = parts.config;
     // The loopback swaps below replace both ends; the program must wire them to each other.
     if (parts.front.upstream !== program.http.addr) {
         throw new Error(`the program's front proxies to ${parts.front.upstream}, but its registry listens on ${program.http.addr}`);
