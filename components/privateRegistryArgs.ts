@@ -74,7 +74,7 @@ export interface PrivateRegistryArgs {
      */
     users?: RegistryUser[];
     /**
-     * Raise by one to issue every user a new password and the registry a new S3 access key on the
+     * Raise by one to issue every user a new password and the registry a new storage key (S3 or Spaces) on the
      * next `pulumi up`; the old key is deleted only after the registry runs with the new one (0-1000000). Default `0`.
      */
     credentialRotation?: number;

@@ -90,7 +90,7 @@ export interface Settings {
     registryUsername: string;
     /** Every login, push users first as given; the first push user is the one CI outputs name. */
     users: RegistryUser[];
-    /** Raised by one to issue new passwords and a new S3 access key on the next `pulumi up`. */
+    /** Raised by one to issue new passwords and a new storage key (S3 or Spaces) on the next `pulumi up`. */
     credentialRotation: number;
     registryVersion: string;
     /** Pins the image beyond its tag; defaults to the known digest of the pinned release. */
