@@ -9,6 +9,8 @@
 export { PrivateRegistry } from "./privateRegistry";
 export type { PrivateRegistryArgs } from "./privateRegistryArgs";
 export { stackOutputs, renderDockerConfigJson } from "./outputs";
+export type { StackOutputs } from "./outputs";
+export { runPrivateRegistryProgram } from "./stackProgram";
 export { loadStackArgs, loadSettings } from "./stackConfig";
 export type { ConfigSource } from "./stackConfig";
 export { DEFAULTS, SettingsError } from "./settings";

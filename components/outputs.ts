@@ -53,6 +53,9 @@ function userOutputs(registry: PrivateRegistry): { registryUsers: pulumi.Output<
     };
 }
 
+/** What {@link stackOutputs} returns: one entry per stack output. */
+export type StackOutputs = ReturnType<typeof stackOutputs>;
+
 /** The stack outputs CI and operators read; secrets stay secrets. */
 export function stackOutputs(registry: PrivateRegistry) {
     const settings = registry.settings;
