@@ -2,69 +2,18 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { installMocks, isSecretValue, ofType, optionsRecorder, RecordedOptions, RecordedResource, settle, single, valueOf } from "../support/mocks";
+import { isSecretValue, ofType, RecordedResource, single, valueOf } from "../support/mocks";
+import { deployFromSettings, installSpacesMocks, REGISTRY_SECRET, type Deployed } from "../support/spacesMocks";
 import { decodeBundleFiles } from "../support/bundle";
-import type { PrivateRegistry as PrivateRegistryType } from "../../components/privateRegistry";
-import type { ResolveIpv4 } from "../../components/dnsCheck";
-import { loadStackArgs } from "../../components/stackConfig";
 import { stackOutputs } from "../../components/outputs";
 
-/** The key's secret as the mocked provider returns it: the marker every leak check looks for. */
-const SPACES_SECRET = "MOCKSPACESSECRETq8Zr1kPzWm0dYx3Tn5Vb7Hc";
-/** The bucket admin key's secret, distinct so that a check can tell which key leaked. */
-const ADMIN_SECRET = "MOCKADMINSECRETt4Lw9sQeHn2Gc6Xp8Jr0Ky";
-
-/**
- * Under mocks a resource's outputs are its inputs; the Spaces bucket and key also compute what
- * the provider would (a generated name, the key pair), and nothing may call a provider function:
- * an aws:* invoke would throw with its token (support/mocks.ts).
- */
-const recorded: RecordedResource[] = installMocks("private-registry", (resource, defaults) => {
-    switch (resource.type) {
-        case "digitalocean:index/spacesBucket:SpacesBucket": {
-            const name = resource.inputs.name ?? `${resource.name}-7d3e0b2`;
-            return { ...defaults, state: { name, endpoint: `${resource.inputs.region}.digitaloceanspaces.com`, bucketDomainName: `${name}.${resource.inputs.region}.digitaloceanspaces.com` } };
-        }
-        case "digitalocean:index/spacesKey:SpacesKey":
-            return {
-                ...defaults,
-                state: {
-                    accessKey: `DO00${resource.name.toUpperCase().replace(/[^A-Z0-9]/g, "")}`,
-                    secretKey: resource.inputs.grants?.[0]?.permission === "fullaccess" ? ADMIN_SECRET : SPACES_SECRET,
-                },
-            };
-        default:
-            return defaults;
-    }
-});
-let PrivateRegistry: typeof PrivateRegistryType;
-
-const noDns: ResolveIpv4 = async (hostname) => {
-    throw Object.assign(new Error(`queryA ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
-};
-
-interface Deployed {
-    registry: PrivateRegistryType;
-    resources: RecordedResource[];
-    options: RecordedOptions[];
-}
-
-async function deploy(prefix: string, values: Record<string, string>, aws: Map<string, string> = new Map()): Promise<Deployed> {
-    const options: RecordedOptions[] = [];
-    const start = recorded.length;
-    const registry = new PrivateRegistry(prefix, loadStackArgs(new Map(Object.entries(values)), aws), { transformations: [optionsRecorder(options)] }, noDns);
-    await settle(recorded);
-    return { registry, resources: recorded.slice(start), options };
-}
+const recorded: RecordedResource[] = installSpacesMocks();
+const deploy = (prefix: string, values: Record<string, string>, aws?: Map<string, string>) => deployFromSettings(recorded, prefix, values, aws);
 
 /** The registry's key: every Spaces key but the bucket's admin key (spacesProvider.test.ts). */
 const registryKeyOf = (d: Deployed) => single(d.resources.filter((r) => !r.name.endsWith("-bucket-admin-key")), "digitalocean:index/spacesKey:SpacesKey");
 
 const startOf = (d: Deployed) => ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("service-container"))!;
-
-before(async () => {
-    ({ PrivateRegistry } = await import("../../components/privateRegistry.js"));
-});
 
 describe("storage=spaces", () => {
     let d: Deployed;
@@ -111,7 +60,7 @@ describe("storage=spaces", () => {
             assert.equal(s3.forcepathstyle, true);
             assert.equal(s3.bucket, "sp-storage-bucket-7d3e0b2");
             assert.equal(s3.accesskey, "DO00SPSTORAGEKEY");
-            assert.equal(s3.secretkey, SPACES_SECRET);
+            assert.equal(s3.secretkey, REGISTRY_SECRET);
             assert.equal(s3.encrypt, false, "Spaces supports SSE-C only");
             assert.equal(s3.objectacl, "private");
             assert.doesNotMatch(files[file], /amazonaws/);
@@ -124,16 +73,16 @@ describe("storage=spaces", () => {
         const start = startOf(d);
         assert.ok(isSecretValue(start.rawInputs.stdin), "stdin, which carries it, reaches the engine as a secret");
         for (const command of ofType(d.resources, "command:remote:Command").concat(ofType(d.resources, "command:local:Command"))) {
-            assert.ok(!String(command.inputs.create ?? "").includes(SPACES_SECRET), `${command.name}'s command text`);
-            assert.ok(!JSON.stringify(command.inputs.environment ?? {}).includes(SPACES_SECRET), `${command.name}'s environment`);
-            assert.ok(!JSON.stringify(command.inputs.triggers ?? []).includes(SPACES_SECRET), `${command.name}'s triggers`);
+            assert.ok(!String(command.inputs.create ?? "").includes(REGISTRY_SECRET), `${command.name}'s command text`);
+            assert.ok(!JSON.stringify(command.inputs.environment ?? {}).includes(REGISTRY_SECRET), `${command.name}'s environment`);
+            assert.ok(!JSON.stringify(command.inputs.triggers ?? []).includes(REGISTRY_SECRET), `${command.name}'s triggers`);
         }
         const outputs = stackOutputs(d.registry);
         for (const [name, output] of Object.entries(outputs)) {
             if (output === undefined || (await pulumi.isSecret(output as pulumi.Output<unknown>))) {
                 continue;
             }
-            assert.ok(!JSON.stringify(await valueOf(output as pulumi.Output<unknown>)).includes(SPACES_SECRET), `plain output ${name}`);
+            assert.ok(!JSON.stringify(await valueOf(output as pulumi.Output<unknown>)).includes(REGISTRY_SECRET), `plain output ${name}`);
         }
     });
 

@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, isSecretValue, ofType, optionsRecorder, RecordedOptions, RecordedResource, settle, single, valueOf } from "../support/mocks";
+import { isSecretValue, ofType, RecordedResource, single, valueOf } from "../support/mocks";
+import { ADMIN_SECRET, deployFromSettings, installSpacesMocks, REGISTRY_SECRET, SPACES_BUCKET, SPACES_KEY, type Deployed } from "../support/spacesMocks";
 import { decodeBundleFiles } from "../support/bundle";
-import type { PrivateRegistry as PrivateRegistryType } from "../../components/privateRegistry";
-import type { ResolveIpv4 } from "../../components/dnsCheck";
-import { loadStackArgs } from "../../components/stackConfig";
 import { stackOutputs } from "../../components/outputs";
 
 /**
@@ -14,46 +12,14 @@ import { stackOutputs } from "../../components/outputs";
  */
 
 const TOKEN = "dop_v1_MOCKTOKENa83kq0Zt5Wm1Rx7Pn2Bv4Lc";
-const ADMIN_SECRET = "MOCKADMINSECRETt4Lw9sQeHn2Gc6Xp8Jr0Ky";
-const REGISTRY_SECRET = "MOCKSPACESSECRETq8Zr1kPzWm0dYx3Tn5Vb7Hc";
-const SPACES_KEY = "digitalocean:index/spacesKey:SpacesKey";
-const SPACES_BUCKET = "digitalocean:index/spacesBucket:SpacesBucket";
 const PROVIDER = "pulumi:providers:digitalocean";
 
-const recorded: RecordedResource[] = installMocks("private-registry", (resource, defaults) => {
-    switch (resource.type) {
-        case SPACES_BUCKET: {
-            const name = resource.inputs.name ?? `${resource.name}-7d3e0b2`;
-            return { ...defaults, state: { name } };
-        }
-        case SPACES_KEY: {
-            const admin = resource.inputs.grants?.[0]?.permission === "fullaccess";
-            return { ...defaults, state: { accessKey: `DO00${resource.name.toUpperCase().replace(/[^A-Z0-9]/g, "")}`, secretKey: admin ? ADMIN_SECRET : REGISTRY_SECRET } };
-        }
-        default:
-            return defaults;
-    }
-});
-let PrivateRegistry: typeof PrivateRegistryType;
-
-const noDns: ResolveIpv4 = async (hostname) => {
-    throw Object.assign(new Error(`queryA ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
-};
-
-interface Deployed {
-    registry: PrivateRegistryType;
-    resources: RecordedResource[];
-    options: RecordedOptions[];
-}
+const recorded: RecordedResource[] = installSpacesMocks();
 
 /** Deploys with `digitalocean:` config `doConfig` (its token a secret, as `pulumi config set --secret` stores it). */
-async function deploy(prefix: string, values: Record<string, string>, doConfig: Record<string, string> = { token: TOKEN }, aws: Map<string, string> = new Map()): Promise<Deployed> {
+async function deploy(prefix: string, values: Record<string, string>, doConfig: Record<string, string> = { token: TOKEN }, aws?: Map<string, string>): Promise<Deployed> {
     pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(doConfig).map(([k, v]) => [`digitalocean:${k}`, v])), ["digitalocean:token"]);
-    const options: RecordedOptions[] = [];
-    const start = recorded.length;
-    const registry = new PrivateRegistry(prefix, loadStackArgs(new Map(Object.entries(values)), aws), { transformations: [optionsRecorder(options)] }, noDns);
-    await settle(recorded);
-    return { registry, resources: recorded.slice(start), options };
+    return deployFromSettings(recorded, prefix, values, aws);
 }
 
 const named = (d: Deployed, name: string) => {
@@ -71,7 +37,6 @@ before(async () => {
     // No Spaces key of the user's own, in either place the provider would look.
     delete process.env.SPACES_ACCESS_KEY_ID;
     delete process.env.SPACES_SECRET_ACCESS_KEY;
-    ({ PrivateRegistry } = await import("../../components/privateRegistry.js"));
 });
 
 describe("storage=spaces with only digitalocean:token", () => {
