@@ -1,7 +1,8 @@
 /**
  * Where the registry's three parties sit, as link figures the network rig (rig.ts) reproduces:
  * a CI runner that pushes and pulls (`ci`), the droplet with the registry and its front
- * (`droplet`), and the S3 bucket (`s3`). Pure data and validation.
+ * (`droplet`), and the bucket (`s3`: AWS S3, or DigitalOcean Spaces under a profile whose
+ * `storage` says so). Pure data and validation.
  *
  * Every figure carries its source. Where no measurement of the exact pair was found, the source
  * says so and the figure leans pessimistic (more delay, less bandwidth), so a bench over the rig
@@ -10,6 +11,7 @@
  * Bandwidth is one TCP connection's share, not a NIC's: the registry's S3 driver uploads one part
  * at a time per blob and skopeo fetches a layer over one connection.
  */
+import { SPACES_REGIONS } from "../../components/render/spaces";
 
 export const ROLES = ["ci", "droplet", "s3"] as const;
 export type Role = (typeof ROLES)[number];
@@ -33,9 +35,28 @@ export interface LinkProfile {
     mbit: Figure;
 }
 
+/** Where the layers go, as the program's `storage` setting names it. */
+export const STORAGE_KINDS = ["s3", "spaces"] as const;
+export type StorageKind = (typeof STORAGE_KINDS)[number];
+
+export interface ProfileStorage {
+    kind: StorageKind;
+    /**
+     * The bucket's region. Under `spaces` the registry runs the program's Spaces storage section
+     * for it, and the rig's S3 server signs in it, as Spaces does (SigV4 scope with the slug).
+     */
+    region: string;
+}
+
 export interface NetworkProfile {
     name: string;
     description: string;
+    storage: ProfileStorage;
+    /**
+     * The profile with the same runner and droplet and the other storage, so the report can set
+     * the two side by side; its ci-droplet link must be this one's.
+     */
+    counterpart?: string;
     links: Record<LinkName, LinkProfile>;
 }
 
@@ -56,21 +77,35 @@ const RUNNER_NIC =
     "GitHub-hosted Linux runners are Azure Standard_DS2_v2 VMs (quoted from GitHub's docs in zeitgeistpm/zeitgeist#185 " +
     "and kosyfrances/kubeclust#3); no published per-connection figure for runner egress was found";
 
+/** The runner to DigitalOcean nyc3: the droplet of `near` and `near-spaces`, and the Spaces endpoint of `near-spaces`. */
+const RUNNER_TO_NYC3: LinkProfile = {
+    what: "GitHub-hosted runner (Azure eastus) to DigitalOcean nyc3",
+    rttMs: {
+        value: 10,
+        source:
+            "no measurement of Azure eastus <-> DO nyc3 found; northern Virginia to New York is ~400 km of fibre " +
+            "(~4 ms round trip at 2/3 c), real paths take about twice that; 10 ms chosen (pessimistic)",
+    },
+    mbit: { value: 500, source: `${RUNNER_NIC}; ${DO_LIMIT}; one internet flow gets far less than either NIC: 500 Mbit/s chosen` },
+};
+
+/**
+ * What the rig cannot reproduce of Spaces: the time the service itself takes per request, which
+ * a public measurement found far above S3's. The rig's S3 server answers in well under a
+ * millisecond whichever storage a profile names, so a Spaces profile compares the network paths
+ * alone and its pushes are an upper bound.
+ */
+export const SPACES_SERVICE_TIME =
+    "WakaTime's measurement from droplets to Spaces in their own region (10-50 KB objects, 2021): writes ~2 s on average against ~200 ms to S3, " +
+    "reads ~300 ms against ~200 ms (https://www.javacodegeeks.com/2021/02/latency-of-digitalocean-spaces-vs-aws-s3.html)";
+
 export const PROFILES: Record<string, NetworkProfile> = {
     near: {
         name: "near",
         description: "runner in Azure East US (Virginia) -> droplet in DigitalOcean nyc3 -> bucket in AWS us-east-1 (Virginia)",
+        storage: { kind: "s3", region: "us-east-1" },
         links: {
-            "ci-droplet": {
-                what: "GitHub-hosted runner (Azure eastus) to DigitalOcean nyc3",
-                rttMs: {
-                    value: 10,
-                    source:
-                        "no measurement of Azure eastus <-> DO nyc3 found; northern Virginia to New York is ~400 km of fibre " +
-                        "(~4 ms round trip at 2/3 c), real paths take about twice that; 10 ms chosen (pessimistic)",
-                },
-                mbit: { value: 500, source: `${RUNNER_NIC}; ${DO_LIMIT}; one internet flow gets far less than either NIC: 500 Mbit/s chosen` },
-            },
+            "ci-droplet": RUNNER_TO_NYC3,
             "droplet-s3": {
                 what: "DigitalOcean nyc3 to AWS S3 us-east-1",
                 rttMs: {
@@ -94,6 +129,7 @@ export const PROFILES: Record<string, NetworkProfile> = {
     far: {
         name: "far",
         description: "runner in Azure East US (Virginia) -> droplet in DigitalOcean fra1 -> bucket in AWS eu-central-1 (Frankfurt)",
+        storage: { kind: "s3", region: "eu-central-1" },
         links: {
             "ci-droplet": {
                 what: "GitHub-hosted runner (Azure eastus) to DigitalOcean fra1, across the Atlantic",
@@ -117,6 +153,38 @@ export const PROFILES: Record<string, NetworkProfile> = {
             },
         },
     },
+    "near-spaces": {
+        name: "near-spaces",
+        description: "runner in Azure East US (Virginia) -> droplet in DigitalOcean nyc3 -> bucket in DigitalOcean Spaces nyc3 (the droplet's datacenter)",
+        storage: { kind: "spaces", region: "nyc3" },
+        counterpart: "near",
+        links: {
+            "ci-droplet": RUNNER_TO_NYC3,
+            "droplet-s3": {
+                what: "DigitalOcean nyc3 to Spaces nyc3, within one datacenter",
+                rttMs: {
+                    value: 2,
+                    source:
+                        "an estimate: no published round trip from a droplet to Spaces in its own datacenter was found (DigitalOcean's Spaces limits " +
+                        "page gives request rates only); within one site round trips are well under a millisecond, and AWS's zones of one region, " +
+                        "separate buildings, are 0.25-3.4 ms apart (https://www.xkyle.com/Measuring-AWS-Region-and-AZ-Latency/); the droplet reaches " +
+                        "the Spaces endpoint over its public interface: 2 ms chosen (pessimistic). Not modelled, as for S3: the service's own time per " +
+                        `request (${SPACES_SERVICE_TIME})`,
+                },
+                mbit: {
+                    value: 500,
+                    source:
+                        `${DO_LIMIT}; no per-connection figure for Spaces found (its limits page, https://docs.digitalocean.com/products/spaces/details/limits/, ` +
+                        "gives 1,500 requests per second per IP and per-bucket operation rates, no bandwidth): 500 Mbit/s chosen, as for the droplet to S3, " +
+                        "so that the two profiles differ in round trips alone",
+                },
+            },
+            "ci-s3": {
+                ...RUNNER_TO_NYC3,
+                what: "GitHub-hosted runner (Azure eastus) to Spaces nyc3, the redirected pull",
+            },
+        },
+    },
 };
 
 /** Every problem with a profile: missing links, figures that are not positive finite numbers, or without a source. */
@@ -125,6 +193,7 @@ export function validateProfile(profile: NetworkProfile): string[] {
     if (!/^[a-z][a-z0-9-]*$/.test(profile.name)) {
         problems.push(`profile name ${JSON.stringify(profile.name)} must be lower-case letters, digits and dashes`);
     }
+    problems.push(...storageProblems(profile));
     for (const link of LINKS) {
         const spec = profile.links[link] as LinkProfile | undefined;
         if (spec === undefined) {
@@ -144,13 +213,52 @@ export function validateProfile(profile: NetworkProfile): string[] {
     return problems;
 }
 
+/** Problems with a profile's storage: an unknown kind, or a region its kind does not have. */
+function storageProblems(profile: NetworkProfile): string[] {
+    const storage = profile.storage as ProfileStorage | undefined;
+    if (storage === undefined || !(STORAGE_KINDS as readonly string[]).includes(storage.kind)) {
+        return [`${profile.name}: storage.kind must be one of ${STORAGE_KINDS.join(", ")}; got ${JSON.stringify(storage?.kind)}`];
+    }
+    // Spaces signs with the region's slug and serves only where DigitalOcean offers it (components/render/spaces.ts).
+    if (storage.kind === "spaces" && !(SPACES_REGIONS as readonly string[]).includes(storage.region)) {
+        return [`${profile.name}: Spaces has no region ${JSON.stringify(storage.region)}; it has ${SPACES_REGIONS.join(", ")}`];
+    }
+    if (storage.kind === "s3" && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(storage.region)) {
+        return [`${profile.name}: ${JSON.stringify(storage.region)} is not an AWS region name`];
+    }
+    return [];
+}
+
+/**
+ * Problems with a profile's counterpart among `all`: it must exist, keep its layers in the other
+ * storage, and share the runner-to-droplet link, or setting the two side by side would compare
+ * more than the storage.
+ */
+export function counterpartProblems(profile: NetworkProfile, all: Readonly<Record<string, NetworkProfile>>): string[] {
+    if (profile.counterpart === undefined) {
+        return [];
+    }
+    const other = all[profile.counterpart] as NetworkProfile | undefined;
+    if (other === undefined || other.name === profile.name) {
+        return [`${profile.name}: counterpart ${JSON.stringify(profile.counterpart)} is not another known profile`];
+    }
+    const problems: string[] = [];
+    if (other.storage.kind === profile.storage.kind) {
+        problems.push(`${profile.name}: counterpart ${other.name} uses the same storage (${other.storage.kind})`);
+    }
+    if (JSON.stringify(other.links["ci-droplet"]) !== JSON.stringify(profile.links["ci-droplet"])) {
+        problems.push(`${profile.name}: counterpart ${other.name} has another ci-droplet link`);
+    }
+    return problems;
+}
+
 /** The named profile, validated; throws naming the known ones. */
 export function profileByName(name: string): NetworkProfile {
     const profile = PROFILES[name];
     if (profile === undefined) {
         throw new Error(`unknown network profile ${JSON.stringify(name)}; known: ${Object.keys(PROFILES).join(", ")}`);
     }
-    const problems = validateProfile(profile);
+    const problems = [...validateProfile(profile), ...counterpartProblems(profile, PROFILES)];
     if (problems.length > 0) {
         throw new Error(`network profile ${name} is invalid:\n${problems.join("\n")}`);
     }

@@ -67,7 +67,7 @@ describe("profile validation", () => {
         assert.deepEqual(linkEnds("ci-s3"), { from: "ci", to: "s3" });
     });
 
-    const base: NetworkProfile = { name: "t", description: "test", links: { "ci-droplet": link(10, 500), "droplet-s3": link(10, 500), "ci-s3": link(3, 700) } };
+    const base: NetworkProfile = { name: "t", description: "test", storage: { kind: "s3", region: "us-east-1" }, links: { "ci-droplet": link(10, 500), "droplet-s3": link(10, 500), "ci-s3": link(3, 700) } };
 
     it("wants every link", () => {
         const two: Partial<NetworkProfile["links"]> = { ...base.links };
