@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import * as readline from "node:readline";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { DEFAULTS } from "../../components/settings";
 import { ProcessTracker, type TrackedProcess } from "../../test/harness/processes";
 import { generateLogin, registryEnvironment } from "../../test/harness/registry";
@@ -12,6 +12,7 @@ import { generateTestCertificates, type TestCertificates } from "../../test/harn
 import { cachedBinary } from "../../test/harness/tools";
 import { waitUntil } from "../../test/harness/wait";
 import { peerConfig } from "./peer";
+import type { OursStorage } from "./results";
 import { NetworkRig, type RigLayout } from "./rig";
 
 /**
@@ -19,7 +20,10 @@ import { NetworkRig, type RigLayout } from "./rig";
  * checkDroplet.ts gives: the harness checks its servers with sockets of its own. It starts S3 in
  * `s3` (through a tracker with that namespace's prefix) and, on request, a fresh registry on an
  * empty bucket: ours (registry + front exactly as the program renders them) or the peer
- * (upstream's documented defaults, peer.ts). The driver in `ci` sends one JSON request per
+ * (upstream's documented defaults, peer.ts). The profile's storage decides the bucket's kind:
+ * the S3 server signs in its region (a Spaces slug such as nyc3 under `spaces`, as Spaces does),
+ * and ours runs the program's storage section for that kind. The peer and the baseline use the
+ * same server and region: upstream's defaults name no storage but the S3 driver's. The driver in `ci` sends one JSON request per
  * stdin line and reads one JSON answer per stdout line; the agent exits when stdin closes.
  *
  * Usage: agent.ts LAYOUT.json WORKDIR
@@ -36,6 +40,8 @@ export interface Endpoint {
     logFile: string;
     chunkBytes: number;
     redirect: boolean;
+    /** Ours only: the S3 driver's settings as its config file has them, so the results show which storage section ran. */
+    storage?: OursStorage;
 }
 
 export interface Started {
@@ -95,11 +101,11 @@ class Agent {
         const dir = path.join(this.dir, `ours-${Date.now()}`);
         const on = await startFrontedRegistry(this.tracker, {
             dir: path.join(dir, "on"), s3: this.s3Target(BUCKETS.ours), certs: this.certs, frontHost: droplet, ports: { front: PORTS.front },
-            redirect: DEFAULTS.redirectPullsToS3, configure,
+            redirect: DEFAULTS.redirectPullsToS3, configure, storage: this.rig.profile.storage.kind,
         });
         const off = await startFrontedRegistry(this.tracker, {
             dir: path.join(dir, "off"), s3: this.s3Target(BUCKETS.ours), certs: this.certs, frontHost: droplet, ports: { front: PORTS.frontNoRedirect },
-            redirect: false, configure, users: Object.values(on.users),
+            redirect: false, configure, users: Object.values(on.users), storage: this.rig.profile.storage.kind,
         });
         this.ours = [on, off];
         const endpoint = (r: FrontedRegistry, redirect: boolean): Endpoint => {
@@ -111,6 +117,7 @@ class Agent {
                 logFile: r.logFile,
                 chunkBytes: storage.kind === "s3" ? storage.chunkSizeBytes : 0,
                 redirect,
+                storage: oursStorage(r.configFile),
             };
         };
         return { login: on.login, endpoints: [endpoint(on, DEFAULTS.redirectPullsToS3), endpoint(off, false)] };
@@ -143,6 +150,18 @@ class Agent {
     }
 }
 
+/** The storage settings of a registry config file (the one the process was started with). */
+function oursStorage(configFile: string): OursStorage {
+    const s3 = (parse(fs.readFileSync(configFile, "utf8")) as { storage: { s3: Record<string, unknown> } }).storage.s3;
+    return {
+        region: String(s3.region),
+        encrypt: s3.encrypt === true,
+        objectacl: String(s3.objectacl),
+        forcepathstyle: s3.forcepathstyle === true,
+        chunksize: Number(s3.chunksize),
+    };
+}
+
 function statusOf(url: string, ca: string): Promise<number> {
     return new Promise((resolve) => {
         const req = https.get(url, { ca, agent: false }, (res) => {
@@ -161,7 +180,8 @@ async function main(layoutFile: string, dir: string): Promise<void> {
     const reply = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
     try {
         await rig.expose("s3", PORTS.s3);
-        const s3 = await S3Server.start(inS3, { dir: path.join(dir, "s3"), port: PORTS.s3, host: rig.address("s3") });
+        // The bucket's own region: the registry, the peer and the baseline sign in it, and Spaces wants its slug there.
+        const s3 = await S3Server.start(inS3, { dir: path.join(dir, "s3"), port: PORTS.s3, host: rig.address("s3"), region: rig.profile.storage.region });
         for (const bucket of Object.values(BUCKETS)) {
             await s3.createBucket(bucket);
         }

@@ -1,8 +1,10 @@
 /**
- * `npm run bench:net`: the registry over the network rig, per profile (near, far): the rig's
- * probe (configured vs measured; no measurement on a rig that fails it), then the baseline (the
- * same client straight to S3), this project's registry + front and the peer (upstream's defaults,
- * peer.ts) on four workloads, and a chunk-size sweep. Writes bench/results/network.json and
+ * `npm run bench:net`: the registry over the network rig, per profile (near, near-spaces, far):
+ * the rig's probe (configured vs measured; no measurement on a rig that fails it), then the
+ * baseline (the same client straight to the bucket), this project's registry + front and the peer
+ * (upstream's defaults, peer.ts) on four workloads, and a chunk-size sweep. near-spaces is near
+ * with the bucket in Spaces nyc3: ours runs the program's `storage=spaces` section and the S3
+ * server signs in nyc3, so the report sets S3 and Spaces side by side from one run. Writes bench/results/network.json and
  * docs/BENCHMARKS-NETWORK.md with its charts (docs/bench-net-*.svg), rendered from that JSON alone
  * by report/.
  *
@@ -38,11 +40,13 @@ const ROUNDS = QUICK ? 1 : 3;
 const PROBE_ATTEMPTS = 3;
 /**
  * One sweep round per profile: with the main comparison's three rounds, a second one would take
- * the full run past 25 minutes (a sweep round is about two minutes under near, three under far).
+ * the full run past 40 minutes (a sweep round is about two minutes under near and near-spaces,
+ * three under far; near took about 9 minutes in all, far 17).
  */
-const SWEEP_ROUNDS: Record<string, number> = { near: 1, far: 1 };
+const SWEEP_ROUNDS: Record<string, number> = { near: 1, "near-spaces": 1, far: 1 };
 const SWEEP_CHUNKS_MB = QUICK ? [5, 32] : [5, 10, 32, 64];
-const PROFILES = ["near", "far"];
+/** near and near-spaces back to back, so the storage comparison sees the machine's load alike. */
+const PROFILES = ["near", "near-spaces", "far"];
 
 function log(message: string): void {
     process.stderr.write(`[bench:net ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -68,6 +72,8 @@ async function measureProfile(name: string, tmp: string): Promise<ProfileRun> {
             profile: profile.name,
             description: profile.description,
             links: profile.links,
+            storage: profile.storage,
+            ...(profile.counterpart === undefined ? {} : { counterpart: profile.counterpart }),
             probe,
             probeOk: verdict.ok,
             probeProblems: verdict.problems,
@@ -107,6 +113,9 @@ async function measureProfile(name: string, tmp: string): Promise<ProfileRun> {
         const out = JSON.parse(fs.readFileSync(outFile, "utf8")) as DriverOutput;
         run.series = out.series;
         run.sweep = out.sweep;
+        if (out.oursStorage !== undefined) {
+            run.oursStorage = out.oursStorage;
+        }
         if (out.failures.length > 0) {
             run.failure = out.failures.join("\n");
         }

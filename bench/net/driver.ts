@@ -11,7 +11,7 @@ import { cpuSeconds, peakRssMb } from "../lib/proc";
 import { deletePrefix, rawGet, rawPut, s3Client } from "../lib/s3baseline";
 import type { AgentReady, AgentRequest, Endpoint, Started } from "./agent";
 import { pullBlob, pushImage, Timings, type Image, type RegistryTarget } from "./client";
-import type { OpSample, Series, SweepPoint, Variant, Workload } from "./results";
+import type { OpSample, OursStorage, Series, SweepPoint, Variant, Workload } from "./results";
 import { NetworkRig, type RigLayout } from "./rig";
 import { imageBytes, makeLayers, workloadSizes, type Layers } from "./workloads";
 
@@ -28,6 +28,8 @@ export interface DriverOutput {
     series: Series[];
     sweep: SweepPoint[];
     failures: string[];
+    /** The storage settings ours ran with in the main comparison (the first one started). */
+    oursStorage?: OursStorage;
 }
 
 const ORDER: ("baseline" | "ours" | "peer")[] = ["baseline", "ours", "peer"];
@@ -227,6 +229,7 @@ async function main(): Promise<void> {
     const failures: string[] = [];
     const sweep: SweepPoint[] = chunks.map((chunkMb) => ({ chunkMb, push: [], conc: [] }));
     let m: Measurer | undefined;
+    let oursStorage: OursStorage | undefined;
     try {
         const ready = await agent.ready();
         log(`S3 at ${ready.s3.endpoint}; writing layers`);
@@ -267,6 +270,7 @@ async function main(): Promise<void> {
             const start = () => agent.ask(variant === "ours" ? { cmd: "ours", chunkMb: DEFAULTS.s3ChunkSizeMb } : { cmd: "peer" });
             const started = await start();
             const [on, off] = started.endpoints;
+            oursStorage ??= variant === "ours" ? on.storage : undefined;
             const target = measurer.target(started, on);
             const push = async (workload: Workload, image: Image) =>
                 measurer.record(variant, workload, await measurer.op(on, imageBytes(image), where, (t) => pushImage(target, image, t)));
@@ -323,7 +327,7 @@ async function main(): Promise<void> {
         await agent.close();
         await tracker.dispose();
     }
-    const out: DriverOutput = { series: m?.series ?? [], sweep, failures };
+    const out: DriverOutput = { series: m?.series ?? [], sweep, failures, ...(oursStorage === undefined ? {} : { oursStorage }) };
     fs.writeFileSync(outFile, JSON.stringify(out));
 }
 

@@ -2,7 +2,7 @@
  * The network bench's raw results (bench/results/network.json): what was measured, per profile,
  * and nothing derived. The report (report/) computes every figure from this alone.
  */
-import type { LinkName, LinkProfile } from "./profiles";
+import type { LinkName, LinkProfile, ProfileStorage } from "./profiles";
 import type { HostInfo } from "../lib/hostInfo";
 import type { LinkMeasurement } from "./probe";
 
@@ -59,10 +59,25 @@ export interface SweepPoint {
     conc: OpSample[];
 }
 
+/** The storage settings that tell the program's S3 section from its Spaces one (endpoint and keys left out: swapped or secret). */
+export interface OursStorage {
+    region: string;
+    encrypt: boolean;
+    objectacl: string;
+    forcepathstyle: boolean;
+    chunksize: number;
+}
+
 export interface ProfileRun {
     profile: string;
     description: string;
     links: Record<LinkName, LinkProfile>;
+    /** Where the bucket was; absent in results recorded before profiles named it (all of them AWS S3). */
+    storage?: ProfileStorage;
+    /** The profile with the same runner and droplet and the other storage (profiles.ts), if any. */
+    counterpart?: string;
+    /** The S3 driver settings ours ran with (from its config file); absent in older results. */
+    oursStorage?: OursStorage;
     probe: LinkMeasurement[];
     probeOk: boolean;
     probeProblems: string[];
