@@ -8,6 +8,7 @@ import { goalsSection } from "./goals";
 import { introSection } from "./intro";
 import { peerSection } from "./peer";
 import { probeSection } from "./probe";
+import { storageComparisonSection, storageConsole } from "./storage";
 import { decisionSentence, defaultSentence, sweepSection } from "./sweep";
 import { throughputSection } from "./throughput";
 
@@ -37,8 +38,9 @@ export function renderNetworkMarkdown(r: NetworkResults): string {
         introSection(r),
         goalsSection(near),
         ...(decisions.length ? [["## Chunk size", "", ...decisions.map((d) => `- ${d}`), "", defaultSentence(r)].join("\n")] : []),
+        storageComparisonSection(r),
         ...r.profiles.map((p) => profileSection(r, p)),
-    ];
+    ].filter((p) => p !== "");
     return `${parts.join("\n\n")}\n`;
 }
 
@@ -65,6 +67,7 @@ export function renderConsole(r: NetworkResults): string {
             lines.push(`  failures:\n    ${run.failure.split("\n").join("\n    ")}`);
         }
     }
+    lines.push(...storageConsole(r));
     const near = r.profiles.find((p) => p.profile === "near");
     if (near !== undefined && near.series.length > 0) {
         lines.push("\ngoals (near):");

@@ -2,6 +2,19 @@
 import type { NetworkResults } from "../results";
 import { fmt, MB, table } from "./format";
 
+/** How a profile with the bucket in Spaces differs; nothing when no profile had one. */
+export function spacesLines(r: NetworkResults): string[] {
+    const spaces = r.profiles.filter((p) => p.storage?.kind === "spaces");
+    if (spaces.length === 0) {
+        return [];
+    }
+    const which = spaces.map((p) => `${p.profile} (Spaces ${p.storage?.region ?? ""})`).join(", ");
+    return [
+        "",
+        `Under ${which} the bucket is in DigitalOcean Spaces: the S3 server signs in the Spaces region, as Spaces does, and ours runs the program's \`storage=spaces\` storage section (components/render/spaces.ts), its endpoint alone swapped for the server's; the peer (upstream's defaults) and the baseline use the same server and region. "S3" in a variant's name then means that bucket.`,
+    ];
+}
+
 export function introSection(r: NetworkResults): string {
     const m = r.meta;
     const w = m.workloads;
@@ -24,6 +37,7 @@ export function introSection(r: NetworkResults): string {
         "## How it was measured",
         "",
         "Three network namespaces stand for the runner (`ci`), the droplet and the bucket (`s3`), each pair joined by a link shaped to a profile's bandwidth and round-trip time (bench/net/rig.ts, profiles.ts). Everything the runner does runs in `ci`; the registry and its front run in `droplet`, the S3 server in `s3`.",
+        ...spacesLines(r),
         "",
         "- **baseline**: the same client in `ci` uploads the same bytes straight to S3 over the ci–s3 link (multipart, the program's part size, one part in flight, as the registry's driver does) and downloads them with one GET. Every registry figure is also a ratio to it, paired within a round.",
         `- **ours**: the registry and the front exactly as the program renders them (only addresses swapped): S3 part size ${m.program.chunkMb} MiB, ${m.program.gomemlimit === null ? "no GOMEMLIMIT" : `GOMEMLIMIT=${m.program.gomemlimit}`}, redirect of pulls to S3 ${m.program.redirect ? "on" : "off"}; \`ours, redirect off\` is the same with \`redirectPullsToS3\` false (bytes through the front).`,
