@@ -4,6 +4,7 @@ import { CADDY_IMAGE, REGBOT_IMAGE } from "../versions";
 import { FrontInput, FrontTls, FrontUser, renderFrontConfig } from "./front";
 import { renderRetentionContainer, RetentionRules } from "./retention";
 import { renderHtpasswd } from "./htpasswd";
+import { renderFrontPasswordHash } from "./frontPassword";
 import { spacesStorageConfig } from "./spaces";
 import { REGISTRY_HTPASSWD_PATH, RegistryConfigInput, renderRegistryConfig } from "./registryConfig";
 import { BundleFileName, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, StartScriptInput } from "./scripts";
@@ -208,15 +209,14 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         http: { addr: `127.0.0.1:${REGISTRY_PORT}`, secret: input.httpSecret, tls: { kind: "none" }, debugAddr: `127.0.0.1:${REGISTRY_DEBUG_PORT}` },
         auth: { realm: REALM, htpasswdPath: REGISTRY_HTPASSWD_PATH },
     };
-    const hashes = input.users.map((user) => renderHtpasswd({ username: user.name, password: user.password, salt: user.salt }));
     files.htpasswd = renderHtpasswd({ username: UPSTREAM_USERNAME, password: input.upstreamLogin.password, salt: input.upstreamLogin.salt });
     const front: FrontInput = {
         listen: input.tls.kind === "none" ? `127.0.0.1:${TUNNEL_PORT}` : `:${PUBLIC_PORT}`,
         tls: frontTls,
-        users: input.users.map((user, i) => ({
+        users: input.users.map((user) => ({
             name: user.name,
             role: user.role,
-            bcryptHash: hashes[i].slice(user.name.length + 1).trim(),
+            passwordHash: renderFrontPasswordHash({ password: user.password, salt: user.salt }),
             ...(user.repositories !== undefined ? { repositories: user.repositories } : {}),
         })),
         realm: REALM,

@@ -1,11 +1,12 @@
 import { FAILED_LOGIN_IPV6_PREFIX } from "./fail2ban";
+import { FRONT_PASSWORD_HASH, FRONT_PASSWORD_HASH_PATTERN } from "./frontPassword";
 import { repositoryPatternRegex } from "./repositoryPatterns";
 
 export { repositoryPatternRegex };
 
 /**
  * The front: Caddy, the only program that faces clients. It terminates TLS, checks every login
- * (bcrypt), enforces each user's role and repositories, bounds slow and idle clients, and passes
+ * (Argon2id, frontPassword.ts), enforces each user's role and repositories, bounds slow and idle clients, and passes
  * what it allows to the registry on the droplet's loopback. Pure: values in, Caddyfile out.
  *
  * The registry keeps an htpasswd check behind it, so nothing on the droplet's loopback can write
@@ -22,8 +23,8 @@ export const REGISTRY_ROLES: readonly RegistryRole[] = ["push", "pull"];
 export interface FrontUser {
     name: string;
     role: RegistryRole;
-    /** bcrypt hash (`$2a$`/`$2b$`/`$2y$`) of the user's password. */
-    bcryptHash: string;
+    /** The user's password as renderFrontPasswordHash hashes it (frontPassword.ts). */
+    passwordHash: string;
     /**
      * Repository patterns the user is limited to; absent: every repository. `*` matches within
      * one path component, `**` across components (`team-a/**`).
@@ -178,7 +179,6 @@ export function loggedUriRegex(): string {
 /** The settings' rule (settingsRules.ts): nothing in it needs quoting in a Caddyfile or a CEL string. */
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const HOSTNAME = /^[A-Za-z0-9.:[\]-]+$/;
-const BCRYPT = /^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$/;
 
 function seconds(value: number, what: string): string {
     if (!Number.isInteger(value) || value < 1) {
@@ -213,8 +213,8 @@ function checkInput(input: FrontInput): void {
             throw new Error(`user ${user.name} is listed twice`);
         }
         names.add(user.name);
-        if (!BCRYPT.test(user.bcryptHash)) {
-            throw new Error(`user ${user.name} needs a bcrypt hash`);
+        if (!FRONT_PASSWORD_HASH_PATTERN.test(user.passwordHash)) {
+            throw new Error(`user ${user.name} needs an Argon2id hash as renderFrontPasswordHash writes it; got one that starts ${JSON.stringify(user.passwordHash.slice(0, 10))}`);
         }
     }
     if (input.tls.kind !== "none" && !HOSTNAME.test(input.tls.hostname)) {
@@ -753,7 +753,8 @@ export function renderFrontConfig(input: FrontInput): string {
         "log_append @login_sent <login sent",
         // A user name Caddy does not know is checked against its built-in fake hash, of cost 14
         // (caddyserver/caddy v2.11.9 modules/caddyhttp/caddyauth/basicauth.go Authenticate, with
-        // bcrypt.go FakeHash), about 1.1 s of CPU; our users' hashes are cost 5 (htpasswd.ts).
+        // bcrypt.go FakeHash), about 1.1 s of CPU, or with argon2id 46 MiB of memory
+        // (argon2id.go FakeHash); our users' hashes are Argon2's least cost (frontPassword.ts).
         // So a Basic login whose name is not a known one is answered here with basic_auth's own
         // 401 (its WWW-Authenticate, promptForCredentials; an empty body, as the server writes
         // for a handler's error, server.go), before any hash. `vars_regexp` on the placeholder,
@@ -766,8 +767,8 @@ export function renderFrontConfig(input: FrontInput): string {
         "}",
         `header @unknown_login WWW-Authenticate "Basic realm=\\"${input.realm}\\""`,
         "error @unknown_login 401",
-        `basic_auth bcrypt ${input.realm} {`,
-        ...input.users.map((user) => `\t${user.name} ${user.bcryptHash}`),
+        `basic_auth ${FRONT_PASSWORD_HASH.algorithm} ${input.realm} {`,
+        ...input.users.map((user) => `\t${user.name} ${user.passwordHash}`),
         "}",
         // Reached only with a login basic_auth accepted: this request's line goes to the access
         // log, not the refusal log (logBlock). A 401 above, and the role refusals' 403s below,

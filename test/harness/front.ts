@@ -3,6 +3,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { renderFrontConfig, type FrontInput, type FrontLogRolls, type RegistryRole } from "../../components/render/front";
+import { renderFrontPasswordHash } from "../../components/render/frontPassword";
 import { request, type HttpResponse } from "./http";
 import { freePort, LOOPBACK } from "./ports";
 import type { ProcessTracker, TrackedProcess } from "./processes";
@@ -25,16 +26,16 @@ export interface FrontUserSpec {
     repositories?: string[];
 }
 
-/** A user with a fresh program-like password and its bcrypt line (the program's htpasswd renderer). */
+/** A user with a fresh program-like password, its salt and its htpasswd line. */
 export interface FrontLogin extends GeneratedLogin, FrontUserSpec {}
 
 export function frontLogin(spec: FrontUserSpec): FrontLogin {
     return { ...generateLogin(spec.name), ...spec };
 }
 
-/** The bcrypt hash of an htpasswd line (`name:$2y$...`). */
-export function bcryptHashOf(login: GeneratedLogin): string {
-    return login.htpasswd.trim().slice(login.username.length + 1);
+/** The login's password as the front stores it (the program's renderFrontPasswordHash). */
+export function passwordHashOf(login: GeneratedLogin): string {
+    return renderFrontPasswordHash({ password: login.password, salt: login.salt });
 }
 
 export function caddyBinary(): string {

@@ -59,7 +59,7 @@
  * - front:     `LocalFront.start(tracker, { dir, program, upstreamPort, certs, port? })` — the
  *              pinned Caddy on the program's FrontInput, `rehearsalFrontInput()` swapping only
  *              listen, upstream, access log, admin socket and key-pair paths; `accessLog()`,
- *              `openRawConnection(front)` for slow clients, `frontLogin()`, `bcryptHashOf()`.
+ *              `openRawConnection(front)` for slow clients, `frontLogin()`, `passwordHashOf()`.
  * - oci:       `buildOciImage(dir, { layerSizes, tag, compression })` writes a random
  *              multi-layer OCI layout; `readAndVerifyOciImage(dir, tag)` re-hashes every blob;
  *              `digestOfFile()`, `MEDIA_TYPES`.

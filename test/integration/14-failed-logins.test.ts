@@ -17,7 +17,7 @@ import { UPSTREAM_USERNAME } from "../../components/render/deployment";
 import { renderFrontConfig } from "../../components/render/front";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { cachedBinary, generateLogin, makeTempDir, ProcessTracker, registryEnvironment, systemBinary, waitUntil, type GeneratedLogin, type TempDir, type TrackedProcess } from "../harness";
-import { bcryptHashOf, caddyBinary, caddyEnvironment } from "../harness/front";
+import { passwordHashOf, caddyBinary, caddyEnvironment } from "../harness/front";
 import { createNetworkLab, ip, type NetnsHost, type NetworkLab } from "../harness/netns";
 
 const FRONT_PORT = 8443;
@@ -146,7 +146,7 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
                 // Every address, IPv4 and IPv6, as on the droplet (`:443`).
                 listen: `:${FRONT_PORT}`,
                 tls: { kind: "none" },
-                users: [{ name: login.username, role: "push", bcryptHash: bcryptHashOf(login) }],
+                users: [{ name: login.username, role: "push", passwordHash: passwordHashOf(login) }],
                 realm: REALM,
                 upstream: "127.0.0.1:5000",
                 upstreamAuthorization: `Basic ${Buffer.from(`${frontLogin.username}:${frontLogin.password}`).toString("base64")}`,

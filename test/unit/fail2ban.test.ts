@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import * as bcrypt from "bcryptjs";
+import { renderFrontPasswordHash } from "../../components/render/frontPassword";
 import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME, FAILED_LOGIN_IPV6_PREFIX, renderFail2banFiles } from "../../components/render/fail2ban";
 import { renderFrontConfig } from "../../components/render/front";
 import { caddyBinary, caddyEnvironment } from "../harness/front";
@@ -102,7 +102,7 @@ describe("fail2ban's filter on the real front's refusal log", () => {
         const caddyfile = renderFrontConfig({
             listen: `${LOOPBACK}:${port}`,
             tls: { kind: "none" },
-            users: [{ name: USER.name, role: "pull", bcryptHash: bcrypt.hashSync(USER.password, 4) }],
+            users: [{ name: USER.name, role: "pull", passwordHash: renderFrontPasswordHash({ password: USER.password, salt: "front-test-salt" }) }],
             realm: "Registry",
             upstream: `${LOOPBACK}:${upstreamPort}`,
             upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",

@@ -31,6 +31,7 @@ import {
     type FrontInput,
     type FrontTls,
 } from "../../components/render/front";
+import { renderFrontPasswordHash } from "../../components/render/frontPassword";
 
 /**
  * The front's Caddyfile, judged by the pinned Caddy itself (`caddy adapt`), and its refusals of
@@ -42,14 +43,14 @@ const INSTALL_HINT = "caddy is not built: run `bash scripts/install-rehearsal-to
 // Without the binary: skipped locally, a failure in CI (like the Pulumi CLI's tests).
 const skip = !existsSync(caddy) && !process.env.CI ? INSTALL_HINT : false;
 
-const HASH = `$2y$05$${"a".repeat(53)}`;
+const HASH = renderFrontPasswordHash({ password: "a".repeat(32), salt: "b".repeat(22) });
 const base: FrontInput = {
     listen: ":443",
     tls: { kind: "files", hostname: "203.0.113.7", certificate: "/etc/caddy/tls.crt", key: "/etc/caddy/tls.key" },
     users: [
-        { name: "ci", role: "push", bcryptHash: HASH },
-        { name: "deploy", role: "pull", bcryptHash: HASH },
-        { name: "team.a", role: "push", bcryptHash: HASH, repositories: ["team-a/**", "shared/*"] },
+        { name: "ci", role: "push", passwordHash: HASH },
+        { name: "deploy", role: "pull", passwordHash: HASH },
+        { name: "team.a", role: "push", passwordHash: HASH, repositories: ["team-a/**", "shared/*"] },
     ],
     realm: "private-registry",
     upstream: "127.0.0.1:5002",
@@ -250,12 +251,12 @@ describe("two access logs: accepted logins apart from everything else", { skip }
 describe("renderFrontConfig refuses bad inputs, naming the field", () => {
     const cases: [string, Partial<FrontInput>, RegExp][] = [
         ["no users", { users: [] }, /at least one user/],
-        ["a user name with a space", { users: [{ name: "ci x", role: "push", bcryptHash: HASH }] }, /user name/],
-        ["a user name with a quote (CEL injection)", { users: [{ name: 'ci"||true||"', role: "push", bcryptHash: HASH }] }, /user name/],
-        ["a user name with a newline", { users: [{ name: "ci\n}", role: "push", bcryptHash: HASH }] }, /user name/],
+        ["a user name with a space", { users: [{ name: "ci x", role: "push", passwordHash: HASH }] }, /user name/],
+        ["a user name with a quote (CEL injection)", { users: [{ name: 'ci"||true||"', role: "push", passwordHash: HASH }] }, /user name/],
+        ["a user name with a newline", { users: [{ name: "ci\n}", role: "push", passwordHash: HASH }] }, /user name/],
         ["a duplicate user", { users: [base.users[0], base.users[0]] }, /listed twice/],
-        ["a non-bcrypt hash", { users: [{ name: "ci", role: "push", bcryptHash: "$apr1$abc$def" }] }, /user ci needs a bcrypt hash/],
-        ["a hash with a trailing newline", { users: [{ name: "ci", role: "push", bcryptHash: `${HASH}\nimport x` }] }, /user ci needs a bcrypt hash/],
+        ["a bcrypt hash", { users: [{ name: "ci", role: "push", passwordHash: `$2y$05$${"a".repeat(53)}` }] }, /user ci needs an Argon2id hash as renderFrontPasswordHash writes it; got one that starts "\$2y\$05\$aaa"/],
+        ["a hash with a trailing newline", { users: [{ name: "ci", role: "push", passwordHash: `${HASH}\nimport x` }] }, /user ci needs an Argon2id hash/],
         ["a realm with a space", { realm: "my registry" }, /realm must be a plain token/],
         ["a realm with a brace", { realm: "r}{" }, /realm must be a plain token/],
         ["a realm with a backtick", { realm: "r`x" }, /realm must be a plain token/],
@@ -280,8 +281,8 @@ describe("renderFrontConfig refuses bad inputs, naming the field", () => {
         ["a fractional timeout", { timeouts: { ...FRONT_TIMEOUTS, readBodyIdleSeconds: 1.5 } }, /readBodyIdleSeconds must be a whole number/],
         ["a zero minimum body rate", { timeouts: { ...FRONT_TIMEOUTS, readMinBytesPerSecond: 0 } }, /readMinBytesPerSecond must be a whole number/],
         ["a zero write idle timeout", { timeouts: { ...FRONT_TIMEOUTS, writeIdleSeconds: 0 } }, /writeIdleSeconds must be a whole number/],
-        ["a repository pattern with a regex", { users: [{ name: "t", role: "push", bcryptHash: HASH, repositories: ["team-a/(.*)"] }] }, /repository pattern/],
-        ["a repository pattern with a newline", { users: [{ name: "t", role: "push", bcryptHash: HASH, repositories: ["team-a\n}"] }] }, /repository pattern/],
+        ["a repository pattern with a regex", { users: [{ name: "t", role: "push", passwordHash: HASH, repositories: ["team-a/(.*)"] }] }, /repository pattern/],
+        ["a repository pattern with a newline", { users: [{ name: "t", role: "push", passwordHash: HASH, repositories: ["team-a\n}"] }] }, /repository pattern/],
     ];
     for (const [what, change, message] of cases) {
         it(`refuses ${what}`, () => {

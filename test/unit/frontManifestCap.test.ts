@@ -9,7 +9,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { after, before, describe, test } from "node:test";
-import * as bcrypt from "bcryptjs";
+import { renderFrontPasswordHash } from "../../components/render/frontPassword";
 import { FRONT_MANIFEST_REQUESTS_MAX, FRONT_TIMEOUTS, manifestPutWaitSeconds, manifestUpstream, renderFrontConfig } from "../../components/render/front";
 import { caddyBinary, caddyEnvironment } from "../harness/front";
 import { freePort, LOOPBACK } from "../harness/ports";
@@ -85,7 +85,7 @@ describe("the front lets a bounded number of manifest requests into the registry
             renderFrontConfig({
                 listen: `${LOOPBACK}:${port}`,
                 tls: { kind: "none" },
-                users: [{ name: USER.name, role: "push", bcryptHash: bcrypt.hashSync(USER.password, 4) }],
+                users: [{ name: USER.name, role: "push", passwordHash: renderFrontPasswordHash({ password: USER.password, salt: "front-test-salt" }) }],
                 realm: "Registry",
                 upstream: `${LOOPBACK}:${upstreamPort}`,
                 upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { FRONT_MANIFEST_REQUESTS_MAX, FRONT_TIMEOUTS, FRONT_UPSTREAM_WAIT_SECONDS, renderFrontConfig } from "../../components/render/front";
+import { renderFrontPasswordHash } from "../../components/render/frontPassword";
 import { FRONT_MEMORY_LIMIT_BYTES, renderRunFrontScript } from "../../components/render/frontRun";
 import { goMemoryLimitBytes, REGISTRY_MEMORY_LIMIT_BYTES, renderRunRegistryScript, type RegistryRunInput } from "../../components/render/registryRun";
 import { REGISTRY_CONTAINER_ENV } from "../../components/render/scripts";
@@ -64,11 +65,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("the bound on manifest requests in flight to the registry", { skip }, () => {
     it("is on the manifests' reverse_proxy alone, with an upstream of its own, as Caddy adapts it", () => {
-        const hash = `$2y$05$${"a".repeat(53)}`;
+        const hash = renderFrontPasswordHash({ password: "a".repeat(32), salt: "b".repeat(22) });
         const caddyfile = renderFrontConfig({
             listen: ":443",
             tls: { kind: "files", hostname: "203.0.113.7", certificate: "/etc/caddy/tls.crt", key: "/etc/caddy/tls.key" },
-            users: [{ name: "ci", role: "push", bcryptHash: hash }],
+            users: [{ name: "ci", role: "push", passwordHash: hash }],
             realm: "private-registry",
             upstream: "127.0.0.1:5002",
             upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",

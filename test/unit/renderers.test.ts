@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import * as bcrypt from "bcryptjs";
+import { argon2idVerifies } from "../support/argon2";
 import { parse } from "yaml";
 import { renderCloudInit } from "../../components/render/cloudInit";
 import { decodeBundleFiles } from "../support/bundle";
@@ -250,7 +251,8 @@ describe("deployment plan", () => {
         const d = renderDeployment(deploymentInput);
         for (const user of deploymentInput.users) {
             const hash = new RegExp(`^\\t+${user.name} (\\S+)$`, "m").exec(d.caddyfile)?.[1];
-            assert.ok(hash !== undefined && bcrypt.compareSync(user.password, hash), `${user.name}'s hash in the Caddyfile`);
+            assert.ok(hash !== undefined && argon2idVerifies(user.password, hash), `${user.name}'s hash in the Caddyfile`);
+            assert.ok(!argon2idVerifies(`${user.password}x`, hash), `${user.name}'s hash takes another password`);
             assert.ok(!d.htpasswd.includes(`${user.name}:`), `${user.name} is not in the registry's htpasswd`);
         }
         assert.match(d.caddyfile, /expression `\{http\.auth\.user\.id\} == "deploy"`\n\t+not method GET HEAD/);
