@@ -54,7 +54,7 @@ export interface PrivateRegistryArgs {
     versioning?: pulumi.Input<boolean>;
     /** Days after which S3 aborts unfinished multipart uploads (1-365). Default `1`. */
     abortIncompleteUploadDays?: pulumi.Input<number>;
-    /** S3 multipart part size in MiB (5-5120). Default `5`. */
+    /** S3 multipart part size in MiB (5-15): each upload in flight holds about two parts of the registry's memory. Default `5`. */
     s3ChunkSizeMb?: pulumi.Input<number>;
     /** Answer blob pulls with a redirect to a presigned S3 URL. Default `true`. */
     redirectPullsToS3?: pulumi.Input<boolean>;

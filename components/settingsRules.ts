@@ -7,6 +7,7 @@ import { REGISTRY_ROLES, ZEROSSL_DIRECTORY } from "./render/front";
 import { repositoryPatternProblem } from "./render/repositoryPatterns";
 import { gcScheduleProblem } from "./render/maintenance";
 import { luaPatternProblem } from "./render/retention";
+import { largestChunkSizeMb } from "./render/registryMemory";
 import { REGISTRY_IMAGE_DIGESTS } from "./versions";
 
 /**
@@ -53,10 +54,15 @@ export interface SettingsInput {
     alertEmails?: string[];
 }
 
-/** The whole-number settings and their ranges, shared with the config parser's messages. */
+/**
+ * The whole-number settings and their ranges, shared with the config parser's messages.
+ * `s3ChunkSizeMb`: from S3's least part size to the largest that still lets one `docker push`'s
+ * five layers into the registry at once (registryMemory.ts): each upload in flight holds about two
+ * parts of the registry's memory, and a larger part would leave room for fewer uploads, or none.
+ */
 export const NUMBER_RANGES = {
     abortIncompleteUploadDays: [1, 365],
-    s3ChunkSizeMb: [5, 5120],
+    s3ChunkSizeMb: [5, largestChunkSizeMb()],
     healthCheckTimeoutSeconds: [30, 1800],
     keepNewestTags: [0, 10000],
     keepTagsYoungerThanDays: [0, 3650],

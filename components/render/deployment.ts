@@ -5,6 +5,7 @@ import { FrontInput, FrontTls, FrontUser, renderFrontConfig } from "./front";
 import { renderRetentionContainer, RetentionRules } from "./retention";
 import { renderHtpasswd } from "./htpasswd";
 import { renderFrontPasswordHash } from "./frontPassword";
+import { uploadsInFlightMax } from "./registryMemory";
 import { spacesStorageConfig } from "./spaces";
 import { REGISTRY_HTPASSWD_PATH, RegistryConfigInput, renderRegistryConfig } from "./registryConfig";
 import { BundleFileName, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, StartScriptInput } from "./scripts";
@@ -213,6 +214,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
     const front: FrontInput = {
         listen: input.tls.kind === "none" ? `127.0.0.1:${TUNNEL_PORT}` : `:${PUBLIC_PORT}`,
         tls: frontTls,
+        uploadRequestsMax: uploadsInFlightMax(input.chunkSizeMb * 1024 * 1024),
         users: input.users.map((user) => ({
             name: user.name,
             role: user.role,

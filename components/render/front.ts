@@ -1,5 +1,6 @@
 import { FAILED_LOGIN_IPV6_PREFIX } from "./fail2ban";
 import { FRONT_PASSWORD_HASH, FRONT_PASSWORD_HASH_PATTERN } from "./frontPassword";
+import { S3_MIN_CHUNK_SIZE_BYTES, uploadsInFlightMax } from "./registryMemory";
 import { repositoryPatternRegex } from "./repositoryPatterns";
 
 export { repositoryPatternRegex };
@@ -117,6 +118,13 @@ export interface FrontInput {
     /** Unix socket of Caddy's admin API (for `caddy reload`); never a TCP port. */
     adminSocket: string;
     timeouts?: FrontTimeouts;
+    /**
+     * Upload requests (a layer's POST, PATCH and PUT) the front lets into the registry at once;
+     * more wait for a slot, up to {@link bodyRequestWaitSeconds}, then get 503. The registry holds
+     * part of each upload in memory (registryRun.ts uploadsInFlightMax, from the chunk size);
+     * default that for the default chunk size.
+     */
+    uploadRequestsMax?: number;
 }
 
 /** One log file's rolling: Caddy renames it at `rollMiB` and keeps `keep` rolled files (gzipped). */
@@ -359,7 +367,7 @@ function siteAddress(input: FrontInput): string {
 
 /**
  * Manifest requests the front lets into the registry at once; more wait their turn, up to
- * FRONT_UPSTREAM_WAIT_SECONDS (a PUT, {@link manifestPutWaitSeconds}), and then get 503. Distribution v3.1.2 holds a manifest whole,
+ * FRONT_UPSTREAM_WAIT_SECONDS (a PUT, {@link bodyRequestWaitSeconds}), and then get 503. Distribution v3.1.2 holds a manifest whole,
  * several times over, for each GET, HEAD or PUT (registry/handlers/manifests.go: a PUT reads the
  * body into a buffer up to maxManifestBodySize, 4 MiB; a GET or HEAD reads the stored manifest
  * whole, blobstore.go Get). Without a bound, 100 requests at once for a manifest near the limit
@@ -377,8 +385,13 @@ function siteAddress(input: FrontInput): string {
  */
 export const FRONT_MANIFEST_REQUESTS_MAX = 8;
 
+/** {@link FrontInput.uploadRequestsMax} when not given: what the smallest chunk size, the default, allows. */
+export const FRONT_UPLOAD_REQUESTS_DEFAULT = uploadsInFlightMax(S3_MIN_CHUNK_SIZE_BYTES);
+
 /** A registry API path that names a manifest (distribution's v2 routes), as path_regexp sees it. */
 const MANIFEST_PATH_REGEX = "^/v2/(?s:.+)/manifests/[^/]+$";
+/** A path of a layer upload: its start (`uploads/`) and each of its requests (`uploads/ID`). */
+const UPLOAD_PATH_REGEX = "^/v2/(?s:.+)/blobs/uploads/[^/]*$";
 
 /**
  * The same registry address written another way, so that the manifests' proxy counts its own
@@ -391,11 +404,27 @@ const MANIFEST_PATH_REGEX = "^/v2/(?s:.+)/manifests/[^/]+$";
  * listener on the same loopback address.
  */
 export function manifestUpstream(upstream: string): string {
+    const { address, port } = ipv4Upstream(upstream);
+    return `[::ffff:${address.join(".")}]:${port}`;
+}
+
+/**
+ * The registry address written a third way, for the uploads' count (see {@link manifestUpstream}):
+ * the IPv4-mapped address with its last 32 bits in hex, `[::ffff:7f00:1]` for 127.0.0.1.
+ */
+export function uploadUpstream(upstream: string): string {
+    const { address, port } = ipv4Upstream(upstream);
+    const hex = (high: number, low: number) => ((high << 8) | low).toString(16);
+    return `[::ffff:${hex(address[0], address[1])}:${hex(address[2], address[3])}]:${port}`;
+}
+
+function ipv4Upstream(upstream: string): { address: number[]; port: string } {
     const match = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(upstream);
-    if (match === null) {
+    const address = match?.[1].split(".").map(Number) ?? [];
+    if (match === null || address.some((octet) => octet > 255)) {
         throw new Error(`upstream must be an IPv4 address and port (the registry on loopback); got ${JSON.stringify(upstream)}`);
     }
-    return `[::ffff:${match[1]}]:${match[2]}`;
+    return { address, port: match[2] };
 }
 
 interface ProxyOptions {
@@ -408,14 +437,14 @@ interface ProxyOptions {
 }
 
 /**
- * How long a manifest PUT waits for a slot. Its body is read only once it has one, and the
- * waiting counts against the body's deadline (FrontTimeouts: start + readBodyIdle + bytes read
+ * How long a request with a body (a manifest's PUT, a layer's PATCH or PUT) waits for a slot.
+ * Its body is read only once it has one, and the waiting counts against the body's deadline (FrontTimeouts: start + readBodyIdle + bytes read
  * / rate): a PUT let in after readBodyIdle lost its body at the first read, and its client got
  * 504 or nothing (bench/twin/manifests.ts, 100 PUTs at once: 60x 504, 8x 499 with a 60 s wait).
  * Five seconds short of readBodyIdle, it gets 503 instead, which Docker's client reports and a
  * retry recovers from; one let in still has readBodyIdle's margin for its first read.
  */
-export function manifestPutWaitSeconds(timeouts: FrontTimeouts): number {
+export function bodyRequestWaitSeconds(timeouts: FrontTimeouts): number {
     return Math.max(1, timeouts.readBodyIdleSeconds - 5);
 }
 
@@ -803,13 +832,18 @@ export function renderFrontConfig(input: FrontInput): string {
         }
     });
     // A manifest's proxy first: reverse_proxy answers the request, so the next one sees only the rest.
-    // Both manifest proxies name the same address, so they share the one count.
+    // Both manifest proxies name the same address, so they share the one count; the uploads'
+    // proxy names a third, counted apart from both.
     route.push(
+        "@upload {",
+        `\tpath_regexp \`${UPLOAD_PATH_REGEX}\``,
+        "}",
+        ...proxy(uploadUpstream(input.upstream), input.upstreamAuthorization, { matcher: "@upload", requestsMax: input.uploadRequestsMax ?? FRONT_UPLOAD_REQUESTS_DEFAULT, waitSeconds: bodyRequestWaitSeconds(timeouts) }),
         "@manifest_put {",
         `\tpath_regexp \`${MANIFEST_PATH_REGEX}\``,
         "\tmethod PUT",
         "}",
-        ...proxy(manifestUpstream(input.upstream), input.upstreamAuthorization, { matcher: "@manifest_put", requestsMax: FRONT_MANIFEST_REQUESTS_MAX, waitSeconds: manifestPutWaitSeconds(timeouts) }),
+        ...proxy(manifestUpstream(input.upstream), input.upstreamAuthorization, { matcher: "@manifest_put", requestsMax: FRONT_MANIFEST_REQUESTS_MAX, waitSeconds: bodyRequestWaitSeconds(timeouts) }),
         "@manifest {",
         `\tpath_regexp \`${MANIFEST_PATH_REGEX}\``,
         "}",

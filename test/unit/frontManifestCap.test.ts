@@ -1,16 +1,17 @@
 /**
- * The front's bound on manifest requests in flight, with the real front: Caddy (.cache/bin/caddy)
- * serves the Caddyfile renderFrontConfig renders, in front of a stand-in registry on loopback
- * that holds every manifest request until the test lets it go. The registry holds each manifest
- * whole in memory (front.ts FRONT_MANIFEST_REQUESTS_MAX), so the front lets at most that many in
- * at once; the rest wait for a slot. Layers are not counted with them.
+ * The front's bounds on manifest and upload requests in flight, with the real front: Caddy
+ * (.cache/bin/caddy) serves the Caddyfile renderFrontConfig renders, in front of a stand-in
+ * registry on loopback that holds every manifest and upload request until the test lets it go.
+ * The registry holds each manifest whole in memory (front.ts FRONT_MANIFEST_REQUESTS_MAX) and
+ * part of each upload (registryMemory.ts), so the front lets at most so many of each in at once;
+ * the rest wait for a slot. Each kind is counted apart, and other requests not at all.
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { after, before, describe, test } from "node:test";
 import { renderFrontPasswordHash } from "../../components/render/frontPassword";
-import { FRONT_MANIFEST_REQUESTS_MAX, FRONT_TIMEOUTS, manifestPutWaitSeconds, manifestUpstream, renderFrontConfig } from "../../components/render/front";
+import { FRONT_MANIFEST_REQUESTS_MAX, FRONT_TIMEOUTS, bodyRequestWaitSeconds, manifestUpstream, renderFrontConfig, uploadUpstream } from "../../components/render/front";
 import { caddyBinary, caddyEnvironment } from "../harness/front";
 import { freePort, LOOPBACK } from "../harness/ports";
 import { ProcessTracker, type TrackedProcess } from "../harness/processes";
@@ -21,18 +22,20 @@ const USER = { name: "builder", password: "right-password" };
 const AUTHORIZATION = `Basic ${Buffer.from(`${USER.name}:${USER.password}`).toString("base64")}`;
 /** More than the bound, so some must wait. */
 const SENT = FRONT_MANIFEST_REQUESTS_MAX + 4;
+/** The uploads' bound here: below SENT, and over the manifests' so that a shared count would shut the manifests out; the program's follows the chunk size (registryMemory.ts). */
+const UPLOADS_MAX = FRONT_MANIFEST_REQUESTS_MAX + 1;
 /** Between one manifest request and the next; also keeps the waiting ones' retries apart. */
 const ARRIVAL_GAP_MS = 30;
 
 /**
  * The front's slow-client bounds, shortened so that a manifest PUT's wait for a slot
- * (manifestPutWaitSeconds, readBodyIdle less 5 s) takes 2 s here.
+ * (bodyRequestWaitSeconds, readBodyIdle less 5 s) takes 2 s here.
  */
 const TIMEOUTS = { ...FRONT_TIMEOUTS, readBodyIdleSeconds: 7 };
 
-function request(port: number, method: string, path: string, body?: Buffer): Promise<number> {
+function request(port: number, method: string, path: string, body?: Buffer, contentType = "application/vnd.oci.image.manifest.v1+json"): Promise<number> {
     return new Promise((resolve, reject) => {
-        const headers: http.OutgoingHttpHeaders = { Authorization: AUTHORIZATION, ...(body === undefined ? {} : { "Content-Type": "application/vnd.oci.image.manifest.v1+json", "Content-Length": body.length }) };
+        const headers: http.OutgoingHttpHeaders = { Authorization: AUTHORIZATION, ...(body === undefined ? {} : { "Content-Type": contentType, "Content-Length": body.length }) };
         const req = http.request({ host: LOOPBACK, port, method, path, headers, agent: false }, (res) => {
             res.resume();
             res.on("end", () => resolve(res.statusCode ?? 0));
@@ -93,6 +96,7 @@ describe("the front lets a bounded number of manifest requests into the registry
                 refusedLogFile: tmp.join("refused.log"),
                 adminSocket: tmp.join("admin.sock"),
                 timeouts: TIMEOUTS,
+                uploadRequestsMax: UPLOADS_MAX,
             }),
         );
         caddy = tracker.start("caddy", caddyBinary(), ["run", "--config", tmp.join("Caddyfile"), "--adapter", "caddyfile"], { logFile: tmp.join("caddy.log"), env: caddyEnvironment(tmp.path) });
@@ -114,7 +118,7 @@ describe("the front lets a bounded number of manifest requests into the registry
         tmp?.remove();
     });
 
-    test(`${FRONT_MANIFEST_REQUESTS_MAX} of ${SENT} manifest requests reach the registry, layers pass beside them, the rest follow`, async () => {
+    test(`${FRONT_MANIFEST_REQUESTS_MAX} of ${SENT} manifest requests reach the registry, layers pass beside them, the rest follow`, { timeout: 60_000 }, async () => {
         // Paced: Caddy checks the bound and counts the request at two moments (front.ts
         // FRONT_MANIFEST_REQUESTS_MAX), so requests sent in the same instant may pass it together.
         const answers: Promise<number>[] = [];
@@ -135,7 +139,7 @@ describe("the front lets a bounded number of manifest requests into the registry
         const started = Date.now();
         assert.equal(await request(port, "PUT", "/v2/team/app/manifests/pushed", Buffer.from("{}")), 503);
         const waitedMs = Date.now() - started;
-        assert.ok(waitedMs >= (manifestPutWaitSeconds(TIMEOUTS) - 1) * 1000 && waitedMs < TIMEOUTS.readBodyIdleSeconds * 1000, `the PUT was answered after ${waitedMs} ms`);
+        assert.ok(waitedMs >= (bodyRequestWaitSeconds(TIMEOUTS) - 1) * 1000 && waitedMs < TIMEOUTS.readBodyIdleSeconds * 1000, `the PUT was answered after ${waitedMs} ms`);
         assert.equal(held.length, FRONT_MANIFEST_REQUESTS_MAX, "the PUT reached the registry");
 
         // A layer is not a manifest: it goes through while every manifest slot is taken.
@@ -149,14 +153,23 @@ describe("the front lets a bounded number of manifest requests into the registry
         assert.ok(mostManifestsInFlight <= FRONT_MANIFEST_REQUESTS_MAX, `${mostManifestsInFlight} manifest requests at the registry at once`);
     });
 
-    // Caddy counts requests per upstream address string (front.ts manifestUpstream): were the
-    // manifests' proxy to name the registry as the other proxy does, these uploads would fill it.
-    test(`with ${SENT} uploads at the registry, a manifest request still gets in`, async () => {
-        const uploads = Array.from({ length: SENT }, (_, i) => get(port, `/v2/team/app/blobs/uploads/u${i}`));
-        await waitUntil(async () => (heldUploads.length >= SENT ? { done: true, value: undefined } : { done: false, seen: `${heldUploads.length} held` }), {
-            description: `${SENT} uploads at the registry`,
+    // Caddy counts requests per upstream address string (front.ts manifestUpstream, uploadUpstream):
+    // were the proxies to name the registry the same way, these uploads would take the manifests' slots.
+    test(`${UPLOADS_MAX} of ${SENT} uploads reach the registry, a manifest request gets in beside them, the rest follow`, { timeout: 60_000 }, async () => {
+        const uploads: Promise<number>[] = [];
+        for (let i = 0; i < SENT; i++) {
+            uploads.push(get(port, `/v2/team/app/blobs/uploads/u${i}`));
+            await new Promise((resolve) => setTimeout(resolve, ARRIVAL_GAP_MS));
+        }
+        await waitUntil(async () => (heldUploads.length >= UPLOADS_MAX ? { done: true, value: undefined } : { done: false, seen: `${heldUploads.length} held` }), {
+            description: `${UPLOADS_MAX} uploads at the registry`,
             timeoutMs: 10_000,
         });
+        // Over two of the front's retry intervals (lb_try_interval 250ms), and well within the
+        // uploads' wait here (bodyRequestWaitSeconds, 2 s): one over the bound would be in by now.
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        assert.equal(heldUploads.length, UPLOADS_MAX, "uploads at the registry while their bound is reached");
+
         const manifest = get(port, "/v2/team/app/manifests/latest");
         await waitUntil(async () => (held.length === 1 ? { done: true, value: undefined } : { done: false, seen: `${held.length} manifest requests held` }), {
             description: "the manifest request to reach the registry beside the uploads",
@@ -165,10 +178,39 @@ describe("the front lets a bounded number of manifest requests into the registry
         });
         held.shift()?.end("{}");
         assert.equal(await manifest, 200);
+
+        const answering = setInterval(() => heldUploads.shift()?.end("{}"), 20);
+        const statuses = await Promise.all(uploads).finally(() => clearInterval(answering));
+        assert.deepEqual(statuses, Array.from({ length: SENT }, () => 200));
+    });
+
+    test("a layer's PATCH waits for an upload slot less than its body's deadline, then gets 503 without reaching the registry", { timeout: 60_000 }, async () => {
+        const uploads = Array.from({ length: UPLOADS_MAX }, (_, i) => get(port, `/v2/team/app/blobs/uploads/held${i}`));
+        await waitUntil(async () => (heldUploads.length >= UPLOADS_MAX ? { done: true, value: undefined } : { done: false, seen: `${heldUploads.length} held` }), {
+            description: `${UPLOADS_MAX} uploads at the registry`,
+            timeoutMs: 10_000,
+        });
+        const started = Date.now();
+        assert.equal(await request(port, "PATCH", "/v2/team/app/blobs/uploads/late", Buffer.from("layer bytes"), "application/octet-stream"), 503);
+        const waitedMs = Date.now() - started;
+        assert.ok(waitedMs >= (bodyRequestWaitSeconds(TIMEOUTS) - 1) * 1000 && waitedMs < TIMEOUTS.readBodyIdleSeconds * 1000, `the PATCH was answered after ${waitedMs} ms`);
+        assert.equal(heldUploads.length, UPLOADS_MAX, "the PATCH reached the registry");
         for (const res of heldUploads.splice(0)) {
             res.end("{}");
         }
-        assert.deepEqual(await Promise.all(uploads), Array.from({ length: SENT }, () => 200));
+        assert.deepEqual(await Promise.all(uploads), Array.from({ length: UPLOADS_MAX }, () => 200));
+    });
+});
+
+describe("uploadUpstream", () => {
+    test("writes the registry's IPv4 address as an IPv4-mapped IPv6 one in hex, same port: neither the address nor manifestUpstream's string", () => {
+        assert.equal(uploadUpstream("127.0.0.1:5002"), "[::ffff:7f00:1]:5002");
+        assert.equal(uploadUpstream("10.1.2.3:80"), "[::ffff:a01:203]:80");
+        assert.notEqual(uploadUpstream("127.0.0.1:5002"), manifestUpstream("127.0.0.1:5002"));
+    });
+
+    test("refuses an octet over 255", () => {
+        assert.throws(() => uploadUpstream("127.0.0.256:5002"), /got "127\.0\.0\.256:5002"/);
     });
 });
 

@@ -238,10 +238,10 @@ describe("deployment plan", () => {
     it("proxies each request on a new loopback connection, which a draining registry refuses and the front retries", () => {
         const d = renderDeployment(deploymentInput);
         const proxies = d.caddyfile.split("reverse_proxy ").slice(1);
-        assert.equal(proxies.length, 4, "the uptime check's /, manifest PUTs, other manifest requests and the rest of the logged-in API");
+        assert.equal(proxies.length, 5, "the uptime check's /, uploads, manifest PUTs, other manifest requests and the rest of the logged-in API");
         for (const block of proxies) {
-            // The manifests' proxies name the registry as an IPv4-mapped address (front.ts manifestUpstream).
-            assert.match(block, /^(?:@manifest(?:_put)? \[::ffff:127\.0\.0\.1\]|127\.0\.0\.1):5002 \{[^]*?\n\t+transport http \{\n\t+keepalive off\n/);
+            // The manifests' and the uploads' proxies name the registry as an IPv4-mapped address, each written its own way (front.ts manifestUpstream, uploadUpstream).
+            assert.match(block, /^(?:@manifest(?:_put)? \[::ffff:127\.0\.0\.1\]|@upload \[::ffff:7f00:1\]|127\.0\.0\.1):5002 \{[^]*?\n\t+transport http \{\n\t+keepalive off\n/);
             assert.match(block, /\n\t+lb_try_duration (?:60|15)s\n/);
             assert.match(block, /\n\t+lb_retry_match \{\n\t+method GET HEAD\n\t+\}\n/, "HEAD is retried after a reset too");
         }
@@ -266,7 +266,7 @@ describe("deployment plan", () => {
         assert.equal(name, "front");
         assert.ok(bcrypt.compareSync(deploymentInput.upstreamLogin.password, hash));
         const proxies = d.caddyfile.split("reverse_proxy ").slice(1);
-        assert.equal(proxies.length, 4);
+        assert.equal(proxies.length, 5);
         const expected = `Basic ${Buffer.from(`front:${deploymentInput.upstreamLogin.password}`).toString("base64")}`;
         for (const block of proxies) {
             assert.equal(/\n\t+header_up Authorization "([^"]+)"\n/.exec(block.slice(0, block.indexOf("\n\t}\n")))?.[1], expected);

@@ -71,14 +71,14 @@ describe("settings defaults", () => {
             forceDestroy: "true",
             versioning: "true",
             abortIncompleteUploadDays: "7",
-            s3ChunkSizeMb: "32",
+            s3ChunkSizeMb: "15",
             sshAllowedCidrs: '["203.0.113.0/24","2001:db8::/32"]',
             extraSshPublicKeys: '["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOZ0b2tlbnRva2VudG9rZW50b2tlbnRva2VudG9rZW4 alice@laptop"]',
         });
         assert.equal(s.forceDestroy, true);
         assert.equal(s.versioning, true);
         assert.equal(s.abortIncompleteUploadDays, 7);
-        assert.equal(s.s3ChunkSizeMb, 32);
+        assert.equal(s.s3ChunkSizeMb, 15);
         assert.deepEqual(s.sshAllowedCidrs, ["203.0.113.0/24", "2001:db8::/32"]);
         assert.equal(s.extraSshPublicKeys.length, 1);
     });
@@ -146,6 +146,8 @@ describe("settings validation", () => {
         rejects({ abortIncompleteUploadDays: "0" }, "private-registry:abortIncompleteUploadDays", '"0"');
         rejects({ s3ChunkSizeMb: "4" }, "private-registry:s3ChunkSizeMb", '"4"');
         rejects({ s3ChunkSizeMb: "10.5" }, "private-registry:s3ChunkSizeMb", '"10.5"');
+        // Two parts of 16 MiB per upload would let fewer than one docker push's five uploads in at once.
+        assert.match(rejects({ s3ChunkSizeMb: "16" }, "private-registry:s3ChunkSizeMb", '"16"').message, /from 5 to 15/);
         rejects({ healthCheckTimeoutSeconds: "5" }, "private-registry:healthCheckTimeoutSeconds", '"5"');
     });
 
