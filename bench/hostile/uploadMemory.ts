@@ -7,7 +7,10 @@
  * Prints per phase the idle and peak memory, the peak over the registry's first idle, and that
  * per upload (what registryMemory.ts uploadMemoryBytes must cover).
  *
- *   node --import tsx bench/hostile/uploadMemory.ts [--uploads 1,8,16,32] [--mib 24] [--seconds 8]   (npm run setup first)
+ *   node --import tsx bench/hostile/uploadMemory.ts [--uploads 1,8,16,32] [--mib 24] [--seconds 8] [--via registry|front]   (npm run setup first)
+ *
+ * `--via front` sends them through the front as the push user instead, where the front lets at
+ * most registryMemory.ts uploadsInFlightMax into the registry at once.
  *
  * Distribution v3.1.2's S3 writer keeps each upload's unsent part in a bytes.Buffer taken from a
  * pool (registry/storage/driver/s3-aws/s3.go newWriter, Write: `w.buf`), flushed as a part once
@@ -17,7 +20,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as https from "node:https";
 import { Readable } from "node:stream";
+import { uploadsInFlightMax } from "../../components/render/registryMemory";
 import { DEFAULTS } from "../../components/settings";
 import { startStack } from "../../test/harness/stack";
 import { sleep } from "../../test/harness/wait";
@@ -35,6 +40,8 @@ interface Target {
     host: string;
     port: number;
     authorization: string;
+    /** The front's CA, when the target is the front (HTTPS). */
+    ca?: string;
 }
 
 function send(target: Target, method: string, path: string, body?: Readable, length?: number): Promise<{ status: number; location?: string; text: string }> {
@@ -44,7 +51,8 @@ function send(target: Target, method: string, path: string, body?: Readable, len
             headers["Content-Type"] = "application/octet-stream";
             headers["Content-Length"] = length;
         }
-        const req = http.request({ host: target.host, port: target.port, method, path, headers, agent: false }, (res) => {
+        const client = target.ca === undefined ? http : https;
+        const req = client.request({ host: target.host, port: target.port, method, path, headers, agent: false, ca: target.ca }, (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
             res.on("end", () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, text: Buffer.concat(chunks).toString("utf8") }));
@@ -82,12 +90,13 @@ async function upload(target: Target, repository: string, data: Buffer, digest: 
     if (start.status !== 202 || start.location === undefined) {
         throw new Error(`POST: HTTP ${start.status} ${start.text}`);
     }
-    const location = new URL(start.location, `http://${target.host}:${target.port}`);
+    const base = `${target.ca === undefined ? "http" : "https"}://${target.host}:${target.port}`;
+    const location = new URL(start.location, base);
     const patch = await send(target, "PATCH", `${location.pathname}${location.search}`, paced(data, seconds), data.length);
     if (patch.status !== 202 || patch.location === undefined) {
         throw new Error(`PATCH: HTTP ${patch.status} ${patch.text}`);
     }
-    const committed = new URL(patch.location, `http://${target.host}:${target.port}`);
+    const committed = new URL(patch.location, base);
     committed.searchParams.set("digest", digest);
     const put = await send(target, "PUT", `${committed.pathname}${committed.search}`);
     if (put.status !== 201) {
@@ -99,6 +108,10 @@ async function main(): Promise<void> {
     const phases = flag("--uploads", "1,8,16,32").split(",").map(Number);
     const size = Number(flag("--mib", "24")) * MIB;
     const seconds = Number(flag("--seconds", "8"));
+    const via = flag("--via", "registry");
+    if (via !== "registry" && via !== "front") {
+        throw new Error(`--via must be registry or front; got ${JSON.stringify(via)}`);
+    }
     const log = (line: string) => process.stderr.write(`[upload-memory] ${line}\n`);
     const stack = await startStack({ name: "bench-upload-memory" });
     try {
@@ -106,11 +119,12 @@ async function main(): Promise<void> {
         if (pid === undefined) {
             throw new Error("the registry is not running");
         }
-        // Straight to the registry behind the front, with the front's own login to it.
+        // Straight to the registry behind the front, with the front's own login to it; or
+        // through the front as the push user, where the front's bound on uploads applies.
+        const basic = (l: { username: string; password: string }) => `Basic ${Buffer.from(`${l.username}:${l.password}`).toString("base64")}`;
         const backend = stack.registry.backend;
-        const [host, port] = backend.host.split(":");
-        const login = backend.login;
-        const target: Target = { host, port: Number(port), authorization: `Basic ${Buffer.from(`${login.username}:${login.password}`).toString("base64")}` };
+        const [host, port] = (via === "front" ? stack.front.host : backend.host).split(":");
+        const target: Target = via === "front" ? { host, port: Number(port), authorization: basic(Object.values(stack.users)[0]), ca: stack.certs.caCertPem } : { host, port: Number(port), authorization: basic(backend.login) };
         const data = randomBytes(size);
         const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
         const rows: string[] = [];
@@ -139,7 +153,7 @@ async function main(): Promise<void> {
                 `${String(n).padStart(7)}  ${(idle / MIB).toFixed(0).padStart(8)}  ${(peak / MIB).toFixed(0).padStart(8)}  ${((peak - firstIdle) / MIB).toFixed(0).padStart(15)}  ${((peak - firstIdle) / MIB / n).toFixed(1).padStart(10)}  ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}  ${failed.length === 0 ? "all committed" : `${failed.length} failed: ${[...new Set(failed)].join("; ")}`}`,
             );
         }
-        process.stdout.write(`registry ${stack.registry.configInput.storage.kind === "s3" ? `S3 chunk size ${DEFAULTS.s3ChunkSizeMb} MiB` : ""}, uploads of ${size / MIB} MiB, each PATCH over ${seconds} s; memory is VmRSS in MiB\n`);
+        process.stdout.write(`uploads sent to the ${via === "front" ? `front (at most ${uploadsInFlightMax(DEFAULTS.s3ChunkSizeMb * MIB)} let into the registry at once)` : "registry directly"}; S3 chunk size ${DEFAULTS.s3ChunkSizeMb} MiB; uploads of ${size / MIB} MiB, each PATCH over ${seconds} s; memory is the registry's VmRSS in MiB\n`);
         process.stdout.write("uploads  idle RSS  peak RSS  over first idle  per upload  secs    result\n");
         for (const row of rows) {
             process.stdout.write(`${row}\n`);
