@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { FRONT_MANIFEST_REQUESTS_MAX, FRONT_TIMEOUTS, FRONT_UPSTREAM_WAIT_SECONDS, renderFrontConfig } from "../../components/render/front";
+import { FRONT_MANIFEST_REQUESTS_MAX, FRONT_UPLOAD_REQUESTS_DEFAULT, FRONT_TIMEOUTS, FRONT_UPSTREAM_WAIT_SECONDS, renderFrontConfig } from "../../components/render/front";
 import { renderFrontPasswordHash } from "../../components/render/frontPassword";
 import { FRONT_MEMORY_LIMIT_BYTES, renderRunFrontScript } from "../../components/render/frontRun";
 import { goMemoryLimitBytes, REGISTRY_MEMORY_LIMIT_BYTES, renderRunRegistryScript, type RegistryRunInput } from "../../components/render/registryRun";
@@ -99,8 +99,9 @@ describe("the bound on manifest requests in flight to the registry", { skip }, (
                 ["127.0.0.1:5002", "none", FRONT_UPSTREAM_WAIT_SECONDS],
                 ["[::ffff:127.0.0.1]:5002", FRONT_MANIFEST_REQUESTS_MAX, FRONT_TIMEOUTS.readBodyIdleSeconds - 5],
                 ["[::ffff:127.0.0.1]:5002", FRONT_MANIFEST_REQUESTS_MAX, FRONT_UPSTREAM_WAIT_SECONDS],
+                ["[::ffff:7f00:1]:5002", FRONT_UPLOAD_REQUESTS_DEFAULT, FRONT_TIMEOUTS.readBodyIdleSeconds - 5],
             ],
-            "the anonymous `/`, the manifest PUTs, the other manifest requests and the rest of the logged-in route",
+            "the anonymous `/`, the manifest PUTs, the other manifest requests, the uploads and the rest of the logged-in route",
         );
     });
 });

@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
 import { compile, MockRun, npmInstall, packPackage, pulumiVersion, repoRoot, runUnderMocks } from "../support/packedPackage";
 import { createProject, INSTALL_HINT, MISSING_LANGUAGE_HOST, previewConfigVerdict, Project, pulumiAvailable } from "../support/pulumiCli";
+import { exportedOutputs } from "../support/programExports";
 
 /**
  * templates/private-registry as a user gets it: `pulumi new` (the real CLI) makes project
@@ -167,8 +168,7 @@ describe(`project ${PROJECT}, made from the template, with the packed package`, 
     });
 
     it("exports the same stack outputs as the development program", () => {
-        const exported = /^export const \{([^}]*)\}/m.exec(readFileSync(join(repoRoot, "index.ts"), "utf8"));
-        const rootOutputs = (exported?.[1] ?? "").split(",").map((name) => name.trim()).filter((name) => name !== "");
+        const rootOutputs = exportedOutputs(readFileSync(join(repoRoot, "index.ts"), "utf8"));
         assert.ok(rootOutputs.length > 10);
         assert.deepEqual([...(run.result?.exports ?? [])].sort(), rootOutputs.sort());
     });
