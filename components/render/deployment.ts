@@ -214,7 +214,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
     const front: FrontInput = {
         listen: input.tls.kind === "none" ? `127.0.0.1:${TUNNEL_PORT}` : `:${PUBLIC_PORT}`,
         tls: frontTls,
-        uploadRequestsMax: uploadsInFlightMax(input.chunkSizeMb * 1024 * 1024),
+        uploadRequestsMax: uploadsInFlightMax(bucketAccess.chunkSizeBytes),
         users: input.users.map((user) => ({
             name: user.name,
             role: user.role,

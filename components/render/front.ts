@@ -121,7 +121,7 @@ export interface FrontInput {
     /**
      * Upload requests (a layer's POST, PATCH and PUT) the front lets into the registry at once;
      * more wait for a slot, up to {@link bodyRequestWaitSeconds}, then get 503. The registry holds
-     * part of each upload in memory (registryRun.ts uploadsInFlightMax, from the chunk size);
+     * part of each upload in memory (registryMemory.ts uploadsInFlightMax, from the chunk size);
      * default that for the default chunk size.
      */
     uploadRequestsMax?: number;
@@ -438,8 +438,8 @@ interface ProxyOptions {
 
 /**
  * How long a request with a body (a manifest's PUT, a layer's PATCH or PUT) waits for a slot.
- * Its body is read only once it has one, and the waiting counts against the body's deadline (FrontTimeouts: start + readBodyIdle + bytes read
- * / rate): a PUT let in after readBodyIdle lost its body at the first read, and its client got
+ * Its body is read only once it has one, and the waiting counts against the body's deadline
+ * (FrontTimeouts: start + readBodyIdle + bytes read / rate): a PUT let in after readBodyIdle lost its body at the first read, and its client got
  * 504 or nothing (bench/twin/manifests.ts, 100 PUTs at once: 60x 504, 8x 499 with a 60 s wait).
  * Five seconds short of readBodyIdle, it gets 503 instead, which Docker's client reports and a
  * retry recovers from; one let in still has readBodyIdle's margin for its first read.

@@ -47,6 +47,25 @@ function request(port: number, method: string, path: string, body?: Buffer, cont
 
 const get = (port: number, path: string) => request(port, "GET", path);
 
+/**
+ * GETs of `paths`, ARRIVAL_GAP_MS apart: Caddy checks a bound and counts the request at two
+ * moments (front.ts FRONT_MANIFEST_REQUESTS_MAX), so requests sent in the same instant may pass
+ * it together.
+ */
+async function getPaced(port: number, paths: string[]): Promise<Promise<number>[]> {
+    const answers: Promise<number>[] = [];
+    for (const path of paths) {
+        answers.push(get(port, path));
+        await new Promise((resolve) => setTimeout(resolve, ARRIVAL_GAP_MS));
+    }
+    return answers;
+}
+
+/** Waits until the stand-in holds at least `count` of these requests. */
+function untilHeld(list: readonly unknown[], count: number, description: string): Promise<void> {
+    return waitUntil(async () => (list.length >= count ? { done: true, value: undefined } : { done: false, seen: `${list.length} held` }), { description, timeoutMs: 10_000 });
+}
+
 describe("the front lets a bounded number of manifest requests into the registry", () => {
     const tracker = new ProcessTracker();
     let tmp: TempDir;
@@ -119,17 +138,8 @@ describe("the front lets a bounded number of manifest requests into the registry
     });
 
     test(`${FRONT_MANIFEST_REQUESTS_MAX} of ${SENT} manifest requests reach the registry, layers pass beside them, the rest follow`, { timeout: 60_000 }, async () => {
-        // Paced: Caddy checks the bound and counts the request at two moments (front.ts
-        // FRONT_MANIFEST_REQUESTS_MAX), so requests sent in the same instant may pass it together.
-        const answers: Promise<number>[] = [];
-        for (let i = 0; i < SENT; i++) {
-            answers.push(get(port, `/v2/team/app/manifests/v${i}`));
-            await new Promise((resolve) => setTimeout(resolve, ARRIVAL_GAP_MS));
-        }
-        await waitUntil(async () => (held.length >= FRONT_MANIFEST_REQUESTS_MAX ? { done: true, value: undefined } : { done: false, seen: `${held.length} held` }), {
-            description: `${FRONT_MANIFEST_REQUESTS_MAX} manifest requests at the registry`,
-            timeoutMs: 10_000,
-        });
+        const answers = await getPaced(port, Array.from({ length: SENT }, (_, i) => `/v2/team/app/manifests/v${i}`));
+        await untilHeld(held, FRONT_MANIFEST_REQUESTS_MAX, `${FRONT_MANIFEST_REQUESTS_MAX} manifest requests at the registry`);
         // Longer than the front's retry interval (lb_try_interval 250ms): a request over the bound
         // would have been let in by now.
         await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -156,15 +166,8 @@ describe("the front lets a bounded number of manifest requests into the registry
     // Caddy counts requests per upstream address string (front.ts manifestUpstream, uploadUpstream):
     // were the proxies to name the registry the same way, these uploads would take the manifests' slots.
     test(`${UPLOADS_MAX} of ${SENT} uploads reach the registry, a manifest request gets in beside them, the rest follow`, { timeout: 60_000 }, async () => {
-        const uploads: Promise<number>[] = [];
-        for (let i = 0; i < SENT; i++) {
-            uploads.push(get(port, `/v2/team/app/blobs/uploads/u${i}`));
-            await new Promise((resolve) => setTimeout(resolve, ARRIVAL_GAP_MS));
-        }
-        await waitUntil(async () => (heldUploads.length >= UPLOADS_MAX ? { done: true, value: undefined } : { done: false, seen: `${heldUploads.length} held` }), {
-            description: `${UPLOADS_MAX} uploads at the registry`,
-            timeoutMs: 10_000,
-        });
+        const uploads = await getPaced(port, Array.from({ length: SENT }, (_, i) => `/v2/team/app/blobs/uploads/u${i}`));
+        await untilHeld(heldUploads, UPLOADS_MAX, `${UPLOADS_MAX} uploads at the registry`);
         // Over two of the front's retry intervals (lb_try_interval 250ms), and well within the
         // uploads' wait here (bodyRequestWaitSeconds, 2 s): one over the bound would be in by now.
         await new Promise((resolve) => setTimeout(resolve, 600));
@@ -186,10 +189,7 @@ describe("the front lets a bounded number of manifest requests into the registry
 
     test("a layer's PATCH waits for an upload slot less than its body's deadline, then gets 503 without reaching the registry", { timeout: 60_000 }, async () => {
         const uploads = Array.from({ length: UPLOADS_MAX }, (_, i) => get(port, `/v2/team/app/blobs/uploads/held${i}`));
-        await waitUntil(async () => (heldUploads.length >= UPLOADS_MAX ? { done: true, value: undefined } : { done: false, seen: `${heldUploads.length} held` }), {
-            description: `${UPLOADS_MAX} uploads at the registry`,
-            timeoutMs: 10_000,
-        });
+        await untilHeld(heldUploads, UPLOADS_MAX, `${UPLOADS_MAX} uploads at the registry`);
         const started = Date.now();
         assert.equal(await request(port, "PATCH", "/v2/team/app/blobs/uploads/late", Buffer.from("layer bytes"), "application/octet-stream"), 503);
         const waitedMs = Date.now() - started;
