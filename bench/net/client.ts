@@ -2,8 +2,9 @@
  * The network bench's client, run in `ci`: pushes an image the way docker's registry client does
  * (per blob HEAD, POST, one streamed PATCH with the whole blob, PUT ?digest=; then the manifest),
  * pulls a blob (following the redirect) and hashes it, and times every request by kind, so a
- * report can say whether round trips or bytes took the time. Layers go one after another: the
- * baseline has one stream too, and it is the round trips' worst case.
+ * report can say whether round trips or bytes took the time. Layers go one after another unless
+ * asked for more at once: one at a time is the round trips' worst case, and real clients push
+ * several layers in parallel (pool.ts says how many each does).
  */
 import { createReadStream, rmSync } from "node:fs";
 import * as http from "node:http";
@@ -11,6 +12,7 @@ import * as https from "node:https";
 import { performance } from "node:perf_hooks";
 import { pipeline } from "node:stream/promises";
 import { get, hashInto } from "../lib/httpget";
+import { inPool } from "./pool";
 import type { RequestTime } from "./results";
 
 const MiB = 1024 * 1024;
@@ -126,13 +128,15 @@ export function manifestOf(image: Image): Buffer {
     );
 }
 
-/** Pushes the image's blobs one after another, then its manifest. Throws on any unexpected answer. */
-export async function pushImage(target: RegistryTarget, image: Image, t: Timings): Promise<void> {
+/**
+ * Pushes the image's layers, `concurrency` at a time (docker's order: every layer, then the
+ * config, then the manifest), each upload on its own keep-alive connection from one pool. Throws
+ * on any unexpected answer.
+ */
+export async function pushImage(target: RegistryTarget, image: Image, t: Timings, concurrency = 1): Promise<void> {
     const agent = agentFor(target.url);
     try {
-        for (const layer of image.layers) {
-            await pushBlob(target, image.repo, { digest: layer.digest, body: layer.path }, agent, t);
-        }
+        await inPool(image.layers, concurrency, (layer) => pushBlob(target, image.repo, { digest: layer.digest, body: layer.path }, agent, t));
         await pushBlob(target, image.repo, { digest: image.config.digest, body: image.config.body }, agent, t);
         const manifest = manifestOf(image);
         const res = await timed(t, "PUT manifest", () =>
