@@ -2,7 +2,8 @@
  * `npm run bench:net`: the registry over the network rig, per profile (near, near-spaces, far):
  * the rig's probe (configured vs measured; no measurement on a rig that fails it), then the
  * baseline (the same client straight to the bucket), this project's registry + front and the peer
- * (upstream's defaults, peer.ts) on four workloads, and a chunk-size sweep. near-spaces is near
+ * (upstream's defaults, peer.ts) on four workloads ((b) with 1, 3 and 5 layers at once), and a
+ * chunk-size sweep over the sizes the program allows. near-spaces is near
  * with the bucket in Spaces nyc3: ours runs the program's `storage=spaces` section and the S3
  * server signs in nyc3, so the report sets S3 and Spaces side by side from one run. Writes bench/results/network.json and
  * docs/BENCHMARKS-NETWORK.md with its charts (docs/bench-net-*.svg), rendered from that JSON alone
@@ -22,9 +23,11 @@ import { cachedBinary, makeTempDir, REPO_ROOT } from "../../test/harness/tools";
 import { goModuleVersion } from "../lib/buildInfo";
 import { hostInfo } from "../lib/hostInfo";
 import { measureOrLoad } from "../lib/rawResults";
-import { GOALS } from "./analysis";
+import { NUMBER_RANGES } from "../../components/settingsRules";
+import { GOALS, sweepChunkSizes } from "./analysis";
 import type { DriverOutput } from "./driver";
 import { PEER_CHUNK_MB, PEER_SOURCES } from "./peer";
+import { PUSH_CONCURRENCIES } from "./pool";
 import { formatProbe, judgeProbe, runProbe } from "./probe";
 import { profileByName } from "./profiles";
 import { renderCharts, renderConsole, renderNetworkMarkdown } from "./report";
@@ -39,12 +42,13 @@ const OUT = QUICK
 const ROUNDS = QUICK ? 1 : 3;
 const PROBE_ATTEMPTS = 3;
 /**
- * One sweep round per profile: with the main comparison's three rounds, a second one would take
- * the full run past 40 minutes (a sweep round is about two minutes under near and near-spaces,
- * three under far; near took about 9 minutes in all, far 17).
+ * One sweep round per profile: with the main comparison's three rounds (now with (b) at 3 and 5
+ * layers at once), a second one would take the full run near an hour (a sweep round is about two
+ * minutes under near and near-spaces, three under far).
  */
 const SWEEP_ROUNDS: Record<string, number> = { near: 1, "near-spaces": 1, far: 1 };
-const SWEEP_CHUNKS_MB = QUICK ? [5, 32] : [5, 10, 32, 64];
+/** Only sizes the program's `s3ChunkSizeMb` accepts: a faster size it refuses decides nothing. */
+const SWEEP_CHUNKS_MB = sweepChunkSizes(NUMBER_RANGES.s3ChunkSizeMb, QUICK);
 /** near and near-spaces back to back, so the storage comparison sees the machine's load alike. */
 const PROFILES = ["near", "near-spaces", "far"];
 
@@ -154,6 +158,7 @@ async function measure(): Promise<NetworkResults> {
                 peer: { chunkMb: PEER_CHUNK_MB, sources: PEER_SOURCES },
                 rssBudgetMb: GOALS.rssBudgetMb,
                 sweepChunksMb: SWEEP_CHUNKS_MB,
+                pushConcurrencies: [...PUSH_CONCURRENCIES],
                 workloads: {
                     a: { bytes: sizes.a },
                     b: { image: IMAGE_B.image, source: IMAGE_B.source, layerBytes: sizes.b },
@@ -163,7 +168,7 @@ async function measure(): Promise<NetworkResults> {
                 },
                 client:
                     "Node https in ci, keep-alive connections; per blob HEAD, POST, one streamed PATCH with the whole blob, PUT ?digest= (docker's sequence), " +
-                    "layers one after another, then the manifest; a pull GETs the blob, follows the redirect and hashes what arrives",
+                    `an image's layers ${PUSH_CONCURRENCIES.join(", ")} at a time ((b); the others one after another), then the config and the manifest; a pull GETs the blob, follows the redirect and hashes what arrives`,
             },
             profiles,
         };

@@ -11,7 +11,8 @@ import { cpuSeconds, peakRssMb } from "../lib/proc";
 import { deletePrefix, rawGet, rawPut, s3Client } from "../lib/s3baseline";
 import type { AgentReady, AgentRequest, Endpoint, Started } from "./agent";
 import { pullBlob, pushImage, Timings, type Image, type RegistryTarget } from "./client";
-import type { OpSample, OursStorage, Series, SweepPoint, Variant, Workload } from "./results";
+import { B_PUSH_BY_CONCURRENCY, type OpSample, type OursStorage, type Series, type SweepPoint, type Variant, type Workload } from "./results";
+import { PUSH_CONCURRENCIES, inPool } from "./pool";
 import { NetworkRig, type RigLayout } from "./rig";
 import { imageBytes, makeLayers, workloadSizes, type Layers } from "./workloads";
 
@@ -227,7 +228,7 @@ async function main(): Promise<void> {
     const sizes = workloadSizes(quickArg === "1");
     const agent = AgentClient.start(rig, dir);
     const failures: string[] = [];
-    const sweep: SweepPoint[] = chunks.map((chunkMb) => ({ chunkMb, push: [], conc: [] }));
+    const sweep: SweepPoint[] = chunks.map((chunkMb) => ({ chunkMb, push: [], conc: [], bConc: [] }));
     let m: Measurer | undefined;
     let oursStorage: OursStorage | undefined;
     try {
@@ -242,14 +243,14 @@ async function main(): Promise<void> {
         const partBytes = DEFAULTS.s3ChunkSizeMb * 1024 * 1024;
         const bucket = ready.buckets.baseline;
         const aLayer = layers.a.layers[0];
+        /** (b) at each concurrency: its own bytes above 1, so no push finds its blobs already there. */
+        const bImages = PUSH_CONCURRENCIES.map((concurrency) => ({ concurrency, image: concurrency === 1 ? layers.b : layers.bAt[concurrency], workload: B_PUSH_BY_CONCURRENCY[concurrency] }));
 
         const baseline = async (where: { round: number; position: number }) => {
             const put = (prefix: string, image: Image) => Promise.all([...image.layers.map((l, i) => ({ l, i }))].map(async ({ l, i }) => rawPut(s3, bucket, `${prefix}/${i}`, l.path, partBytes)));
-            const sequential = async (prefix: string, image: Image) => {
-                for (const [i, l] of image.layers.entries()) {
-                    await rawPut(s3, bucket, `${prefix}/${i}`, l.path, partBytes);
-                }
-            };
+            // The registry's clients push `concurrency` layers at once; the baseline uploads as many objects at once.
+            const layersAtOnce = (prefix: string, image: Image, concurrency: number) => inPool(image.layers, concurrency, (l, i) => rawPut(s3, bucket, `${prefix}/${i}`, l.path, partBytes));
+            const sequential = (prefix: string, image: Image) => layersAtOnce(prefix, image, 1);
             measurer.record("baseline", "a-push", await measurer.op(undefined, aLayer.size, where, () => sequential(`r${where.round}/a`, layers.a)));
             measurer.record("baseline", "a-pull", await measurer.op(undefined, aLayer.size, where, async () => {
                 const got = await rawGet(s3, bucket, `r${where.round}/a/0`, path.join(scratch, "a.bin"));
@@ -258,7 +259,9 @@ async function main(): Promise<void> {
                     throw new Error(`direct GET: got sha256:${got}, want ${aLayer.digest}`);
                 }
             }));
-            measurer.record("baseline", "b-push", await measurer.op(undefined, imageBytes(layers.b), where, () => sequential(`r${where.round}/b`, layers.b)));
+            for (const b of bImages) {
+                measurer.record("baseline", b.workload, await measurer.op(undefined, imageBytes(b.image), where, () => layersAtOnce(`r${where.round}/${b.workload}`, b.image, b.concurrency)));
+            }
             measurer.record("baseline", "c-push", await measurer.op(undefined, imageBytes(layers.c), where, () => sequential(`r${where.round}/c`, layers.c)));
             measurer.record("baseline", "d-push", await measurer.op(undefined, layers.d.reduce((n, i) => n + imageBytes(i), 0), where, async () => {
                 await Promise.all(layers.d.map((image, i) => put(`r${where.round}/d${i}`, image)));
@@ -272,14 +275,16 @@ async function main(): Promise<void> {
             const [on, off] = started.endpoints;
             oursStorage ??= variant === "ours" ? on.storage : undefined;
             const target = measurer.target(started, on);
-            const push = async (workload: Workload, image: Image) =>
-                measurer.record(variant, workload, await measurer.op(on, imageBytes(image), where, (t) => pushImage(target, image, t)));
+            const push = async (workload: Workload, image: Image, concurrency = 1) =>
+                measurer.record(variant, workload, await measurer.op(on, imageBytes(image), where, (t) => pushImage(target, image, t, concurrency)));
             await push("a-push", layers.a);
             const pulls: [Variant, Endpoint][] = off === undefined ? [[variant, on]] : [[variant, on], ["ours-noredirect", off]];
             for (const [v, ep] of where.round % 2 === 0 ? pulls : [...pulls].reverse()) {
                 measurer.record(v, "a-pull", await measurer.op(ep, aLayer.size, where, (t) => pullBlob(measurer.target(started, ep), layers.a.repo, aLayer.digest, path.join(scratch, "pull.bin"), ep.redirect, t)));
             }
-            await push("b-push", layers.b);
+            for (const b of bImages) {
+                await push(b.workload, b.image, b.concurrency);
+            }
             await push("c-push", layers.c);
             // A fresh process, so its VmHWM is this workload's.
             measurer.record(variant, "d-push", await measurer.concurrent(await start(), layers.d, where, true));
@@ -310,10 +315,13 @@ async function main(): Promise<void> {
                     }
                     const push = await measurer.op(on, imageBytes(layers.a), where, (t) => pushImage(measurer.target(started, on), layers.a, t));
                     point.push.push(push);
+                    // Docker's 5 at once on the same registry (its bucket has none of these blobs): what a larger part does to a real push.
+                    const b5 = await measurer.op(on, imageBytes(layers.bAt[5]), where, (t) => pushImage(measurer.target(started, on), layers.bAt[5], t, 5));
+                    (point.bConc ??= []).push(b5);
                     // Not pulled back (time): the main run's (d) verifies every digest; here only errors count.
                     const conc = await measurer.concurrent(await agent.ask({ cmd: "ours", chunkMb: point.chunkMb }), layers.dSweep, where, false);
                     point.conc.push(conc);
-                    log(`sweep round ${round + 1} ${point.chunkMb} MiB: push ${push.ok ? `${(push.bytes / 2 ** 20 / push.seconds).toFixed(1)} MiB/s` : `ERROR ${push.error}`}; ${layers.dSweep.length} concurrent: peak RSS ${conc.peakRssMb} MB${conc.ok ? "" : ` ERROR ${conc.error}`}`);
+                    log(`sweep round ${round + 1} ${point.chunkMb} MiB: push ${push.ok ? `${(push.bytes / 2 ** 20 / push.seconds).toFixed(1)} MiB/s` : `ERROR ${push.error}`}; (b) 5 at once ${b5.ok ? `${(b5.bytes / 2 ** 20 / b5.seconds).toFixed(1)} MiB/s` : `ERROR ${b5.error}`}; ${layers.dSweep.length} concurrent: peak RSS ${conc.peakRssMb} MB${conc.ok ? "" : ` ERROR ${conc.error}`}`);
                 } catch (e) {
                     failures.push(`sweep round ${round + 1}, ${point.chunkMb} MiB: ${e instanceof Error ? e.message : String(e)}`);
                     log(`FAILED ${failures[failures.length - 1]}`);

@@ -4,18 +4,24 @@
  */
 import type { LinkName, LinkProfile, ProfileStorage } from "./profiles";
 import type { HostInfo } from "../lib/hostInfo";
+import type { PushConcurrency } from "./pool";
 import type { LinkMeasurement } from "./probe";
 
 /** baseline: the same client straight to S3; ours: the program's registry + front; ours-noredirect: ours with `redirectPullsToS3` off; peer: upstream defaults. */
 export type Variant = "baseline" | "ours" | "ours-noredirect" | "peer";
 
 /**
- * a: one large layer; b: a realistic image; c: many small layers; d: concurrent pushes of
- * distinct images. A pull is of (a) only.
+ * a: one large layer; b: a realistic image, its layers one at a time (b-push) or 3 and 5 at once
+ * (b-push-3, b-push-5, as real clients push: pool.ts); c: many small layers; d: concurrent
+ * pushes of distinct images. A pull is of (a) only. Results recorded before the concurrent
+ * pushes have no b-push-3 or b-push-5 series.
  */
-export type Workload = "a-push" | "a-pull" | "b-push" | "c-push" | "d-push";
+export type Workload = "a-push" | "a-pull" | "b-push" | "b-push-3" | "b-push-5" | "c-push" | "d-push";
 
-export const WORKLOADS: readonly Workload[] = ["a-push", "a-pull", "b-push", "c-push", "d-push"];
+export const WORKLOADS: readonly Workload[] = ["a-push", "a-pull", "b-push", "b-push-3", "b-push-5", "c-push", "d-push"];
+
+/** The (b) series by how many layers went at once. */
+export const B_PUSH_BY_CONCURRENCY: Record<PushConcurrency, Workload> = { 1: "b-push", 3: "b-push-3", 5: "b-push-5" };
 
 /** Client-side time of one kind of request over an operation: how many, and their summed seconds. */
 export interface RequestTime {
@@ -57,6 +63,8 @@ export interface SweepPoint {
     push: OpSample[];
     /** (d): concurrent pushes, with the registry's peak RSS. */
     conc: OpSample[];
+    /** Push of (b), 5 layers at once; absent in results recorded before the sweep measured it. */
+    bConc?: OpSample[];
 }
 
 /** The storage settings that tell the program's S3 section from its Spaces one (endpoint and keys left out: swapped or secret). */
@@ -104,6 +112,8 @@ export interface NetworkResults {
         peer: { chunkMb: number; sources: readonly string[] };
         rssBudgetMb: number;
         sweepChunksMb: number[];
+        /** How many layers of (b) went at once in its pushes; absent in results recorded before they were measured. */
+        pushConcurrencies?: number[];
         workloads: {
             a: { bytes: number };
             b: { image: string; source: string; layerBytes: number[] };

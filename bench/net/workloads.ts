@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeRandomFile } from "../lib/frontOps";
 import type { Blob, Image } from "./client";
+import type { PushConcurrency } from "./pool";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -58,6 +59,12 @@ function config(seed: string): Image["config"] {
 export interface Layers {
     a: Image;
     b: Image;
+    /**
+     * (b)'s sizes again, other bytes, one image per concurrency above 1: each push of (b) in a
+     * registry run must upload every blob, and a registry answers a blob's HEAD with 200 once
+     * the repository has it.
+     */
+    bAt: Record<Exclude<PushConcurrency, 1>, Image>;
     c: Image;
     d: Image[];
     dSweep: Image[];
@@ -84,6 +91,10 @@ export async function makeLayers(dir: string, sizes: WorkloadSizes): Promise<Lay
     return {
         a: { repo: "net/a", config: config(seed()), layers: await many("a", [sizes.a]) },
         b: { repo: "net/b", config: config(seed()), layers: await many("b", sizes.b) },
+        bAt: {
+            3: { repo: "net/b3", config: config(seed()), layers: await many("b3", sizes.b) },
+            5: { repo: "net/b5", config: config(seed()), layers: await many("b5", sizes.b) },
+        },
         c: { repo: "net/c", config: config(seed()), layers: await many("c", sizes.c) },
         d: await concurrent("d", sizes.d),
         dSweep: await concurrent("dsweep", sizes.dSweep),

@@ -22,6 +22,8 @@ export const WORKLOAD_NAMES: Record<Workload, string> = {
     "a-push": "(a) push, one large layer",
     "a-pull": "(a) pull",
     "b-push": "(b) push, realistic image",
+    "b-push-3": "(b) push 3 layers at once",
+    "b-push-5": "(b) push 5 layers at once (docker)",
     "c-push": "(c) push, many small layers",
     "d-push": "(d) concurrent pushes",
 };
