@@ -1,7 +1,8 @@
 /** The network report, from the raw results alone: markdown for docs/ and a console summary. Pure. */
-import { judgeNetworkGoals, pairedRatio, throughput } from "../analysis";
+import { judgeNetworkGoals, pairedRatio, pathRatio, throughput } from "../analysis";
 import { WORKLOADS, type NetworkResults, type ProfileRun } from "../results";
 import { chartFile, profileChart } from "./charts";
+import { concurrencySection, pathLimitSentence } from "./concurrency";
 import { cpuSection } from "./cpu";
 import { fmtRatio, fmtSpread, WORKLOAD_NAMES } from "./format";
 import { goalsSection } from "./goals";
@@ -23,6 +24,7 @@ function profileSection(r: NetworkResults, run: ProfileRun): string {
         probeSection(run),
         throughputSection(run),
         profileChart(run) === undefined ? "" : `![Speed relative to the baseline, ${run.profile} profile](${chartFile(run)})`,
+        concurrencySection(run),
         peerSection(run),
         sweepSection(r, run),
         cpuSection(run),
@@ -56,8 +58,12 @@ export function renderConsole(r: NetworkResults): string {
                 continue;
             }
             lines.push(
-                `  ${WORKLOAD_NAMES[w].padEnd(30)} ours ${fmtSpread(ours)} MiB/s; vs baseline ${fmtRatio(pairedRatio(run, "ours", "baseline", w))}; vs peer ${fmtRatio(pairedRatio(run, "ours", "peer", w))}`,
+                `  ${WORKLOAD_NAMES[w].padEnd(36)} ours ${fmtSpread(ours)} MiB/s; vs baseline ${fmtRatio(pairedRatio(run, "ours", "baseline", w))}; vs peer ${fmtRatio(pairedRatio(run, "ours", "peer", w))}` +
+                    (w.startsWith("b-push") ? `; vs path limit ${fmtRatio(pathRatio(run, "ours", w))}` : ""),
             );
+        }
+        if (run.series.length > 0) {
+            lines.push(`  ${pathLimitSentence(run)}`);
         }
         const decision = decisionSentence(r, run);
         if (decision !== "") {

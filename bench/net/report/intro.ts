@@ -15,6 +15,14 @@ export function spacesLines(r: NetworkResults): string[] {
     ];
 }
 
+/** How many layers of (b) went at once, from the results; older results pushed them one at a time. */
+export function concurrencyNote(r: NetworkResults): string {
+    const n = r.meta.pushConcurrencies;
+    return n === undefined || n.length === 0
+        ? "pushed one layer at a time (this run predates the pushes with 3 and 5 layers at once)"
+        : `pushed ${n.join(", ")} layers at once, each with its own bytes; the baseline uploads as many objects at once`;
+}
+
 export function introSection(r: NetworkResults): string {
     const m = r.meta;
     const w = m.workloads;
@@ -51,7 +59,7 @@ export function introSection(r: NetworkResults): string {
             ["workload", "what", "bytes"],
             [
                 ["(a)", "one layer; pushed, then pulled with redirect on and off", MB(w.a.bytes)],
-                ["(b)", `${w.b.layerBytes.length} layers with the sizes of ${w.b.image} (${w.b.source})`, MB(bTotal)],
+                ["(b)", `${w.b.layerBytes.length} layers with the sizes of ${w.b.image} (${w.b.source}); ${concurrencyNote(r)}`, MB(bTotal)],
                 ["(c)", `${w.c.layerBytes.length} small layers, ${fmt(Math.min(...w.c.layerBytes) / 1024, 0)}–${fmt(Math.max(...w.c.layerBytes) / 1024, 0)} KiB`, MB(w.c.layerBytes.reduce((a, b) => a + b, 0))],
                 ["(d)", `${w.d.images} concurrent pushes of distinct one-layer images; every blob pulled back and hashed`, `${w.d.images} x ${MB(w.d.layerBytes)}`],
                 ["(d) in the sweep", `${w.dSweep.images} concurrent pushes, layers at least the largest chunk size so each upload fills whole parts; not pulled back`, `${w.dSweep.images} x ${MB(w.dSweep.layerBytes)}`],
