@@ -154,7 +154,10 @@ export function decideChunk(sweep: SweepPoint[], budgetMb: number, concurrency: 
             ? `no size ${under} was within ${CHUNK_SPEED_MARGIN * 100}% of the fastest on both pushes; the closest (${f(best)}; worse push at ${(score(best) * 100).toFixed(0)}% of the fastest)`
             : best === fastest && (!withB || best.bConcMibps === fastestB)
               ? `fastest ${withB ? "pushes of (a) and of (b) 5 at once" : "push"} of the sizes ${under} (${f(best)})`
-              : `the smallest of the sizes ${under} whose ${pushes} within ${CHUNK_SPEED_MARGIN * 100}% of the fastest (${f(best)}; fastest ${f(fastest)}${withB ? `; fastest (b) 5 at once ${fastestB.toFixed(1)} MiB/s` : ""})`;
+              : `the smallest of the sizes ${under} whose ${pushes} within ${CHUNK_SPEED_MARGIN * 100}% of the fastest (${f(best)}` +
+                (best === fastest ? "" : `; fastest ${f(fastest)}`) +
+                (withB && best.bConcMibps !== fastestB ? `; fastest (b) 5 at once ${fastestB.toFixed(1)} MiB/s` : "") +
+                ")";
     const others = eligible.filter((r) => r !== best);
     return {
         chunkMb: best.chunkMb,

@@ -231,6 +231,11 @@ describe("the chunk sweep", () => {
         const d = decideChunk([point(5, 4, 8), point(10, 4.3, 6.2), point(15, 5, 6)], 200, 8);
         assert.equal(d.chunkMb, 10);
         assert.match(d.reason, /pushes of \(a\) and of \(b\) 5 at once are within 10% of the fastest/);
+        assert.match(d.reason, /\(10 MiB: [^;]+; fastest 5 MiB: [^;]+; fastest \(b\) 5 at once 42\.7 MiB\/s\)/);
+        // The fastest at (a) but not at (b): named once, with (b)'s fastest beside it.
+        const e = decideChunk([point(5, 4, 6.2), point(10, 5, 6)], 200, 8);
+        assert.equal(e.chunkMb, 5);
+        assert.match(e.reason, /within 10% of the fastest \(5 MiB: [^;]+; fastest \(b\) 5 at once 42\.7 MiB\/s\)/);
     });
 
     it("takes the size closest on its worse push when none is within the margin on both", () => {
