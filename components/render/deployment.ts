@@ -122,7 +122,7 @@ export interface Deployment {
 
 /** Removes the container and its secret files from the host. Needs no secret itself. */
 export function renderHostStopScript(): string {
-    return renderStopScript({ containerName: CONTAINER_NAME, frontContainerName: FRONT_CONTAINER_NAME, configDir: HOST_CONFIG_DIR });
+    return renderStopScript({ containerName: CONTAINER_NAME, frontContainerName: FRONT_CONTAINER_NAME, configDir: HOST_CONFIG_DIR, unitDir: HOST_UNIT_DIR });
 }
 
 /**

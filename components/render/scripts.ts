@@ -344,12 +344,33 @@ fi
 `;
 }
 
-/** Removes the containers and their secrets. Tolerant: succeeds when there is nothing to remove. */
-export function renderStopScript(input: { containerName: string; frontContainerName: string; configDir: string }): string {
-    return `${header("Removes the registry and front containers and their secret files; succeeds if they are already gone.")}
+/**
+ * Removes the containers, their secrets and the maintenance units. Tolerant: succeeds when there
+ * is nothing to remove. The units go too: their job lives in configDir, so a timer left behind
+ * would fail every week on a host that no longer runs the registry.
+ */
+export function renderStopScript(input: { containerName: string; frontContainerName: string; configDir: string; unitDir: string }): string {
+    // The timer first, so that it starts no job while a running one is stopped.
+    const units = [MAINTENANCE_TIMER, MAINTENANCE_SERVICE, MAINTENANCE_RECOVERY_SERVICE];
+    return `${header("Removes the registry and front containers, their secret files and the maintenance units; succeeds if they are already gone.")}
 name=${shellQuote(input.containerName)}
 front=${shellQuote(input.frontContainerName)}
 config_dir=${shellQuote(input.configDir)}
+unit_dir=${shellQuote(input.unitDir)}
+units_removed=0
+for unit in ${units.map(shellQuote).join(" ")}; do
+  if [ -e "$unit_dir/$unit" ]; then
+    if command -v systemctl >/dev/null 2>&1; then
+      systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    fi
+    rm -f "$unit_dir/$unit"
+    units_removed=1
+  fi
+done
+if [ "$units_removed" = 1 ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl daemon-reload >/dev/null 2>&1 || true
+  echo "maintenance units removed"
+fi
 if command -v docker >/dev/null 2>&1; then
   docker rm -f -v "$front" >/dev/null 2>&1 || true
   docker rm -f -v "$name" >/dev/null 2>&1 || true

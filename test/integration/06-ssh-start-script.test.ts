@@ -254,7 +254,7 @@ describe("the rendered start/stop scripts over real SSH, with podman as the engi
     });
 
     test("6c) renderStopScript removes both containers and their secret files, and succeeds again when there is nothing left", async () => {
-        const stop = renderStopScript({ containerName, frontContainerName, configDir: startInput.configDir });
+        const stop = renderStopScript({ containerName, frontContainerName, configDir: startInput.configDir, unitDir: startInput.maintenance?.unitDir ?? startInput.configDir });
         const first = await ssh.exec(stop, { timeoutMs: 60_000 });
         assert.equal(first.code, 0, `stop script failed: ${describeRun(first)}`);
         assert.deepEqual(await containers(), [], "the stop script left the registry's container");
@@ -274,7 +274,7 @@ describe("the rendered start/stop scripts over real SSH, with podman as the engi
             assert.match(result.stderr, /--- last registry log lines ---/, `no registry log lines in the failure output: ${describeRun(result)}`);
             assert.match(result.stderr, /SignatureDoesNotMatch|s3aws/, `the printed log lines do not show the S3 error: ${describeRun(result)}`);
         } finally {
-            await ssh.exec(renderStopScript({ containerName, frontContainerName, configDir: startInput.configDir }), { timeoutMs: 60_000 });
+            await ssh.exec(renderStopScript({ containerName, frontContainerName, configDir: startInput.configDir, unitDir: startInput.maintenance?.unitDir ?? startInput.configDir }), { timeoutMs: 60_000 });
         }
     });
 });

@@ -41,7 +41,7 @@ describe("7) teardown on destroy", () => {
         privateKey = fs.readFileSync(ssh.clientKey, "utf8");
         configDir = tmp.join("etc", "private-registry");
         // The program's container names; the config dir in this test's temp dir.
-        script = renderStopScript({ containerName: CONTAINER_NAME, frontContainerName: FRONT_CONTAINER_NAME, configDir });
+        script = renderStopScript({ containerName: CONTAINER_NAME, frontContainerName: FRONT_CONTAINER_NAME, configDir, unitDir: tmp.join("units") });
     });
 
     after(async () => {

@@ -397,4 +397,25 @@ describe("the droplet twin, deployed as pulumi up deploys a droplet", () => {
         const banned = await lab.twin.execChecked(`fail2ban-client status ${FAIL2BAN_JAIL_NAME}`);
         assert.match(banned.stdout, new RegExp(`Banned IP list:\\s+.*${lab.net.hosts.client.address.replace(/\./g, "\\.")}`), "the jail lists the guesser");
     });
+
+    test("8. the destroy's teardown, run from the deployer as pulumi destroy runs it, leaves no container, secret file or maintenance unit, and runs again cleanly", async () => {
+        const teardown = lab.plan.commands.find((c) => c.kind === "local" && c.delete !== undefined && c.name.endsWith("-teardown"));
+        assert.ok(teardown?.delete !== undefined, "the plan has the teardown's local command");
+        // As pulumi-command runs a local command's delete: `sh -c` with its environment added.
+        const run = () => lab.trackerIn("deployer").run("sh", ["-c", teardown.delete ?? ""], { env: { ...process.env, ...teardown.environment }, timeoutMs: 120_000 });
+        const first = await run();
+        assert.equal(first.code, 0, `the teardown failed: ${first.stdout}\n${first.stderr}`);
+        assert.match(first.stdout, /maintenance units removed/);
+        const containers = await lab.twin.execChecked("docker ps -a --format '{{.Names}}'");
+        assert.deepEqual(containers.stdout.trim().split("\n").filter(Boolean), [], "containers left after the teardown");
+        const files = await lab.twin.exec(`ls -d ${HOST_CONFIG_DIR} 2>&1`);
+        assert.notEqual(files.code, 0, `the config directory (secrets) is left: ${files.stdout}`);
+        // Exits 1 when no unit matches: the output says it.
+        const units = await lab.twin.exec("systemctl list-unit-files --no-legend 'private-registry*'");
+        assert.equal(units.stdout.trim(), "", `units left after the teardown:\n${units.stdout}`);
+        const timers = await lab.twin.execChecked("systemctl list-timers --all --no-legend");
+        assert.doesNotMatch(timers.stdout, new RegExp(MAINTENANCE_TIMER.replace(/\./g, "\\.")), "the weekly timer is still scheduled");
+        const again = await run();
+        assert.equal(again.code, 0, `a second teardown failed: ${again.stdout}\n${again.stderr}`);
+    });
 });

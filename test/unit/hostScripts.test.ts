@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -9,6 +9,7 @@ import { renderCloudInit } from "../../components/render/cloudInit";
 import { renderHostUpdatesScript } from "../../components/render/hostUpdates";
 import { deploymentParts, DeploymentInput, renderBundleFiles } from "../../components/render/deployment";
 import { renderStartScript, renderStdinBundle, renderStopScript } from "../../components/render/scripts";
+import { MAINTENANCE_RECOVERY_SERVICE, MAINTENANCE_SERVICE, MAINTENANCE_TIMER } from "../../components/render/maintenance";
 import { exampleDeploymentInput } from "../support/fixtures";
 import { shellcheck, StubPath } from "../support/shell";
 
@@ -124,9 +125,33 @@ describe("the stop script", () => {
     it("removes the container together with its anonymous volume", () => {
         const stubs = new StubPath({ docker: "exit 0" });
         const configDir = join(stubs.dir, "config");
-        const result = stubs.run(renderStopScript({ containerName: "registry", frontContainerName: "registry-front", configDir }));
+        const result = stubs.run(renderStopScript({ containerName: "registry", frontContainerName: "registry-front", configDir, unitDir: join(stubs.dir, "units") }));
         assert.equal(result.status, 0, result.stderr);
         assert.deepEqual(stubs.calls(), ["docker rm -f -v registry-front", "docker rm -f -v registry"]);
+    });
+
+    it("disables and removes the maintenance units, the timer first, and leaves other units alone; a second run does nothing", () => {
+        const stubs = new StubPath({ docker: "exit 0", systemctl: "exit 0" });
+        const unitDir = join(stubs.dir, "units");
+        mkdirSync(unitDir);
+        const ours = [MAINTENANCE_TIMER, MAINTENANCE_SERVICE, MAINTENANCE_RECOVERY_SERVICE];
+        for (const unit of [...ours, "other.service"]) {
+            writeFileSync(join(unitDir, unit), "[Unit]\n");
+        }
+        const script = renderStopScript({ containerName: "registry", frontContainerName: "registry-front", configDir: join(stubs.dir, "config"), unitDir });
+        const result = stubs.run(script);
+        assert.equal(result.status, 0, result.stderr);
+        assert.deepEqual(
+            stubs.calls().filter((c) => c.startsWith("systemctl")),
+            [...ours.map((unit) => `systemctl disable --now ${unit}`), "systemctl daemon-reload"],
+        );
+        assert.deepEqual(readdirSync(unitDir), ["other.service"]);
+        assert.match(result.stdout, /maintenance units removed/);
+
+        const again = new StubPath({ docker: "exit 0", systemctl: "exit 0" });
+        const second = again.run(script);
+        assert.equal(second.status, 0, second.stderr);
+        assert.deepEqual(again.calls().filter((c) => c.startsWith("systemctl")), [], "nothing to disable the second time");
     });
 });
 

@@ -111,7 +111,7 @@ const startInput: StartScriptInput = {
     health: { url: "https://203.0.113.7/v2/", connectTo: "127.0.0.1:443", useBundledCa: true, timeoutSeconds: 120 },
     front: { containerName: "registry-front", image: "docker.io/library/caddy:2.11.9-alpine", logDir: "/var/log/private-registry", configMount: "/etc/caddy", keyPairFromBundle: true },
 };
-const stopInput = { containerName: "registry", frontContainerName: "registry-front", configDir: "/etc/private-registry" };
+const stopInput = { containerName: "registry", frontContainerName: "registry-front", configDir: "/etc/private-registry", unitDir: "/etc/systemd/system" };
 
 describe("host scripts", () => {
     const scripts: Record<string, string> = {
