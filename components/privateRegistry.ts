@@ -243,6 +243,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 passwordGeneration: settings.credentialRotation,
                 tls,
                 healthCheckTimeoutSeconds: value("healthCheckTimeoutSeconds"),
+                uploadStartsPerUser: value("uploadStartsPerUser"),
                 gcSchedule: value("gcSchedule"),
                 retention: pulumi
                     .all([value("keepNewestTags"), value("keepTagsYoungerThanDays"), value("protectedTags")])

@@ -84,6 +84,12 @@ export interface PrivateRegistryArgs {
     registryImageDigest?: pulumi.Input<string>;
     /** Seconds the deploy waits for the registry to prove it serves (30-1800). Default `300`. */
     healthCheckTimeoutSeconds?: pulumi.Input<number>;
+    /**
+     * Upload starts each push user may make within 14 hours (10-1000000); more get 429
+     * TOOMANYREQUESTS until the oldest age out. Bounds the abandoned uploads one user can leave
+     * for `_catalog` to list. Default `1000`.
+     */
+    uploadStartsPerUser?: pulumi.Input<number>;
     /** When retention and garbage collection run: a systemd calendar time in UTC; "" turns it off. Default `"Sun *-*-* 03:00:00"`. */
     gcSchedule?: pulumi.Input<string>;
     /** Tag retention: keep the N newest tags of each repository; 0 turns the rule off. Default `0`. */

@@ -63,6 +63,8 @@ export interface RegistryServiceArgs {
     tls: RegistryServiceTls;
     /** Seconds the start command waits for 401-then-200 before failing the deploy. */
     healthCheckTimeoutSeconds: pulumi.Input<number>;
+    /** Upload starts each push user may make within the front's window (uploadStarts.ts). */
+    uploadStartsPerUser?: pulumi.Input<number>;
     /** Garbage collection's schedule (systemd calendar time, UTC); undefined: no timer. */
     gcSchedule?: pulumi.Input<string | undefined>;
     /** Tag retention before each collection; no rule set keeps every tag. */
@@ -185,6 +187,7 @@ export class RegistryService extends pulumi.ComponentResource {
                 upstreamLogin: { password: upstreamPassword.result, salt: upstreamSalt.result },
                 tls: resolvedTls,
                 healthTimeoutSeconds: args.healthCheckTimeoutSeconds,
+                uploadStartsPerUser: args.uploadStartsPerUser,
                 gcSchedule: args.gcSchedule,
                 retention: args.retention,
             })

@@ -1,6 +1,7 @@
 import { AwsPartition } from "./render/awsRegion";
 import { RegistryRole } from "./render/front";
 import { DEFAULT_GC_SCHEDULE } from "./render/maintenance";
+import { DEFAULT_UPLOAD_STARTS_PER_USER } from "./render/uploadStarts";
 import { REGISTRY_VERSION } from "./versions";
 
 /**
@@ -97,6 +98,8 @@ export interface Settings {
     registryImageDigest?: string;
     /** Seconds the start command waits for the registry to answer. */
     healthCheckTimeoutSeconds: number;
+    /** Upload starts each push user may make within 14 hours; more get 429 until the oldest age out. */
+    uploadStartsPerUser: number;
 
     /** When garbage is collected (systemd calendar time, UTC); undefined turns the timer off. */
     gcSchedule?: string;
@@ -143,6 +146,7 @@ export const DEFAULTS = {
     credentialRotation: 0,
     registryVersion: REGISTRY_VERSION,
     healthCheckTimeoutSeconds: 300,
+    uploadStartsPerUser: DEFAULT_UPLOAD_STARTS_PER_USER,
     gcSchedule: DEFAULT_GC_SCHEDULE,
     keepNewestTags: 0,
     keepTagsYoungerThanDays: 0,

@@ -46,6 +46,7 @@ export interface SettingsInput {
     registryVersion?: string;
     registryImageDigest?: string;
     healthCheckTimeoutSeconds?: number;
+    uploadStartsPerUser?: number;
     /** "" turns collection off; undefined takes the default. */
     gcSchedule?: string;
     keepNewestTags?: number;
@@ -64,6 +65,7 @@ export const NUMBER_RANGES = {
     abortIncompleteUploadDays: [1, 365],
     s3ChunkSizeMb: [5, largestChunkSizeMb()],
     healthCheckTimeoutSeconds: [30, 1800],
+    uploadStartsPerUser: [10, 1000000],
     keepNewestTags: [0, 10000],
     keepTagsYoungerThanDays: [0, 3650],
     credentialRotation: [0, 1000000],
@@ -446,6 +448,7 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
         registryVersion: text("registryVersion", DEFAULTS.registryVersion, (v) => SEMVER.test(v), "an exact version such as 3.1.1 (no 'latest', no 'v')"),
         registryImageDigest: text("registryImageDigest", undefined, (v) => DIGEST.test(v), "an image digest such as sha256:<64 hex digits>"),
         healthCheckTimeoutSeconds: whole("healthCheckTimeoutSeconds"),
+        uploadStartsPerUser: whole("uploadStartsPerUser"),
         gcSchedule: input.gcSchedule === "" ? undefined : text("gcSchedule", DEFAULTS.gcSchedule, (v) => gcScheduleProblem(v) === undefined, gcScheduleProblem("") ?? ""),
         keepNewestTags: whole("keepNewestTags"),
         keepTagsYoungerThanDays: whole("keepTagsYoungerThanDays"),

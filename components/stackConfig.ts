@@ -126,6 +126,7 @@ function loadStack(config: ConfigSource, awsConfig: ConfigSource, env: Record<st
         registryVersion: str("registryVersion"),
         registryImageDigest: str("registryImageDigest"),
         healthCheckTimeoutSeconds: int("healthCheckTimeoutSeconds"),
+        uploadStartsPerUser: int("uploadStartsPerUser"),
         // Set to "" it turns collection off, which is why it is read without str().
         gcSchedule: config.get("gcSchedule"),
         keepNewestTags: int("keepNewestTags"),

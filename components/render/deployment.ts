@@ -102,6 +102,8 @@ export interface DeploymentInput {
     httpSecret: string;
     tls: DeploymentTls;
     healthTimeoutSeconds: number;
+    /** Upload starts each push user may make within the front's window (uploadStarts.ts); default its own. */
+    uploadStartsPerUser?: number;
     /** Garbage collection's OnCalendar schedule (UTC); undefined turns the timer off. */
     gcSchedule?: string;
     /** Tag-retention rules run before each collection; undefined or empty keeps every tag. */
@@ -215,6 +217,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         listen: input.tls.kind === "none" ? `127.0.0.1:${TUNNEL_PORT}` : `:${PUBLIC_PORT}`,
         tls: frontTls,
         uploadRequestsMax: uploadsInFlightMax(bucketAccess.chunkSizeBytes),
+        ...(input.uploadStartsPerUser !== undefined ? { uploadStartsPerUser: input.uploadStartsPerUser } : {}),
         users: input.users.map((user) => ({
             name: user.name,
             role: user.role,

@@ -2,6 +2,7 @@ import { FAILED_LOGIN_IPV6_PREFIX } from "./fail2ban";
 import { FRONT_PASSWORD_HASH, FRONT_PASSWORD_HASH_PATTERN } from "./frontPassword";
 import { S3_MIN_CHUNK_SIZE_BYTES, uploadsInFlightMax } from "./registryMemory";
 import { repositoryPatternRegex } from "./repositoryPatterns";
+import { DEFAULT_UPLOAD_STARTS_PER_USER, renderUploadStartRoutes, renderUploadStartSite, renderUploadStartsSpentAnswer, UploadStartBudgetInput, uploadStartsSpentDetail } from "./uploadStarts";
 
 export { repositoryPatternRegex };
 
@@ -125,6 +126,11 @@ export interface FrontInput {
      * default that for the default chunk size.
      */
     uploadRequestsMax?: number;
+    /**
+     * Upload starts each push user may make within uploadStarts.ts's window; more get 429 until
+     * the oldest age out. Default {@link DEFAULT_UPLOAD_STARTS_PER_USER}.
+     */
+    uploadStartsPerUser?: number;
 }
 
 /** One log file's rolling: Caddy renames it at `rollMiB` and keeps `keep` rolled files (gzipped). */
@@ -347,6 +353,10 @@ function globalOptions(input: FrontInput, timeouts: FrontTimeouts): string[] {
         "\t}",
         // TCP only: the cloud firewall admits no UDP, and these bounds are proven for HTTP/1.1 and 2.
         "\tprotocols h1 h2",
+        // The upload starts' inner site is reached over unix sockets from the front itself
+        // (uploadStarts.ts): it keeps the X-Forwarded-Proto the front set, from which the registry
+        // writes an upload's https Location (server.go determineTrustedProxy: RemoteAddr "@").
+        "\ttrusted_proxies_unix",
         "}",
     );
     return ["{", ...indent(lines, 1), "}"];
@@ -589,7 +599,7 @@ function malformedRequestRefusals(): string[] {
  * at error level. 4xx errors (basic_auth's 401) stay at debug and keep their status, as before
  * (caddyhttp.go errorEmptyHandler).
  */
-function errorRoutes(): string[] {
+function errorRoutes(uploadStartsPerUser: number): string[] {
     const answer = (name: string, pattern: string, body: string) => [
         `${name} vars_regexp {http.error.message} \`${pattern}\``,
         `handle ${name} {`,
@@ -603,6 +613,7 @@ function errorRoutes(): string[] {
             [
                 ...answer("@body_length", BODY_LENGTH_ERROR_REGEX, BODY_LENGTH_INVALID_BODY),
                 ...answer("@body_chunks", BODY_CHUNKS_ERROR_REGEX, BODY_CHUNKS_INVALID_BODY),
+                ...renderUploadStartsSpentAnswer(registryErrorBody("TOOMANYREQUESTS", "too many requests", uploadStartsSpentDetail(uploadStartsPerUser))),
                 "@server_error expression `{http.error.status_code} >= 500`",
                 "handle @server_error {",
                 '\terror "{http.error.message}" {http.error.status_code}',
@@ -831,6 +842,15 @@ export function renderFrontConfig(input: FrontInput): string {
             );
         }
     });
+    const uploadsProxy = proxy(uploadUpstream(input.upstream), input.upstreamAuthorization, { requestsMax: input.uploadRequestsMax ?? FRONT_UPLOAD_REQUESTS_DEFAULT, waitSeconds: bodyRequestWaitSeconds(timeouts) });
+    const uploadStarts: UploadStartBudgetInput = {
+        pushUsers: input.users.flatMap((user, index) => (user.role === "push" ? [{ name: user.name, index }] : [])),
+        perUser: input.uploadStartsPerUser ?? DEFAULT_UPLOAD_STARTS_PER_USER,
+        adminSocket: input.adminSocket,
+        upstreamAuthorization: input.upstreamAuthorization,
+    };
+    // After the rewrites above: a limited user's start reaches its count with no query.
+    route.push(...renderUploadStartRoutes(uploadStarts));
     // A manifest's proxy first: reverse_proxy answers the request, so the next one sees only the rest.
     // Both manifest proxies name the same address, so they share the one count; the uploads'
     // proxy names a third, counted apart from both.
@@ -851,6 +871,6 @@ export function renderFrontConfig(input: FrontInput): string {
         ...proxy(input.upstream, input.upstreamAuthorization),
     );
     // `route` keeps this order: the login first, then the refusals, then the proxy.
-    site.push("handle {", "\troute {", ...indent(route, 2), "\t}", "}", ...errorRoutes());
-    return [...globalOptions(input, timeouts), "", `${siteAddress(input)} {`, ...indent(site, 1), "}", ""].join("\n");
+    site.push("handle {", "\troute {", ...indent(route, 2), "\t}", "}", ...errorRoutes(uploadStarts.perUser));
+    return [...globalOptions(input, timeouts), "", `${siteAddress(input)} {`, ...indent(site, 1), "}", ...renderUploadStartSite(uploadStarts, uploadsProxy), ""].join("\n");
 }

@@ -111,7 +111,8 @@ export interface RegistryConfigInput {
  * - `interval`: the purge runs this often, the first time within an hour of the registry's start
  *   (handlers/app.go startUploadPurger: a random 0-59 minute wait). Each run walks the storage
  *   once, as `_catalog` does: 24 walks a day.
- * So what a client abandons is gone within about 14 hours, where it was 8 days before.
+ * So what a client abandons is gone within about 14 hours, where it was 8 days before; how many
+ * uploads one user can leave within that reach, the front bounds (uploadStarts.ts).
  */
 export const UPLOAD_PURGE = { age: "12h", interval: "1h" } as const;
 

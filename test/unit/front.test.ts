@@ -616,14 +616,20 @@ describe("malformed requests the front answers for the registry", () => {
         assert.ok(ok, output);
         const routes = json.apps.http.servers.srv0.errors.routes[0].handle[0].routes as { match: Record<string, any>[]; handle: any[] }[];
         const inner = (route: (typeof routes)[number]) => route.handle[0].routes[0].handle as Record<string, unknown>[];
-        assert.equal(routes.length, 3);
+        assert.equal(routes.length, 4);
         assert.deepEqual(routes[0].match[0].vars_regexp["{http.error.message}"].pattern, BODY_LENGTH_ERROR_REGEX);
         assert.deepEqual(inner(routes[0])[1], { body: BODY_LENGTH_INVALID_BODY, handler: "static_response", status_code: 400 });
         assert.deepEqual(routes[1].match[0].vars_regexp["{http.error.message}"].pattern, BODY_CHUNKS_ERROR_REGEX);
         assert.deepEqual(inner(routes[1])[1], { body: BODY_CHUNKS_INVALID_BODY, handler: "static_response", status_code: 400 });
         // Caddy logs an error an error route handles at debug (modules/caddyhttp/server.go); one
         // the route fails again keeps error level, and the client gets the first error's status.
-        assert.equal(routes[2].match[0].expression.expr, "{http.error.status_code} >= 500");
-        assert.deepEqual(inner(routes[2]), [{ error: "{http.error.message}", handler: "error", status_code: "{http.error.status_code}" }]);
+        // A start refused because its user's budget is spent (uploadStarts.ts): the registry's 429.
+        assert.match(routes[2].match[0].expression.expr, /^\{http\.error\.status_code\} == 503 && \{http\.error\.message\} == "no upstreams available"$/);
+        assert.deepEqual(routes[2].match[0].method, ["POST"]);
+        const spent = inner(routes[2])[1] as { body: string; status_code: number };
+        assert.equal(spent.status_code, 429);
+        assert.equal((JSON.parse(spent.body) as { errors: { code: string }[] }).errors[0].code, "TOOMANYREQUESTS");
+        assert.equal(routes[3].match[0].expression.expr, "{http.error.status_code} >= 500");
+        assert.deepEqual(inner(routes[3]), [{ error: "{http.error.message}", handler: "error", status_code: "{http.error.status_code}" }]);
     });
 });

@@ -100,8 +100,10 @@ describe("the bound on manifest requests in flight to the registry", { skip }, (
                 ["[::ffff:127.0.0.1]:5002", FRONT_MANIFEST_REQUESTS_MAX, FRONT_TIMEOUTS.readBodyIdleSeconds - 5],
                 ["[::ffff:127.0.0.1]:5002", FRONT_MANIFEST_REQUESTS_MAX, FRONT_UPSTREAM_WAIT_SECONDS],
                 ["[::ffff:7f00:1]:5002", FRONT_UPLOAD_REQUESTS_DEFAULT, FRONT_TIMEOUTS.readBodyIdleSeconds - 5],
+                ["[::ffff:7f00:1]:5002", FRONT_UPLOAD_REQUESTS_DEFAULT, FRONT_TIMEOUTS.readBodyIdleSeconds - 5],
+                ["unix//data/upload-starts-0.sock", "none", 0],
             ],
-            "the anonymous `/`, the manifest PUTs, the other manifest requests, the uploads and the rest of the logged-in route",
+            "the anonymous `/`, the manifest PUTs, the other manifest requests, the uploads, the upload starts the inner site passes on (in the uploads' count), the push user's counted starts and the rest of the logged-in route",
         );
     });
 });

@@ -246,7 +246,16 @@ describe("Let's Encrypt stack with a managed DNS record", () => {
             forceDestroy: "true",
             versioning: "true",
             sshAllowedCidrs: '["203.0.113.5/32"]',
+            uploadStartsPerUser: "50",
         });
+    });
+
+    it("holds each push user's upload starts to the budget given, in the front it ships", () => {
+        const start = ofType(d.resources, "command:remote:Command").find((c) => c.name.endsWith("service-container"));
+        assert.ok(start);
+        const caddyfile = decodeBundleFiles(start.inputs.stdin)["front/Caddyfile"];
+        assert.deepEqual(caddyfile.match(/max_fails \d+/g), ["max_fails 50"], "the one push user's count");
+        assert.match(caddyfile, /started 50 uploads within 14 hours/);
     });
 
     it("creates the A record in the zone, pointing at the reserved IP", () => {

@@ -149,6 +149,7 @@ describe("settings validation", () => {
         // Two parts of 16 MiB per upload would let fewer than one docker push's five uploads in at once.
         assert.match(rejects({ s3ChunkSizeMb: "16" }, "private-registry:s3ChunkSizeMb", '"16"').message, /from 5 to 15/);
         rejects({ healthCheckTimeoutSeconds: "5" }, "private-registry:healthCheckTimeoutSeconds", '"5"');
+        assert.match(rejects({ uploadStartsPerUser: "0" }, "private-registry:uploadStartsPerUser", '"0"').message, /from 10 to 1000000/);
     });
 
     it("rejects unknown modes, listing what is allowed", () => {
