@@ -41,6 +41,7 @@ import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME } from "../../components/render/f
 import { systemBinary } from "../../test/harness/tools";
 import { TwinLab } from "../../test/harness/twinLab";
 import { sleep } from "../../test/harness/wait";
+import { containerCgroupDir } from "./containers";
 import type { CpuJob, CpuResult, FloodJob, FloodResult, Kind, Login, RightJob, RightSample, Target } from "./loginsClient";
 
 const GIB = 1024 ** 3;
@@ -72,26 +73,6 @@ function percentile(values: number[], p: number): number {
 
 const ms = (n: number) => (Number.isNaN(n) ? "-" : n.toFixed(2));
 const secs = (n: number) => (n / 1000).toFixed(2);
-
-/** The container's cgroup directory below `root` (cgroupfs: docker/ID; systemd: docker-ID.scope). */
-function containerCgroup(root: string, id: string): string | undefined {
-    let found: string | undefined;
-    const walk = (dir: string) => {
-        for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-            if (found !== undefined || !entry.isDirectory()) {
-                continue;
-            }
-            const child = path.join(dir, entry.name);
-            if (entry.name.includes(id)) {
-                found = child;
-            } else {
-                walk(child);
-            }
-        }
-    };
-    walk(root);
-    return found;
-}
 
 /**
  * A job for loginsClient.ts, run in `ns`'s network namespace. `nsenter --net` and not `ip netns
@@ -208,7 +189,7 @@ async function main(): Promise<void> {
 
         const frontId = (await lab.twin.execChecked(`docker inspect -f '{{.Id}}' ${FRONT_CONTAINER_NAME}`)).stdout.trim();
         const twinCpuacct = path.join("/sys/fs/cgroup/cpuacct", path.basename(lab.twin.memoryCgroup));
-        const frontCgroup = containerCgroup(twinCpuacct, frontId);
+        const frontCgroup = containerCgroupDir(twinCpuacct, frontId);
         if (frontCgroup === undefined) {
             throw new Error(`no cpuacct cgroup of the front container ${frontId} below ${twinCpuacct}`);
         }

@@ -27,6 +27,7 @@ import { dockerRef, ociRef } from "../../test/harness/skopeo";
 import { TwinLab } from "../../test/harness/twinLab";
 import { sleep } from "../../test/harness/wait";
 import { MemoryCgroup } from "./cgroup";
+import { containerMemoryCgroup, inspectContainer, machineOomKills } from "./containers";
 
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
@@ -115,46 +116,6 @@ async function parallel(lab: TwinLab, login: Login, caFile: string, n: number, r
     return { counts, durationMs: Date.now() - started };
 }
 
-/** The container's memory cgroup below the twin's (cgroupfs: docker/ID; systemd: docker-ID.scope). */
-function containerCgroup(twin: MemoryCgroup, id: string): MemoryCgroup | undefined {
-    let found: string | undefined;
-    const walk = (dir: string) => {
-        for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-            if (found !== undefined || !entry.isDirectory()) {
-                continue;
-            }
-            const child = path.join(dir, entry.name);
-            if (entry.name.includes(id)) {
-                found = child;
-            } else {
-                walk(child);
-            }
-        }
-    };
-    try {
-        walk(twin.dir);
-    } catch {
-        // a cgroup went while walking: the next sample looks again
-    }
-    return found === undefined ? undefined : new MemoryCgroup(found);
-}
-
-interface ContainerState {
-    id: string;
-    restarts: number;
-    oomKilled: boolean;
-    memoryLimit: number;
-}
-
-async function inspect(lab: TwinLab, name: string): Promise<ContainerState> {
-    const res = await lab.twin.execChecked(`docker inspect -f '{{.Id}} {{.RestartCount}} {{.State.OOMKilled}} {{.HostConfig.Memory}}' ${name}`);
-    const [id, restarts, oomKilled, memory] = res.stdout.trim().split(" ");
-    return { id, restarts: Number(restarts), oomKilled: oomKilled === "true", memoryLimit: Number(memory) };
-}
-
-/** The machine's OOM kills (this kernel is shared with any other twin running now). */
-const machineOomKills = () => Number(/^oom_kill (\d+)$/m.exec(fs.readFileSync("/proc/vmstat", "utf8"))?.[1] ?? 0);
-
 interface PhaseResult {
     name: string;
     outcome: Outcome;
@@ -231,7 +192,7 @@ async function main(): Promise<void> {
 
         const phase = async (name: string, run: () => Promise<Outcome>) => {
             await sleep(3000);
-            const [registryBefore, frontBefore] = [await inspect(lab, CONTAINER_NAME), await inspect(lab, FRONT_CONTAINER)];
+            const [registryBefore, frontBefore] = [await inspectContainer(lab, CONTAINER_NAME), await inspectContainer(lab, FRONT_CONTAINER)];
             twin.reset("memory.max_usage_in_bytes");
             const failcnt = twin.number("memory.failcnt");
             const machineBefore = machineOomKills();
@@ -258,7 +219,7 @@ async function main(): Promise<void> {
             let frontPeak = 0;
             let sampling = true;
             const peakOf = (id: string) => {
-                const cg = containerCgroup(twin, id);
+                const cg = containerMemoryCgroup(twin, id);
                 try {
                     if (cg !== undefined) {
                         cg.reset("memory.max_usage_in_bytes");
@@ -268,7 +229,7 @@ async function main(): Promise<void> {
                 }
                 return () => {
                     try {
-                        return containerCgroup(twin, id)?.number("memory.max_usage_in_bytes") ?? 0;
+                        return containerMemoryCgroup(twin, id)?.number("memory.max_usage_in_bytes") ?? 0;
                     } catch {
                         return 0;
                     }
@@ -292,7 +253,7 @@ async function main(): Promise<void> {
             frontPeak = Math.max(frontPeak, frontNow());
             oomKillsByCgroup(killsSeen);
             const recoveredMs = await waitServing();
-            const [registryAfter, frontAfter] = [await inspect(lab, CONTAINER_NAME), await inspect(lab, FRONT_CONTAINER)];
+            const [registryAfter, frontAfter] = [await inspectContainer(lab, CONTAINER_NAME), await inspectContainer(lab, FRONT_CONTAINER)];
             let oomKills = 0;
             for (const [dir, kills] of killsSeen) {
                 oomKills += kills - (killsBefore.get(dir) ?? 0);
@@ -317,8 +278,8 @@ async function main(): Promise<void> {
             return recoveredMs !== undefined;
         };
 
-        const registry = await inspect(lab, CONTAINER_NAME);
-        const front = await inspect(lab, FRONT_CONTAINER);
+        const registry = await inspectContainer(lab, CONTAINER_NAME);
+        const front = await inspectContainer(lab, FRONT_CONTAINER);
         for (const n of counts) {
             // A registry that does not serve again would only pile the next phase onto this one.
             if (!(await phase(`${n} GETs at once (pull user)`, () => parallel(lab, pull, caFile, n, { method: "GET" })))) {

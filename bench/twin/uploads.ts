@@ -38,6 +38,7 @@ import { DEFAULTS } from "../../components/settings";
 import { TwinLab } from "../../test/harness/twinLab";
 import { sleep } from "../../test/harness/wait";
 import { MemoryCgroup } from "./cgroup";
+import { containerMemoryCgroup, inspectContainer, machineOomKills } from "./containers";
 import type { UploadJob, UploadReport } from "./uploadClients";
 
 const GIB = 1024 ** 3;
@@ -63,46 +64,6 @@ function flag(name: string): string | undefined {
 /** A curl config line's value, quoted as curl's config parser reads it. */
 const curlQuote = (value: string) => `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 
-/** The container's memory cgroup below the twin's (cgroupfs: docker/ID; systemd: docker-ID.scope). */
-function containerCgroup(twin: MemoryCgroup, id: string): MemoryCgroup | undefined {
-    let found: string | undefined;
-    const walk = (dir: string) => {
-        for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-            if (found !== undefined || !entry.isDirectory()) {
-                continue;
-            }
-            const child = path.join(dir, entry.name);
-            if (entry.name.includes(id)) {
-                found = child;
-            } else {
-                walk(child);
-            }
-        }
-    };
-    try {
-        walk(twin.dir);
-    } catch {
-        // a cgroup went while walking: the next sample looks again
-    }
-    return found === undefined ? undefined : new MemoryCgroup(found);
-}
-
-interface ContainerState {
-    id: string;
-    restarts: number;
-    oomKilled: boolean;
-    memoryLimit: number;
-}
-
-async function inspect(lab: TwinLab, name: string): Promise<ContainerState> {
-    const res = await lab.twin.execChecked(`docker inspect -f '{{.Id}} {{.RestartCount}} {{.State.OOMKilled}} {{.HostConfig.Memory}}' ${name}`);
-    const [id, restarts, oomKilled, memory] = res.stdout.trim().split(" ");
-    return { id, restarts: Number(restarts), oomKilled: oomKilled === "true", memoryLimit: Number(memory) };
-}
-
-/** The machine's OOM kills (this kernel is shared with any other twin running now). */
-const machineOomKills = () => Number(/^oom_kill (\d+)$/m.exec(fs.readFileSync("/proc/vmstat", "utf8"))?.[1] ?? 0);
-
 /**
  * A container's memory peak and how often it reached its limit, over a phase. Its cgroup's
  * counters restart at the phase's start; a container restarted meanwhile has a new cgroup, so
@@ -118,7 +79,7 @@ class ContainerWatch {
         private readonly twin: MemoryCgroup,
         private readonly id: string,
     ) {
-        this.cgroup = containerCgroup(twin, id);
+        this.cgroup = containerMemoryCgroup(twin, id);
         try {
             this.cgroup?.reset("memory.max_usage_in_bytes");
             this.cgroup?.reset("memory.failcnt");
@@ -132,7 +93,7 @@ class ContainerWatch {
         if (this.cgroup === undefined || !this.cgroup.exists()) {
             this.failcnt += this.failcntOfThisLife;
             this.failcntOfThisLife = 0;
-            this.cgroup = containerCgroup(this.twin, this.id);
+            this.cgroup = containerMemoryCgroup(this.twin, this.id);
         }
         try {
             if (this.cgroup !== undefined) {
@@ -261,7 +222,7 @@ async function main(): Promise<void> {
         const results: PhaseResult[] = [];
         const phase = async (n: number): Promise<boolean> => {
             await sleep(3000);
-            const [registryBefore, frontBefore] = [await inspect(lab, CONTAINER_NAME), await inspect(lab, FRONT_CONTAINER_NAME)];
+            const [registryBefore, frontBefore] = [await inspectContainer(lab, CONTAINER_NAME), await inspectContainer(lab, FRONT_CONTAINER_NAME)];
             twin.reset("memory.max_usage_in_bytes");
             const twinFailcnt = twin.number("memory.failcnt");
             const machineBefore = machineOomKills();
@@ -291,7 +252,7 @@ async function main(): Promise<void> {
             front.sample();
             oomKillsByCgroup(twin, killsSeen);
             const recoveredMs = await waitServing();
-            const [registryAfter, frontAfter] = [await inspect(lab, CONTAINER_NAME), await inspect(lab, FRONT_CONTAINER_NAME)];
+            const [registryAfter, frontAfter] = [await inspectContainer(lab, CONTAINER_NAME), await inspectContainer(lab, FRONT_CONTAINER_NAME)];
             let oomKills = 0;
             for (const [dir, kills] of killsSeen) {
                 oomKills += kills - (killsBefore.get(dir) ?? 0);
@@ -322,8 +283,8 @@ async function main(): Promise<void> {
             return recoveredMs !== undefined;
         };
 
-        const registry = await inspect(lab, CONTAINER_NAME);
-        const front = await inspect(lab, FRONT_CONTAINER_NAME);
+        const registry = await inspectContainer(lab, CONTAINER_NAME);
+        const front = await inspectContainer(lab, FRONT_CONTAINER_NAME);
         for (const n of counts) {
             // A registry that does not serve again would only pile the next phase onto this one.
             if (!(await phase(n))) {
