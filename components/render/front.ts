@@ -1,6 +1,7 @@
 import { FAILED_LOGIN_IPV6_PREFIX } from "./fail2ban";
 import { FRONT_PASSWORD_HASH, FRONT_PASSWORD_HASH_PATTERN } from "./frontPassword";
 import { S3_MIN_CHUNK_SIZE_BYTES, uploadsInFlightMax } from "./registryMemory";
+import { ProxyProtocolInput, renderProxyProtocolWrappers } from "./proxyProtocol";
 import { repositoryPatternRegex } from "./repositoryPatterns";
 import { DEFAULT_UPLOAD_STARTS_PER_USER, renderUploadStartRoutes, renderUploadStartSite, renderUploadStartsSpentAnswer, UploadStartBudgetInput, uploadStartsSpentDetail } from "./uploadStarts";
 
@@ -131,6 +132,12 @@ export interface FrontInput {
      * the oldest age out. Default {@link DEFAULT_UPLOAD_STARTS_PER_USER}.
      */
     uploadStartsPerUser?: number;
+    /**
+     * Behind a load balancer that passes TLS through: read the PROXY protocol header its
+     * connections carry, so that the client's address is the one logged and banned
+     * (proxyProtocol.ts). Absent: clients connect directly.
+     */
+    proxyProtocol?: ProxyProtocolInput;
 }
 
 /** One log file's rolling: Caddy renames it at `rollMiB` and keeps `keep` rolled files (gzipped). */
@@ -230,6 +237,9 @@ function checkInput(input: FrontInput): void {
         if (!FRONT_PASSWORD_HASH_PATTERN.test(user.passwordHash)) {
             throw new Error(`user ${user.name} needs an Argon2id hash as renderFrontPasswordHash writes it; got one that starts ${JSON.stringify(user.passwordHash.slice(0, 10))}`);
         }
+    }
+    if (input.proxyProtocol !== undefined && input.tls.kind === "none") {
+        throw new Error("proxyProtocol and tls none are mutually exclusive: a balancer reaches the front over TLS, which the tunnel's loopback front does not serve");
     }
     if (input.tls.kind !== "none" && !HOSTNAME.test(input.tls.hostname)) {
         throw new Error(`hostname must be a DNS name or IP address; got ${JSON.stringify(input.tls.hostname)}`);
@@ -357,6 +367,7 @@ function globalOptions(input: FrontInput, timeouts: FrontTimeouts): string[] {
         // (uploadStarts.ts): it keeps the X-Forwarded-Proto the front set, from which the registry
         // writes an upload's https Location (server.go determineTrustedProxy: RemoteAddr "@").
         "\ttrusted_proxies_unix",
+        ...(input.proxyProtocol === undefined ? [] : renderProxyProtocolWrappers(input.proxyProtocol).map((line) => `\t${line}`)),
         "}",
     );
     return ["{", ...indent(lines, 1), "}"];
