@@ -56,3 +56,21 @@ export async function inspectContainer(lab: TwinLab, name: string): Promise<Cont
 
 /** The machine's OOM kills (this kernel is shared with any other twin running now). */
 export const machineOomKills = () => Number(/^oom_kill (\d+)$/m.exec(fs.readFileSync("/proc/vmstat", "utf8"))?.[1] ?? 0);
+
+/** oom_kill of every cgroup at or below the twin's, the largest seen for each (a container's goes when it restarts). */
+export function oomKillsByCgroup(twin: MemoryCgroup, into: Map<string, number>): void {
+    const walk = (dir: string) => {
+        try {
+            const kills = Number(/^oom_kill (\d+)$/m.exec(fs.readFileSync(path.join(dir, "memory.oom_control"), "utf8"))?.[1] ?? 0);
+            into.set(dir, Math.max(into.get(dir) ?? 0, kills));
+            for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+                if (entry.isDirectory()) {
+                    walk(path.join(dir, entry.name));
+                }
+            }
+        } catch {
+            // a container's cgroup went meanwhile
+        }
+    };
+    walk(twin.dir);
+}

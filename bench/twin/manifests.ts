@@ -27,7 +27,7 @@ import { dockerRef, ociRef } from "../../test/harness/skopeo";
 import { TwinLab } from "../../test/harness/twinLab";
 import { sleep } from "../../test/harness/wait";
 import { MemoryCgroup } from "./cgroup";
-import { containerMemoryCgroup, inspectContainer, machineOomKills } from "./containers";
+import { containerMemoryCgroup, inspectContainer, machineOomKills, oomKillsByCgroup } from "./containers";
 
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
@@ -198,23 +198,7 @@ async function main(): Promise<void> {
             const machineBefore = machineOomKills();
             const killsBefore = new Map<string, number>();
             const killsSeen = new Map<string, number>();
-            const oomKillsByCgroup = (into: Map<string, number>) => {
-                const walk = (dir: string) => {
-                    try {
-                        const kills = Number(/^oom_kill (\d+)$/m.exec(fs.readFileSync(path.join(dir, "memory.oom_control"), "utf8"))?.[1] ?? 0);
-                        into.set(dir, Math.max(into.get(dir) ?? 0, kills));
-                        for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-                            if (entry.isDirectory()) {
-                                walk(path.join(dir, entry.name));
-                            }
-                        }
-                    } catch {
-                        // a container's cgroup went meanwhile
-                    }
-                };
-                walk(twin.dir);
-            };
-            oomKillsByCgroup(killsBefore);
+            oomKillsByCgroup(twin, killsBefore);
             let registryPeak = 0;
             let frontPeak = 0;
             let sampling = true;
@@ -241,7 +225,7 @@ async function main(): Promise<void> {
                 while (sampling) {
                     registryPeak = Math.max(registryPeak, registryNow());
                     frontPeak = Math.max(frontPeak, frontNow());
-                    oomKillsByCgroup(killsSeen);
+                    oomKillsByCgroup(twin, killsSeen);
                     await sleep(100);
                 }
             })();
@@ -251,7 +235,7 @@ async function main(): Promise<void> {
             await sampler;
             registryPeak = Math.max(registryPeak, registryNow());
             frontPeak = Math.max(frontPeak, frontNow());
-            oomKillsByCgroup(killsSeen);
+            oomKillsByCgroup(twin, killsSeen);
             const recoveredMs = await waitServing();
             const [registryAfter, frontAfter] = [await inspectContainer(lab, CONTAINER_NAME), await inspectContainer(lab, FRONT_CONTAINER)];
             let oomKills = 0;

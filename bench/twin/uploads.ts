@@ -38,7 +38,7 @@ import { DEFAULTS } from "../../components/settings";
 import { TwinLab } from "../../test/harness/twinLab";
 import { sleep } from "../../test/harness/wait";
 import { MemoryCgroup } from "./cgroup";
-import { containerMemoryCgroup, inspectContainer, machineOomKills } from "./containers";
+import { containerMemoryCgroup, inspectContainer, machineOomKills, oomKillsByCgroup } from "./containers";
 import type { UploadJob, UploadReport } from "./uploadClients";
 
 const GIB = 1024 ** 3;
@@ -108,24 +108,6 @@ class ContainerWatch {
     get failures(): number {
         return this.failcnt + this.failcntOfThisLife;
     }
-}
-
-/** oom_kill of every cgroup at or below the twin's, the largest seen for each (a container's goes when it restarts). */
-function oomKillsByCgroup(twin: MemoryCgroup, into: Map<string, number>): void {
-    const walk = (dir: string) => {
-        try {
-            const kills = Number(/^oom_kill (\d+)$/m.exec(fs.readFileSync(path.join(dir, "memory.oom_control"), "utf8"))?.[1] ?? 0);
-            into.set(dir, Math.max(into.get(dir) ?? 0, kills));
-            for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-                if (entry.isDirectory()) {
-                    walk(path.join(dir, entry.name));
-                }
-            }
-        } catch {
-            // a container's cgroup went meanwhile
-        }
-    };
-    walk(twin.dir);
 }
 
 interface PhaseResult {
