@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { s3RegionalEndpoint } from "./awsRegion";
 import { CADDY_IMAGE, REGBOT_IMAGE } from "../versions";
 import { FrontInput, FrontTls, FrontUser, renderFrontConfig } from "./front";
+import { ProxyProtocolInput } from "./proxyProtocol";
 import { renderRetentionContainer, RetentionRules } from "./retention";
 import { renderHtpasswd } from "./htpasswd";
 import { renderFrontPasswordHash } from "./frontPassword";
@@ -108,6 +109,11 @@ export interface DeploymentInput {
     gcSchedule?: string;
     /** Tag-retention rules run before each collection; undefined or empty keeps every tag. */
     retention?: RetentionRules;
+    /**
+     * Behind a load balancer that passes TLS through: the CIDRs it connects from, whose PROXY
+     * protocol header names each client (proxyProtocol.ts). Absent: clients connect directly.
+     */
+    proxyProtocol?: ProxyProtocolInput;
 }
 
 export interface Deployment {
@@ -230,6 +236,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         accessLogFile: FRONT_ACCESS_LOG,
         refusedLogFile: FRONT_REFUSED_LOG,
         adminSocket: FRONT_ADMIN_SOCKET,
+        ...(input.proxyProtocol !== undefined ? { proxyProtocol: input.proxyProtocol } : {}),
     };
 
     const primary = primaryUser(input.users);

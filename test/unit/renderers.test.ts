@@ -217,6 +217,14 @@ describe("deployment plan", () => {
         assert.ok(d.stdin.includes(`file front/tls.key ${Buffer.from("-----BEGIN PRIVATE KEY-----x").toString("base64")}`));
     });
 
+    it("reads a balancer's PROXY header only when asked, allowing its network and loopback alone", () => {
+        const direct = renderDeployment(deploymentInput);
+        assert.doesNotMatch(direct.caddyfile, /proxy_protocol/, "a droplet clients reach directly takes no header from anyone");
+        const balanced = renderDeployment({ ...deploymentInput, proxyProtocol: { from: ["10.116.0.0/20"] } });
+        assert.match(balanced.caddyfile, /^\t\t\t\tallow 10\.116\.0\.0\/20 127\.0\.0\.1\/32 ::1\/128$/m);
+        assert.equal(balanced.startScript, direct.startScript, "the front's Caddyfile is all that changes");
+    });
+
     it("binds the tunnel's front to loopback only, without TLS", () => {
         const d = renderDeployment({ ...deploymentInput, tls: { kind: "none" } });
         assert.match(d.caddyfile, /^http:\/\/:5000 \{\n\tbind 127\.0\.0\.1$/m);
