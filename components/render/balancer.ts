@@ -1,0 +1,54 @@
+import { PUBLIC_PORT } from "./deployment";
+
+/**
+ * The DigitalOcean load balancer in front of replicas: what it forwards and how it tells a
+ * replica that serves from one that does not. Pure values, shared by the program and by the
+ * rehearsal's stand-in balancer, so the two cannot drift apart.
+ */
+
+/** Replicas a stack may run; 1 is the single droplet with no balancer. */
+export const MIN_REPLICAS = 1;
+export const MAX_REPLICAS = 10;
+
+/**
+ * TLS passes through on 443 as TCP: each replica's front terminates it with the stack's one key
+ * pair, and the balancer prepends a PROXY v1 header naming the client (proxyProtocol.ts). The
+ * balancer then cannot read or alter a request, which is what keeps the logins end to end.
+ */
+export const BALANCER_FORWARDING_RULE = {
+    entryPort: PUBLIC_PORT,
+    entryProtocol: "tcp",
+    targetPort: PUBLIC_PORT,
+    targetProtocol: "tcp",
+} as const;
+
+/**
+ * The health check: the front's `/`, which answers 200 without a login while the registry's
+ * storage health check passes and 503 once it fails (front.ts, registryConfig.ts `health`).
+ * DigitalOcean counts a 2xx-3xx answer as up, and sends the PROXY header on its checks too.
+ *
+ * Every number is set: the provider's defaults (unhealthy 3, healthy 5) differ from the API's
+ * (5 and 3), so leaving one out would depend on which applies. Ranges: interval and timeout
+ * 3-300 s, thresholds 2-10 (terraform-provider-digitalocean resource_loadbalancer.go).
+ * A replica that stops answering leaves the pool after about interval × unhealthyThreshold,
+ * 10 s here, and rejoins after interval × healthyThreshold of answers.
+ */
+export const BALANCER_HEALTH_CHECK = {
+    protocol: "https",
+    port: PUBLIC_PORT,
+    path: "/",
+    checkIntervalSeconds: 5,
+    responseTimeoutSeconds: 3,
+    unhealthyThreshold: 2,
+    healthyThreshold: 3,
+} as const;
+
+/** Seconds a failing replica may still receive new connections: the balancer's detection time. */
+export function balancerDetectionSeconds(check: Pick<typeof BALANCER_HEALTH_CHECK, "checkIntervalSeconds" | "responseTimeoutSeconds" | "unhealthyThreshold"> = BALANCER_HEALTH_CHECK): number {
+    return check.checkIntervalSeconds * check.unhealthyThreshold + check.responseTimeoutSeconds;
+}
+
+/** The resource names of replica `index` (0-based): the first keeps a single droplet's names. */
+export function replicaName(base: string, index: number): string {
+    return index === 0 ? base : `${base}-${index + 1}`;
+}
