@@ -45,7 +45,7 @@ MIN_GO_MINOR=26
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache_bin="$repo_root/.cache/bin"
-apt_packages=(skopeo podman runc slirp4netns openssh-server openssh-client curl openssl shellcheck uidmap systemd util-linux fail2ban iptables iproute2 mmdebstrap systemd-container apt-utils libcap2-bin python3 dnsmasq-base)
+apt_packages=(skopeo podman runc slirp4netns openssh-server openssh-client curl openssl shellcheck uidmap systemd util-linux fail2ban iptables iproute2 mmdebstrap systemd-container apt-utils libcap2-bin python3 dnsmasq-base haproxy)
 
 log() { printf '[rehearsal-tools] %s\n' "$*"; }
 die() { printf '[rehearsal-tools] ERROR: %s\n' "$*" >&2; exit 1; }
