@@ -19,6 +19,19 @@ export interface PlanOptions {
     config: Record<string, string>;
     /** What the mocked ReservedIp and the droplet's ipv4Address give: the test host's address. */
     dropletAddress: string;
+    /**
+     * With replicas, each host's own address, by its DockerHost component's name (`registry-host`,
+     * `registry-host-2`, ...): its ReservedIp (`<host>-ip`) and its droplet (`<host>-droplet`) give
+     * it. A host not named here gets `dropletAddress`.
+     */
+    dropletAddresses?: Record<string, string>;
+    /** What the mocked load balancer's `ip` gives: the stand-in balancer's address. */
+    balancerAddress?: string;
+    /**
+     * The VPC's `ipRange` the getVpc invoke answers with: the network the balancer connects from.
+     * Default {@link DEFAULT_VPC_IP_RANGE}.
+     */
+    vpcIpRange?: string;
     /** An earlier plan: its generated values are kept by resource name while their inputs stay the same. */
     previous?: DeployPlan;
     /**
@@ -32,6 +45,25 @@ export interface PlanOptions {
      * domain's A record): `ip netns exec` binds /etc/netns/NS/resolv.conf over /etc/resolv.conf.
      */
     netns?: string;
+}
+
+/** A cloud firewall's inbound rule as the program gives it to `digitalocean.Firewall`. */
+export interface PlannedFirewallRule {
+    protocol: string;
+    portRange?: string;
+    sourceAddresses?: string[];
+    /** A load balancer's traffic, by its id (the mocked balancer's id is its resource name plus `-id`). */
+    sourceLoadBalancerUids?: string[];
+    sourceDropletIds?: number[];
+    sourceTags?: string[];
+}
+
+/** What getVpc answers when the test names no range: a stand-in VPC range, in no test network. */
+export const DEFAULT_VPC_IP_RANGE = "10.116.0.0/20";
+
+/** The DockerHost a ReservedIp (`<host>-ip`) or droplet (`<host>-droplet`) belongs to, by its resource name. */
+export function hostOfResource(name: string): string {
+    return name.replace(/-(ip|droplet|firewall)$/, "");
 }
 
 export interface PlannedConnection {
@@ -75,9 +107,15 @@ export interface GeneratedValue {
 }
 
 export interface DeployPlan {
-    /** The droplet's cloud-init user data, unwrapped. */
+    /** The (first) droplet's cloud-init user data, unwrapped. */
     userData: string;
-    firewall: { inboundRules: { protocol: string; portRange?: string; sourceAddresses?: string[] }[] };
+    /** The (first) cloud firewall's rules. */
+    firewall: { inboundRules: PlannedFirewallRule[] };
+    /**
+     * Each host by its DockerHost component's name (`registry-host`, `registry-host-2`, ...): its
+     * droplet's user data (each host has a host key of its own) and its cloud firewall's rules.
+     */
+    hosts: Record<string, { userData: string; firewall: { inboundRules: PlannedFirewallRule[] } }>;
     /** A topological order over `after`; ties in the order the program declared them. */
     commands: PlannedCommand[];
     /** The stack's exports, secrets unwrapped; exports the program leaves undefined are absent. */

@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { utils as ssh2Utils } from "ssh2";
-import type { DeployPlan, GeneratedValue, PlannedCommand, PlannedConnection, PlanOptions } from "./deployPlan";
-import { sameValue } from "./deployPlan";
+import type { DeployPlan, GeneratedValue, PlannedCommand, PlannedConnection, PlannedFirewallRule, PlanOptions } from "./deployPlan";
+import { DEFAULT_VPC_IP_RANGE, hostOfResource, sameValue } from "./deployPlan";
 import { installMocks, MockedResult, RecordedResource, settle, valueOf } from "../support/mocks";
 
 // ---- Keys: what @pulumi/tls's PrivateKey gives, made with node:crypto.
@@ -389,15 +389,54 @@ function plannedCommands(recorded: RecordedResource[], registration: Registratio
     return topological(commands, (name) => declared.get(name) ?? Number.MAX_SAFE_INTEGER);
 }
 
+/** The mocked droplets' VPC, which getVpc describes. */
+const TWIN_VPC_ID = "twin-vpc";
+
+/**
+ * Answers the provider functions the program calls: getVpc with the network the test's balancer
+ * connects from. The unit tests' mocks refuse every call; the monitor's mocks are wrapped on
+ * its first invoke so resource registrations still reach them unchanged.
+ */
+function answerInvokes(options: PlanOptions): void {
+    type Mocks = { call(args: { token: string; inputs: Record<string, unknown> }): unknown; newResource(args: unknown): unknown };
+    const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { mocks: Mocks; invoke(req: unknown, cb: unknown): unknown } } };
+    const invoke = MockMonitor.prototype.invoke;
+    const wrapped = new WeakSet<Mocks>();
+    MockMonitor.prototype.invoke = function (req: unknown, cb: unknown) {
+        if (!wrapped.has(this.mocks)) {
+            const inner = this.mocks;
+            const outer: Mocks = {
+                newResource: (args) => inner.newResource(args),
+                call: (args) => {
+                    if (args.token === "digitalocean:index/getVpc:getVpc") {
+                        const id = typeof args.inputs.id === "string" ? args.inputs.id : TWIN_VPC_ID;
+                        return { id, name: "twin-vpc", urn: `do:vpc:${id}`, region: "nyc3", ipRange: options.vpcIpRange ?? DEFAULT_VPC_IP_RANGE, default: true, description: "", createdAt: "" };
+                    }
+                    return inner.call(args);
+                },
+            };
+            wrapped.add(outer);
+            this.mocks = outer;
+        }
+        return invoke.call(this, req, cb);
+    };
+}
+
 /** Generated values: kept from `previous` while type and inputs match, as Pulumi's state keeps them. */
-function resultOverride(options: PlanOptions, generated: Record<string, GeneratedValue>) {
+function resultOverride(options: PlanOptions, generated: Record<string, GeneratedValue>, dropletIds: Map<string, string>) {
     return (resource: { type: string; name: string; inputs: Record<string, any> }, defaults: MockedResult): MockedResult => {
         const { type, name, inputs } = resource;
+        const address = () => options.dropletAddresses?.[hostOfResource(name)] ?? options.dropletAddress;
         if (type === "digitalocean:index/reservedIp:ReservedIp") {
-            return { ...defaults, state: { ...defaults.state, ipAddress: options.dropletAddress } };
+            return { ...defaults, state: { ...defaults.state, ipAddress: address() } };
         }
         if (type === "digitalocean:index/droplet:Droplet") {
-            return { ...defaults, state: { ...defaults.state, ipv4Address: options.dropletAddress } };
+            dropletIds.set(name, defaults.id);
+            // DigitalOcean puts a droplet given no VPC into the region's default one.
+            return { ...defaults, state: { ...defaults.state, ipv4Address: address(), vpcUuid: inputs.vpcUuid ?? TWIN_VPC_ID } };
+        }
+        if (type === "digitalocean:index/loadBalancer:LoadBalancer" && options.balancerAddress !== undefined) {
+            return { ...defaults, state: { ...defaults.state, ip: options.balancerAddress, vpcUuid: inputs.vpcUuid ?? TWIN_VPC_ID } };
         }
         const kept = options.previous?.generated[name];
         const made = kept !== undefined && kept.type === type && sameValue(kept.inputs, inputs) ? kept : generate(type, inputs, options.accessKey);
@@ -411,8 +450,10 @@ function resultOverride(options: PlanOptions, generated: Record<string, Generate
 
 async function plan(options: PlanOptions): Promise<DeployPlan> {
     const registration = recordRegistrations();
+    answerInvokes(options);
     const generated: Record<string, GeneratedValue> = {};
-    const recorded = installMocks("private-registry", resultOverride(options, generated));
+    const dropletIds = new Map<string, string>();
+    const recorded = installMocks("private-registry", resultOverride(options, generated, dropletIds));
     pulumi.runtime.setAllConfig(options.config);
     const program = require("../../index") as Record<string, unknown>;
     await settle(recorded);
@@ -425,9 +466,21 @@ async function plan(options: PlanOptions): Promise<DeployPlan> {
     }
     const droplet = recorded.find((r) => r.type === "digitalocean:index/droplet:Droplet");
     const firewall = recorded.find((r) => r.type === "digitalocean:index/firewall:Firewall");
+    const hosts: DeployPlan["hosts"] = {};
+    const firewalls = recorded.filter((r) => r.type === "digitalocean:index/firewall:Firewall");
+    for (const d of recorded.filter((r) => r.type === "digitalocean:index/droplet:Droplet")) {
+        const host = hostOfResource(d.name);
+        // DigitalOcean applies every firewall that lists a droplet, their rules together: the
+        // host's own (SSH) and, behind a balancer, one beside it that admits the balancer.
+        const id = Number(dropletIds.get(d.name));
+        const covering = firewalls.filter((f) => ((f.inputs.dropletIds ?? []) as unknown[]).map(Number).includes(id));
+        const applied = covering.length > 0 ? covering : firewalls.filter((f) => hostOfResource(f.name) === host);
+        hosts[host] = { userData: d.inputs.userData, firewall: { inboundRules: applied.flatMap((f) => (f.inputs.inboundRules ?? []) as PlannedFirewallRule[]) } };
+    }
     return {
         userData: droplet?.inputs.userData,
         firewall: { inboundRules: firewall?.inputs.inboundRules ?? [] },
+        hosts,
         commands: plannedCommands(recorded, registration),
         outputs,
         generated,
