@@ -5,7 +5,7 @@ import { resolveSettings, SettingsInput } from "./settingsRules";
 /**
  * The PrivateRegistry component's arguments. Defaults match Pulumi.yaml's. The settings that
  * decide which resources exist (`storage`, `exposure`, `tls`, `domain`, `dnsZone`, `forceDestroy`,
- * `alertEmails`, `users`, `credentialRotation`, `acmeServerCa`) are plain
+ * `alertEmails`, `users`, `credentialRotation`, `acmeServerCa`, `replicas`) are plain
  * values, because Pulumi must know them when the resources are declared; every other one may be
  * an Output.
  */
@@ -64,6 +64,12 @@ export interface PrivateRegistryArgs {
     dropletSize?: pulumi.Input<string>;
     /** Image slug of the Docker 1-click. Default `"docker-22-04"`. */
     dropletImage?: pulumi.Input<string>;
+    /**
+     * Droplets serving the registry (1-10). Above 1 they stand behind a DigitalOcean load balancer
+     * that passes TLS through, share one bucket, key pair, upload secret and set of logins, and
+     * are updated one at a time; it needs `tls: "private-ca"` and `gcSchedule: ""`. Default `1`.
+     */
+    replicas?: number;
     /** The push user's name when `users` is not given; its password is generated. Default `"ci"`. */
     registryUsername?: pulumi.Input<string>;
     /**
@@ -102,7 +108,7 @@ export interface PrivateRegistryArgs {
     alertEmails?: string[];
 }
 
-const STRUCTURAL = ["storage", "exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails", "users", "credentialRotation", "acmeServerCa"] as const;
+const STRUCTURAL = ["storage", "exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails", "users", "credentialRotation", "acmeServerCa", "replicas"] as const;
 
 /** Settings as the component uses them: plain where known now, Outputs where they are not. */
 export interface ResolvedArgs {
@@ -144,7 +150,12 @@ export function resolveArgs(name: string, args: PrivateRegistryArgs): ResolvedAr
         }
     };
     // A region not yet known stands in as a valid one for the checks that can run now.
-    const placeholders: SettingsInput = "awsRegion" in pending && known.storage !== "spaces" ? { awsRegion: "us-east-1" } : {};
+    // A schedule not yet known stands in as none, which every combination allows; the whole set's
+    // check judges the real one.
+    const placeholders: SettingsInput = {
+        ...("awsRegion" in pending && known.storage !== "spaces" ? { awsRegion: "us-east-1" } : {}),
+        ...("gcSchedule" in pending ? { gcSchedule: "" } : {}),
+    };
     const settings = validate({ ...(known as SettingsInput), ...placeholders }, `PrivateRegistry "${name}": invalid arguments (nothing was created):`);
     if (Object.keys(pending).length === 0) {
         return { known: settings, value: (key) => settings[key], all: pulumi.output(settings) };

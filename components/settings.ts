@@ -1,4 +1,5 @@
 import { AwsPartition } from "./render/awsRegion";
+import { MIN_REPLICAS } from "./render/balancer";
 import { RegistryRole } from "./render/front";
 import { DEFAULT_GC_SCHEDULE } from "./render/maintenance";
 import { DEFAULT_UPLOAD_STARTS_PER_USER } from "./render/uploadStarts";
@@ -63,6 +64,11 @@ export interface Settings {
     dropletRegion: string;
     dropletSize: string;
     dropletImage: string;
+    /**
+     * Droplets serving the registry: 1 is a single droplet; more stand behind a DigitalOcean load
+     * balancer that passes TLS through (render/balancer.ts).
+     */
+    replicas: number;
     /** Extra OpenSSH public keys for operators, besides the generated deploy key. */
     extraSshPublicKeys: string[];
     sshAllowedCidrs: string[];
@@ -133,6 +139,7 @@ export const DEFAULTS = {
     dropletRegion: "nyc3",
     dropletSize: "s-1vcpu-1gb",
     dropletImage: "docker-22-04",
+    replicas: MIN_REPLICAS,
     extraSshPublicKeys: [] as string[],
     sshAllowedCidrs: ["0.0.0.0/0", "::/0"],
     // IPv4 only: no record this program creates points at the droplet's IPv6 address, and the

@@ -9,6 +9,7 @@ import { gcScheduleProblem } from "./render/maintenance";
 import { luaPatternProblem } from "./render/retention";
 import { largestChunkSizeMb } from "./render/registryMemory";
 import { REGISTRY_IMAGE_DIGESTS } from "./versions";
+import { MAX_REPLICAS, MIN_REPLICAS } from "./render/balancer";
 
 /**
  * The one validator of every setting, on typed values: stack config is parsed into these values
@@ -39,6 +40,7 @@ export interface SettingsInput {
     dropletRegion?: string;
     dropletSize?: string;
     dropletImage?: string;
+    replicas?: number;
     registryUsername?: string;
     /** Objects as stack config or a caller gives them; checked item by item. */
     users?: unknown[];
@@ -66,6 +68,7 @@ export const NUMBER_RANGES = {
     s3ChunkSizeMb: [5, largestChunkSizeMb()],
     healthCheckTimeoutSeconds: [30, 1800],
     uploadStartsPerUser: [10, 1000000],
+    replicas: [MIN_REPLICAS, MAX_REPLICAS],
     keepNewestTags: [0, 10000],
     keepTagsYoungerThanDays: [0, 3650],
     credentialRotation: [0, 1000000],
@@ -432,6 +435,7 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
         dropletRegion: text("dropletRegion", DEFAULTS.dropletRegion, (v) => REGION_SLUG.test(v), "a DigitalOcean region slug such as nyc3 or fra1"),
         dropletSize: text("dropletSize", DEFAULTS.dropletSize, (v) => SLUG.test(v), "a DigitalOcean size slug such as s-1vcpu-1gb"),
         dropletImage: text("dropletImage", DEFAULTS.dropletImage, (v) => SLUG.test(v), "a DigitalOcean image slug such as docker-22-04"),
+        replicas: whole("replicas"),
         extraSshPublicKeys: list("extraSshPublicKeys", (v) => SSH_PUBLIC_KEY.test(v), true),
         sshAllowedCidrs: list("sshAllowedCidrs", isCidr, false),
         httpsAllowedCidrs: list("httpsAllowedCidrs", isCidr, false),
@@ -548,8 +552,37 @@ export function resolveSettings(input: SettingsInput, keyName: (key: string) => 
         problems.push(`${key("domain")} must be ${shown(dnsZone)} or a name under it when ${key("dnsZone")} is set; got ${shown(domain)}`);
     }
 
+    problems.push(...replicaProblems(settings, key));
+
     if (problems.length > 0) {
         throw new SettingsError(problems, header);
     }
     return settings;
+}
+
+/**
+ * What more than one replica cannot be combined with, yet. Each message says why, so that the
+ * refusal reads as a limit of the design and not of the input.
+ */
+function replicaProblems(settings: Settings, key: (k: string) => string): string[] {
+    if (settings.replicas <= MIN_REPLICAS) {
+        return [];
+    }
+    const problems: string[] = [];
+    const given = `got ${key("replicas")}=${settings.replicas}`;
+    if (settings.exposure === "tunnel") {
+        problems.push(`${key("replicas")} above 1 and ${key("exposure")}="tunnel" are mutually exclusive: a tunnelled registry is reached through one droplet's SSH, which no balancer can share; ${given}`);
+    } else if (settings.tls === "letsencrypt") {
+        problems.push(
+            `${key("replicas")} above 1 requires ${key("tls")}="private-ca": behind the balancer, Let's Encrypt's validation reaches whichever replica the balancer picks, not the one that asked, ` +
+                `so no replica could obtain the certificate; ${given} with ${key("tls")}="letsencrypt" (or "auto" with a ${key("domain")})`,
+        );
+    }
+    if (settings.gcSchedule !== undefined) {
+        problems.push(
+            `${key("replicas")} above 1 and ${key("gcSchedule")} are mutually exclusive: a collection on one replica while another accepts pushes could delete the layers of those pushes; ` +
+                `set ${key("gcSchedule")} to "" (no collection); ${given} with ${key("gcSchedule")}=${shown(settings.gcSchedule)}`,
+        );
+    }
+    return problems;
 }

@@ -127,6 +127,7 @@ function loadStack(config: ConfigSource, awsConfig: ConfigSource, env: Record<st
         registryImageDigest: str("registryImageDigest"),
         healthCheckTimeoutSeconds: int("healthCheckTimeoutSeconds"),
         uploadStartsPerUser: int("uploadStartsPerUser"),
+        replicas: int("replicas"),
         // Set to "" it turns collection off, which is why it is read without str().
         gcSchedule: config.get("gcSchedule"),
         keepNewestTags: int("keepNewestTags"),

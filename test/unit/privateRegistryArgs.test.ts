@@ -64,7 +64,7 @@ describe("PrivateRegistryArgs", () => {
 
     it("takes an Output for every setting that does not decide which resources exist", () => {
         // acmeServerCa decides whether an uptime check can judge the certificate, so whether one exists.
-        const plain = ["storage", "exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails", "users", "credentialRotation", "acmeServerCa"];
+        const plain = ["storage", "exposure", "tls", "domain", "dnsZone", "forceDestroy", "alertEmails", "users", "credentialRotation", "acmeServerCa", "replicas"];
         for (const [key, { type }] of argsFields()) {
             assert.equal(type.startsWith("pulumi.Input<"), !plain.includes(key), `${key}: ${type}`);
         }
@@ -87,6 +87,15 @@ describe("validation of the component's arguments", () => {
         await assert.rejects(settled(resolved.value("dropletSize"), resolved.all), (e: Error) => pulumi.RunError.isInstance(e) && /dropletSize must have a disk of at least 25 GB/.test(e.message));
         const good = resolveArgs("registry", { awsRegion: "us-east-1", dropletSize: pulumi.output("s-2vcpu-2gb") });
         assert.equal(await settled(good.value("dropletSize")), "s-2vcpu-2gb");
+    });
+
+    it("judges replicas against a collection schedule given as an Output once it resolves, not against the default", async () => {
+        const several = { awsRegion: "us-east-1", tls: "private-ca" as const, replicas: 2 };
+        const off = resolveArgs("registry", { ...several, gcSchedule: pulumi.output("") });
+        assert.equal(await settled(off.value("gcSchedule")), undefined);
+        const on = resolveArgs("registry", { ...several, gcSchedule: pulumi.output("Sun *-*-* 03:00:00") });
+        await assert.rejects(settled(on.value("gcSchedule"), on.all), /replicas above 1 and gcSchedule are mutually exclusive/);
+        assert.throws(() => resolveArgs("registry", several), /replicas above 1 and gcSchedule are mutually exclusive/, "the default schedule, known at once, is refused at once");
     });
 
     it("checks combinations across plain and Output values: Let's Encrypt behind a narrowed list", async () => {

@@ -502,3 +502,40 @@ describe("acmeServer and acmeServerCa", () => {
         assert.ok(notices.some((n) => n.text.includes(`a certificate from the ACME server ${STEP_CA}`)));
     });
 });
+
+describe("replicas", () => {
+    const several = { replicas: "3", tls: "private-ca", gcSchedule: "" };
+
+    it("defaults to one droplet, and takes 2 to 10 with the private CA and no collection", () => {
+        assert.equal(load({}).replicas, 1);
+        assert.equal(load(several).replicas, 3);
+        assert.equal(load({ ...several, replicas: "10" }).replicas, 10);
+    });
+
+    it("refuses a count outside 1-10, naming the range", () => {
+        assert.match(rejects({ ...several, replicas: "0" }, "private-registry:replicas", '"0"').message, /from 1 to 10/);
+        rejects({ ...several, replicas: "11" }, "private-registry:replicas", '"11"');
+    });
+
+    it("refuses the tunnel, which one droplet's SSH serves", () => {
+        const error = rejects({ replicas: "2", exposure: "tunnel", gcSchedule: "" }, "private-registry:exposure");
+        assert.match(error.message, /replicas above 1 and private-registry:exposure="tunnel" are mutually exclusive/);
+    });
+
+    it("refuses Let's Encrypt, whose validation the balancer sends to any replica, whether chosen or implied by a domain", () => {
+        for (const tls of [{ tls: "letsencrypt", domain: "registry.example.com" }, { domain: "registry.example.com" }] as Record<string, string>[]) {
+            const error = rejects({ replicas: "2", gcSchedule: "", ...tls }, "private-registry:tls");
+            assert.match(error.message, /requires private-registry:tls="private-ca".*got private-registry:replicas=2/);
+        }
+    });
+
+    it("refuses a collection schedule, the default one included, and says how to turn it off", () => {
+        const error = rejects({ replicas: "2", tls: "private-ca" }, "private-registry:gcSchedule", '"Sun *-*-* 03:00:00"');
+        assert.match(error.message, /set private-registry:gcSchedule to "" \(no collection\)/);
+    });
+
+    it("lets one replica keep every combination it had", () => {
+        assert.equal(load({ replicas: "1", exposure: "tunnel" }).replicas, 1);
+        assert.equal(load({ replicas: "1", domain: "registry.example.com" }).gcSchedule, DEFAULTS.gcSchedule);
+    });
+});
