@@ -12,6 +12,8 @@ import { isEmail, shown } from "./settingsRules";
 export interface RegistryAlertsArgs {
     /** The droplet's ID: alert policies name droplets by ID, as strings. */
     dropletId: pulumi.Input<string>;
+    /** More droplets serving the same registry (replicas), watched by the same policies. */
+    moreDropletIds?: pulumi.Input<string>[];
     /**
      * Who is e-mailed. Plain, because it is checked before anything is created. DigitalOcean
      * accepts only addresses of members of the team that owns the token.
@@ -153,7 +155,7 @@ export class RegistryAlerts extends pulumi.ComponentResource {
                     compare: "GreaterThan",
                     value,
                     window,
-                    entities: [args.dropletId],
+                    entities: [args.dropletId, ...(args.moreDropletIds ?? [])],
                     alerts: { emails },
                     description: `${name}: ${what} above ${value}% for ${window}`,
                 },

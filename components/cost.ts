@@ -83,6 +83,13 @@ export const PRICES = {
         /** Droplet monitoring alerts are free; each uptime check is billed (its alerts are not). */
         monitoringAlert: { usd: 0, per: "month", source: "https://docs.digitalocean.com/products/monitoring/details/limits/", note: "Monitoring is a free, opt-in service" } satisfies Price,
         uptimeCheck: { usd: 1, per: "check-month", source: "https://docs.digitalocean.com/products/uptime/details/pricing/", note: "billed hourly; its alerts cost nothing" } satisfies Price,
+        /** With replicas only: the balancer at its default size of one node. */
+        loadBalancerNode: {
+            usd: 10,
+            per: "node-month",
+            source: "https://docs.digitalocean.com/products/networking/load-balancers/",
+            note: "one node, the default size; bandwidth neutral: the droplets' transfer is billed as without it",
+        } satisfies Price,
         spaces: {
             subscription: {
                 usd: 5,
@@ -209,6 +216,30 @@ export interface ProjectUsage {
     awsFreeEgressGb?: number;
     /** DigitalOcean uptime checks (one with alertEmails and Let's Encrypt). Default 0. */
     uptimeChecks?: number;
+    /** Droplets serving the registry; above 1 a load balancer is billed too. Default 1. */
+    replicas?: number;
+}
+
+/**
+ * The droplets' lines and the balancer's, the same for either storage: each replica is a droplet
+ * of the chosen size, and DigitalOcean pools the droplets' included transfer across the account.
+ */
+function dropletLines(usage: ProjectUsage, droplet: DropletPrice): { lines: LineItem[]; replicas: number; includedTransferGb: number } {
+    const replicas = nonNegative("replicas", usage.replicas ?? 1);
+    if (!Number.isInteger(replicas) || replicas < 1) {
+        throw new Error(`replicas must be a whole number >= 1; got ${replicas}`);
+    }
+    const includedTransferGb = droplet.includedTransferGb * replicas;
+    const lines: LineItem[] = [
+        replicas === 1
+            ? { item: "droplet", usd: droplet.usd, detail: `${usage.dropletSize}, ${droplet.includedTransferGb} GB transfer included` }
+            : { item: "droplets", usd: droplet.usd * replicas, detail: `${replicas} x ${usage.dropletSize} at ${money(droplet.usd)}, ${includedTransferGb} GB transfer included in all` },
+    ];
+    if (replicas > 1) {
+        const node = PRICES.digitalocean.loadBalancerNode;
+        lines.push({ item: "load balancer", usd: node.usd, detail: `1 node x ${money(node.usd)}/month, TLS passed through` });
+    }
+    return { lines, replicas, includedTransferGb };
 }
 
 function nonNegative(name: string, value: number): number {
@@ -262,8 +293,8 @@ export function estimateMonthlyCost(usage: ProjectUsage): CostEstimate {
     const aws = PRICES.aws;
     const req = REGISTRY_S3_REQUESTS;
 
-    const lines: LineItem[] = [];
-    lines.push({ item: "droplet", usd: droplet.usd, detail: `${usage.dropletSize}, ${droplet.includedTransferGb} GB transfer included` });
+    const hosts = dropletLines(usage, droplet);
+    const lines: LineItem[] = [...hosts.lines];
     lines.push({ item: "S3 storage", usd: storedGb * aws.s3StandardStorage.usd, detail: `${storedGb} GB x ${money(aws.s3StandardStorage.usd)}/GB-month` });
     const uptimeChecks = nonNegative("uptimeChecks", usage.uptimeChecks ?? 0);
     if (uptimeChecks > 0) {
@@ -281,18 +312,18 @@ export function estimateMonthlyCost(usage: ProjectUsage): CostEstimate {
 
     // Without redirect the droplet also sends every pulled byte out again.
     const dropletOutGb = usage.redirect ? 0 : pulledGb;
-    const overGb = Math.max(0, dropletOutGb - droplet.includedTransferGb);
+    const overGb = Math.max(0, dropletOutGb - hosts.includedTransferGb);
     lines.push({
         item: "droplet transfer",
         usd: overGb * PRICES.digitalocean.transferOverage.usd,
         detail: usage.redirect
             ? "redirect on: clients fetch blobs from S3, not through the droplet"
-            : `${dropletOutGb} GB out of ${droplet.includedTransferGb} GB included, ${overGb} GB over`,
+            : `${dropletOutGb} GB out of ${hosts.includedTransferGb} GB included, ${overGb} GB over`,
     });
 
     const dataParts = Math.ceil((pushedGb * 1024) / chunkSizeMb);
     const copyParts = Math.ceil((pushedGb * 1024) / req.multipartCopyPartMb);
-    const healthChecks = healthInterval === 0 ? 0 : (PRICES.hoursPerMonth * 3600) / healthInterval;
+    const healthChecks = healthInterval === 0 ? 0 : (hosts.replicas * PRICES.hoursPerMonth * 3600) / healthInterval;
     const putClass = pushes * req.perPushPutClass + dataParts + copyParts + healthChecks * req.perHealthCheckPutClass;
     const getClass = pushes * req.perPushGetClass + pulls * (usage.redirect ? req.perPullGetClassRedirect : req.perPullGetClassStreamed);
     lines.push({
@@ -314,8 +345,8 @@ function estimateSpacesProjectCost(usage: ProjectUsage): CostEstimate {
     const pulledGb = nonNegative("pulledGbPerMonth", usage.pulledGbPerMonth);
     const uptimeChecks = nonNegative("uptimeChecks", usage.uptimeChecks ?? 0);
     const spaces = PRICES.digitalocean.spaces;
-    const lines: LineItem[] = [];
-    lines.push({ item: "droplet", usd: droplet.usd, detail: `${usage.dropletSize}, ${droplet.includedTransferGb} GB transfer included` });
+    const hosts = dropletLines(usage, droplet);
+    const lines: LineItem[] = [...hosts.lines];
     lines.push({ item: "Spaces subscription", usd: spaces.subscription.usd, detail: `${spaces.subscription.includedStorageGb} GB storage and ${spaces.subscription.includedTransferGb} GB transfer included` });
     const storageOverGb = Math.max(0, storedGb - spaces.subscription.includedStorageGb);
     lines.push({ item: "Spaces extra storage", usd: storageOverGb * spaces.storageOverage.usd, detail: `${storageOverGb} GB x ${money(spaces.storageOverage.usd)}/GB-month` });
@@ -331,11 +362,11 @@ function estimateSpacesProjectCost(usage: ProjectUsage): CostEstimate {
         detail: `${pulledGb} GB out of Spaces, ${Math.min(pulledGb, spaces.subscription.includedTransferGb)} GB included, ${transferOverGb} GB x ${money(spaces.transferOverage.usd)}`,
     });
     const dropletOutGb = usage.redirect ? 0 : pulledGb;
-    const overGb = Math.max(0, dropletOutGb - droplet.includedTransferGb);
+    const overGb = Math.max(0, dropletOutGb - hosts.includedTransferGb);
     lines.push({
         item: "droplet transfer",
         usd: overGb * PRICES.digitalocean.transferOverage.usd,
-        detail: usage.redirect ? "redirect on: clients fetch blobs from Spaces, not through the droplet" : `${dropletOutGb} GB out of ${droplet.includedTransferGb} GB included, ${overGb} GB over`,
+        detail: usage.redirect ? "redirect on: clients fetch blobs from Spaces, not through the droplet" : `${dropletOutGb} GB out of ${hosts.includedTransferGb} GB included, ${overGb} GB over`,
     });
     return { option: `this project (${usage.dropletSize}, Spaces, redirect ${usage.redirect ? "on" : "off"})`, lines, totalUsd: total(lines) };
 }
@@ -428,7 +459,10 @@ export const COST_OUTPUT_USAGE = { storedGb: 10, pulledGbPerMonth: 50 } as const
  * Monthly USD for the chosen droplet at {@link COST_OUTPUT_USAGE}, or undefined for a droplet
  * size the dated price table does not know (the deploy itself does not depend on the table).
  */
-export function estimatedMonthlyCostUsd(settings: Pick<Settings, "dropletSize" | "redirectPullsToS3" | "s3ChunkSizeMb"> & { storage?: StorageKind }, uptimeChecks = 0): number | undefined {
+export function estimatedMonthlyCostUsd(
+    settings: Pick<Settings, "dropletSize" | "redirectPullsToS3" | "s3ChunkSizeMb"> & { storage?: StorageKind; replicas?: number },
+    uptimeChecks = 0,
+): number | undefined {
     if (!(KNOWN_DROPLET_SIZES as readonly string[]).includes(settings.dropletSize)) {
         return undefined;
     }
@@ -439,6 +473,7 @@ export function estimatedMonthlyCostUsd(settings: Pick<Settings, "dropletSize" |
         redirect: settings.redirectPullsToS3,
         chunkSizeMb: settings.s3ChunkSizeMb,
         uptimeChecks,
+        replicas: settings.replicas,
     });
     return Math.round(estimate.totalUsd * 100) / 100;
 }

@@ -23,6 +23,13 @@ export interface DockerHostArgs {
     sshAllowedCidrs: pulumi.Input<pulumi.Input<string>[]>;
     /** CIDRs allowed to reach HTTPS (port 443). Omit to open no HTTPS port at all (tunnel mode). */
     httpsAllowedCidrs?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * HTTPS reaches the droplet only through a load balancer. Its cloud firewall rule names the
+     * balancer, which can only be made once the droplets exist, so it is declared beside the
+     * balancer: this firewall opens no 443, while ufw and the login guard are set up as for
+     * direct HTTPS. Mutually exclusive with httpsAllowedCidrs.
+     */
+    httpsThroughBalancer?: boolean;
     /** Seconds to wait for first boot and Docker before failing. Default 600. */
     readyTimeoutSeconds?: number;
 }
@@ -55,13 +62,19 @@ export class DockerHost extends pulumi.ComponentResource {
     public readonly operatorKeys: command.remote.Command;
     /** Unattended security updates, with reboots held for a quiet hour; set up over SSH too. */
     public readonly hostUpdates: command.remote.Command;
+    /** The droplet's ID as the firewall, the balancer and the reserved IP take it: a number. */
+    public readonly dropletIdNumber: pulumi.Output<number>;
     /** Only where HTTPS is open: the image's ufw allowing the front's port (see hostFirewall.ts). */
     public readonly hostFirewall?: command.remote.Command;
     /** Only where HTTPS is open: fail2ban refusing addresses that keep failing to log in. */
     public readonly loginGuard?: command.remote.Command;
 
     constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        if (args.httpsAllowedCidrs !== undefined && args.httpsThroughBalancer === true) {
+            throw new pulumi.RunError(`DockerHost "${name}": httpsAllowedCidrs and httpsThroughBalancer are mutually exclusive: behind a balancer, the balancer's firewall admits clients`);
+        }
         super("private-registry:host:DockerHost", name, {}, opts);
+        const servesHttps = args.httpsAllowedCidrs !== undefined || args.httpsThroughBalancer === true;
 
         const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, { parent: this });
         const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: "ED25519" }, { parent: this });
@@ -96,6 +109,7 @@ export class DockerHost extends pulumi.ComponentResource {
             { parent: this },
         );
         const dropletId = this.droplet.id.apply((id) => Number(id));
+        this.dropletIdNumber = dropletId;
 
         const assignment = new digitalocean.ReservedIpAssignment(
             `${name}-ip-assignment`,
@@ -169,7 +183,7 @@ export class DockerHost extends pulumi.ComponentResource {
             { parent: this, dependsOn: [this.ready] },
         );
 
-        if (args.httpsAllowedCidrs !== undefined) {
+        if (servesHttps) {
             this.hostFirewall = new command.remote.Command(
                 `${name}-host-firewall`,
                 {

@@ -62,6 +62,7 @@ export function stackOutputs(registry: PrivateRegistry) {
     const username = registry.service.username;
     const password = registry.service.password;
     const users = userOutputs(registry);
+    const balanced = registry.hosts.length > 1;
     return {
         registryHost: registry.registryHost,
         registryUrl: registry.registryUrl,
@@ -83,8 +84,12 @@ export function stackOutputs(registry: PrivateRegistry) {
         sshPrivateKey: pulumi.secret(registry.host.sshPrivateKey),
         sshHostPublicKey: registry.host.sshHostPublicKey,
         sshTunnelCommand: settings.exposure === "tunnel" ? registry.host.ipAddress.apply(renderSshTunnelCommand) : undefined,
-        maintenanceCommand: registry.host.ipAddress.apply(renderMaintenanceCommand),
+        /** With replicas, collection is off and a hand-started one would run beside replicas that take pushes. */
+        maintenanceCommand: balanced ? undefined : registry.host.ipAddress.apply(renderMaintenanceCommand),
         metricsTunnelCommand: registry.host.ipAddress.apply(renderMetricsTunnelCommand),
+        /** With replicas only: each replica's droplet address and its root key, the first one first (dropletIp and sshPrivateKey name the first). */
+        replicaDropletIps: balanced ? pulumi.all(registry.hosts.map((host) => host.ipAddress)) : undefined,
+        replicaSshPrivateKeys: balanced ? pulumi.secret(pulumi.all(registry.hosts.map((host) => host.sshPrivateKey))) : undefined,
         registryImage: registry.registryImage,
         estimatedMonthlyCostUsd: registry.estimatedMonthlyCostUsd,
     };

@@ -14,6 +14,18 @@ import { StorageUser } from "./storageUser";
 import { SpacesStorage } from "./spacesStorage";
 import { sslipHostname, TUNNEL_PORT } from "./render/deployment";
 import { RetentionRules } from "./render/retention";
+import { BALANCER_FORWARDING_RULE, BALANCER_HEALTH_CHECK, replicaName } from "./render/balancer";
+import { PUBLIC_PORT } from "./render/deployment";
+import { ProxyProtocolInput } from "./render/proxyProtocol";
+
+/**
+ * The balancer's own firewall for `httpsAllowedCidrs`: none while the list admits every IPv4
+ * address, as the default does, else an allow rule for each CIDR in the API's "cidr:" form
+ * (DigitalOcean API lb_firewall.yml).
+ */
+export function balancerFirewall(httpsAllowedCidrs: readonly string[]): { allows: string[] } | undefined {
+    return httpsAllowedCidrs.includes("0.0.0.0/0") ? undefined : { allows: httpsAllowedCidrs.map((cidr) => `cidr:${cidr}`) };
+}
 
 /** The settings' retention rules, where 0 turns a number rule off. */
 export function retentionRules(keepNewestTags: number, keepTagsYoungerThanDays: number, protectedTags: string[]): RetentionRules {
@@ -34,7 +46,7 @@ export function certificatePubliclyTrusted(settings: Pick<Settings, "tls" | "acm
 }
 
 /** One line that says how clients reach the registry and what they must trust. */
-export function describeServing(settings: Pick<Settings, "exposure" | "tls" | "acmeServerCa">, host: string, awaitingDnsFor?: string, acmeServer?: string): string {
+export function describeServing(settings: Pick<Settings, "exposure" | "tls" | "acmeServerCa">, host: string, awaitingDnsFor?: string, acmeServer?: string, replicas = 1): string {
     switch (settings.tls) {
         case "letsencrypt": {
             const certificate =
@@ -45,8 +57,10 @@ export function describeServing(settings: Pick<Settings, "exposure" | "tls" | "a
                 ? `public HTTPS at https://${host} with ${certificate} (obtained by the front when it starts)`
                 : `waiting for DNS: create an A record ${host} -> ${awaitingDnsFor}, then run \`pulumi up\` again to finish; the front then serves public HTTPS at https://${host} with ${certificate}`;
         }
-        case "private-ca":
-            return `public HTTPS at https://${host} with a certificate from this stack's private CA: put the caCertificate output into /etc/docker/certs.d/${host}/ca.crt on every client`;
+        case "private-ca": {
+            const through = replicas > 1 ? ` through a load balancer in front of ${replicas} droplets,` : "";
+            return `public HTTPS at https://${host}${through} with a certificate from this stack's private CA: put the caCertificate output into /etc/docker/certs.d/${host}/ca.crt on every client`;
+        }
         case "none":
             return `loopback only (127.0.0.1:${TUNNEL_PORT} on the droplet), reachable through the sshTunnelCommand output`;
     }
@@ -66,10 +80,19 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     public readonly spaces?: SpacesStorage;
     /** The name of the bucket holding the layers, on S3 or Spaces. */
     public readonly bucketName: pulumi.Output<string>;
+    /** The first replica's host: with one replica, the droplet. */
     public readonly host: DockerHost;
+    /** Every replica's host, the first one first. */
+    public readonly hosts: DockerHost[];
+    /** With replicas only: the load balancer clients reach, and the firewall rule that admits it alone. */
+    public readonly balancer?: digitalocean.LoadBalancer;
+    public readonly balancerFirewall?: digitalocean.Firewall;
     public readonly certificate?: RegistryCertificate;
     public readonly dnsRecord?: digitalocean.DnsRecord;
+    /** The first replica's service, whose logins every replica shares. */
     public readonly service: RegistryService;
+    /** Every replica's service, each updated after the one before it. */
+    public readonly services: RegistryService[];
     /** Only with alertEmails: droplet alerts, and an uptime check where it can judge the registry. */
     public readonly alerts?: RegistryAlerts;
 
@@ -101,7 +124,10 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             .all([value("dropletSize"), value("redirectPullsToS3"), value("s3ChunkSizeMb")])
             .apply(([dropletSize, redirectPullsToS3, s3ChunkSizeMb]) =>
                 // With alerts and a publicly trusted certificate, one uptime check is billed.
-                estimatedMonthlyCostUsd({ storage: settings.storage, dropletSize, redirectPullsToS3, s3ChunkSizeMb }, settings.alertEmails.length > 0 && certificatePubliclyTrusted(settings) ? 1 : 0),
+                estimatedMonthlyCostUsd(
+                    { storage: settings.storage, dropletSize, redirectPullsToS3, s3ChunkSizeMb, replicas: settings.replicas },
+                    settings.alertEmails.length > 0 && certificatePubliclyTrusted(settings) ? 1 : 0,
+                ),
             );
 
         // What the registry service and its dependencies need of the storage, whichever it is.
@@ -154,28 +180,61 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         this.bucketRegion = storage.region;
 
         const isPublic = settings.exposure === "public";
-        this.host = new DockerHost(
-            `${name}-host`,
-            {
-                region: value("dropletRegion"),
-                size: value("dropletSize"),
-                image: value("dropletImage"),
-                extraSshPublicKeys: value("extraSshPublicKeys"),
-                sshAllowedCidrs: value("sshAllowedCidrs"),
-                httpsAllowedCidrs: isPublic ? value("httpsAllowedCidrs") : undefined,
-            },
-            { parent: this },
+        // Validation allows replicas only in public mode with the private CA.
+        const balanced = settings.replicas > 1;
+        this.hosts = Array.from(
+            { length: settings.replicas },
+            (_, index) =>
+                new DockerHost(
+                    replicaName(`${name}-host`, index),
+                    {
+                        region: value("dropletRegion"),
+                        size: value("dropletSize"),
+                        image: value("dropletImage"),
+                        extraSshPublicKeys: value("extraSshPublicKeys"),
+                        sshAllowedCidrs: value("sshAllowedCidrs"),
+                        httpsAllowedCidrs: isPublic && !balanced ? value("httpsAllowedCidrs") : undefined,
+                        ...(balanced ? { httpsThroughBalancer: true } : {}),
+                    },
+                    { parent: this },
+                ),
         );
-        const ip = this.host.ipAddress;
+        this.host = this.hosts[0];
+
+        let proxyProtocol: pulumi.Output<ProxyProtocolInput> | undefined;
+        if (balanced) {
+            const dropletIds = this.hosts.map((host) => host.dropletIdNumber);
+            // Every droplet of a region joins its default VPC; the balancer reaches them there,
+            // and its PROXY headers (health checks' too) come from that network alone.
+            const vpcUuid = this.host.droplet.vpcUuid;
+            this.balancer = new digitalocean.LoadBalancer(
+                `${name}-balancer`,
+                {
+                    region: value("dropletRegion"),
+                    vpcUuid,
+                    dropletIds,
+                    forwardingRules: [{ ...BALANCER_FORWARDING_RULE }],
+                    healthcheck: { ...BALANCER_HEALTH_CHECK },
+                    enableProxyProtocol: true,
+                    firewall: pulumi.output(value("httpsAllowedCidrs")).apply((cidrs) => balancerFirewall(cidrs)),
+                },
+                { parent: this },
+            );
+            // Beside each host's own firewall (DigitalOcean applies the union of a droplet's
+            // firewalls): 443 from the balancer alone, so no client can pass it by.
+            this.balancerFirewall = new digitalocean.Firewall(
+                `${name}-balancer-firewall`,
+                { dropletIds, inboundRules: [{ protocol: "tcp", portRange: String(PUBLIC_PORT), sourceLoadBalancerUids: [this.balancer.id] }] },
+                { parent: this },
+            );
+            proxyProtocol = digitalocean.getVpcOutput({ id: vpcUuid }, { parent: this }).ipRange.apply((range) => ({ from: [range] }));
+        }
+        // What clients connect to: the balancer, or the one droplet's reserved IP.
+        const ip = this.balancer?.ip ?? this.host.ipAddress;
 
         let tls: RegistryServiceTls;
         let awaitingDnsFor: pulumi.Output<string | undefined> = pulumi.output(undefined);
-        const dependsOn: pulumi.Resource[] = [this.host.ready, this.host.firewall, storage.key];
-        // The front's port is open in the droplet's own firewall before the front starts (and,
-        // with Let's Encrypt, asks to be validated on it).
-        if (this.host.hostFirewall !== undefined) {
-            dependsOn.push(this.host.hostFirewall);
-        }
+        const sharedDependsOn: pulumi.Resource[] = [];
         switch (settings.tls) {
             case "letsencrypt": {
                 const domain = settings.domain;
@@ -187,7 +246,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                         { parent: this },
                     );
                     // Let's Encrypt validates the name as soon as the registry asks for a certificate.
-                    dependsOn.push(this.dnsRecord);
+                    sharedDependsOn.push(this.dnsRecord);
                 } else if (domain !== undefined) {
                     // The reserved IP is new on the first `up`, so a record made by hand cannot
                     // point at it yet: the first `up` then ends by saying which record to create.
@@ -226,48 +285,67 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         }
         this.registryUrl = settings.tls === "none" ? pulumi.output(`http://localhost:${TUNNEL_PORT}`) : pulumi.interpolate`https://${this.registryHost}`;
 
-        this.service = new RegistryService(
-            `${name}-service`,
-            {
-                connection: this.host.connection,
-                hostId: this.host.droplet.id,
-                image: this.registryImage,
-                storage: settings.storage === "spaces" ? "spaces" : undefined,
-                bucketName: storage.bucketName,
-                bucketRegion: storage.region,
-                accessKeyId: storage.accessKeyId,
-                secretAccessKey: storage.secretAccessKey,
-                chunkSizeMb: value("s3ChunkSizeMb"),
-                redirectPullsToS3: value("redirectPullsToS3"),
-                users: settings.users,
-                passwordGeneration: settings.credentialRotation,
-                tls,
-                healthCheckTimeoutSeconds: value("healthCheckTimeoutSeconds"),
-                uploadStartsPerUser: value("uploadStartsPerUser"),
-                gcSchedule: value("gcSchedule"),
-                retention: pulumi
-                    .all([value("keepNewestTags"), value("keepTagsYoungerThanDays"), value("protectedTags")])
-                    .apply(([newest, days, patterns]) => retentionRules(newest, days, patterns)),
-            },
-            { parent: this, dependsOn: [...dependsOn, ...storage.protections] },
-        );
+        this.services = [];
+        for (const [index, host] of this.hosts.entries()) {
+            const first = this.services[0] as RegistryService | undefined;
+            const previous = this.services[index - 1] as RegistryService | undefined;
+            const dependsOn: pulumi.Resource[] = [host.ready, host.firewall, storage.key];
+            // The front's port is open in the droplet's own firewall before the front starts (and,
+            // with Let's Encrypt, asks to be validated on it).
+            if (host.hostFirewall !== undefined) {
+                dependsOn.push(host.hostFirewall);
+            }
+            this.services.push(
+                new RegistryService(
+                    replicaName(`${name}-service`, index),
+                    {
+                        connection: host.connection,
+                        hostId: host.droplet.id,
+                        image: this.registryImage,
+                        storage: settings.storage === "spaces" ? "spaces" : undefined,
+                        bucketName: storage.bucketName,
+                        bucketRegion: storage.region,
+                        accessKeyId: storage.accessKeyId,
+                        secretAccessKey: storage.secretAccessKey,
+                        chunkSizeMb: value("s3ChunkSizeMb"),
+                        redirectPullsToS3: value("redirectPullsToS3"),
+                        users: settings.users,
+                        passwordGeneration: settings.credentialRotation,
+                        tls,
+                        healthCheckTimeoutSeconds: value("healthCheckTimeoutSeconds"),
+                        uploadStartsPerUser: value("uploadStartsPerUser"),
+                        gcSchedule: value("gcSchedule"),
+                        retention: pulumi
+                            .all([value("keepNewestTags"), value("keepTagsYoungerThanDays"), value("protectedTags")])
+                            .apply(([newest, days, patterns]) => retentionRules(newest, days, patterns)),
+                        ...(proxyProtocol !== undefined ? { proxyProtocol } : {}),
+                        ...(first !== undefined ? { shared: first.secrets } : {}),
+                    },
+                    // One replica at a time: each (re)starts only once the one before it serves
+                    // again, so a deploy never takes every replica away at once.
+                    { parent: this, dependsOn: [...dependsOn, ...sharedDependsOn, ...storage.protections, ...(previous !== undefined ? [previous] : [])] },
+                ),
+            );
+        }
+        this.service = this.services[0];
 
         if (settings.alertEmails.length > 0) {
             this.alerts = new RegistryAlerts(
                 `${name}-alerts`,
                 {
                     dropletId: this.host.droplet.id,
+                    ...(balanced ? { moreDropletIds: this.hosts.slice(1).map((host) => host.droplet.id) } : {}),
                     emails: settings.alertEmails,
                     publicUrl: settings.tls === "none" ? undefined : this.registryUrl,
                     certificateTrusted: certificatePubliclyTrusted(settings),
                 },
                 // Watching starts once the registry serves, so first boot raises no alarm.
-                { parent: this, dependsOn: [this.service] },
+                { parent: this, dependsOn: this.services },
             );
         }
 
         this.serving = pulumi.all([this.registryHost, awaitingDnsFor, value("acmeServer")]).apply(([host, pending, acmeServer]) => {
-            const line = describeServing(settings, host, pending, acmeServer);
+            const line = describeServing(settings, host, pending, acmeServer, settings.replicas);
             if (pending !== undefined) {
                 void pulumi.log.warn(line, this);
             }

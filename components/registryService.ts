@@ -7,6 +7,7 @@ import { Deployment, DeploymentTls, DeploymentUser, renderDeployment, renderHost
 import type { RegistryUser, StorageKind } from "./settings";
 import { RetentionRules } from "./render/retention";
 import { shellQuote } from "./render/shell";
+import { ProxyProtocolInput } from "./render/proxyProtocol";
 
 /**
  * The destroy-time command. The script is named by its absolute path, found from this file, so
@@ -69,6 +70,25 @@ export interface RegistryServiceArgs {
     gcSchedule?: pulumi.Input<string | undefined>;
     /** Tag retention before each collection; no rule set keeps every tag. */
     retention?: pulumi.Input<RetentionRules>;
+    /** Behind a load balancer: the network its PROXY headers come from (proxyProtocol.ts). */
+    proxyProtocol?: pulumi.Input<ProxyProtocolInput>;
+    /**
+     * Another replica's secrets, to serve with instead of generating new ones: replicas behind one
+     * balancer must accept the same logins and sign uploads with the same `http.secret`, or an
+     * upload begun on one fails on the next (distribution `docs/content/about/deploying.md`,
+     * "Load balancing considerations").
+     */
+    shared?: RegistryServiceSecrets;
+}
+
+/** The generated values replicas of one registry share; each a secret. */
+export interface RegistryServiceSecrets {
+    /** Every login with its password and the salt that keeps its hash stable, in the order given. */
+    logins: { user: RegistryUser; password: pulumi.Output<string>; salt: pulumi.Output<string> }[];
+    /** The registry's `http.secret`, which signs each upload's state. */
+    httpSecret: pulumi.Output<string>;
+    /** The front's own login to the registry. */
+    upstreamLogin: { password: pulumi.Output<string>; salt: pulumi.Output<string> };
 }
 
 /**
@@ -98,6 +118,8 @@ export class RegistryService extends pulumi.ComponentResource {
     public readonly password: pulumi.Output<string>;
     /** Every login, in the order given. */
     public readonly logins: RegistryLogin[];
+    /** What another replica of this registry needs to serve alike (RegistryServiceArgs.shared). */
+    public readonly secrets: RegistryServiceSecrets;
     public readonly startCommand: command.remote.Command;
     /** Removes the container on destroy; succeeds when the host is already gone. */
     public readonly teardown: command.local.Command;
@@ -109,22 +131,8 @@ export class RegistryService extends pulumi.ComponentResource {
         if (primary === undefined) {
             throw new pulumi.RunError(`RegistryService "${name}": users must include a push user`);
         }
-        const generation = args.passwordGeneration ?? 0;
-        // Generation 0 has no keepers, so stacks from before rotation keep their passwords.
-        const keepers = generation === 0 ? undefined : { credentialRotation: String(generation) };
-        const deployed = args.users.map((user) => {
-            const names = passwordResourceNames(name, user, user === primary);
-            // Alphanumeric only: the login is pasted into shells, YAML and CI secret stores.
-            const password = new random.RandomPassword(names.password, { length: 32, special: false, keepers }, { parent: this });
-            // A fixed salt kept in state makes the htpasswd line stable, so `pulumi up` is a no-op
-            // when nothing changed instead of restarting the registry each time.
-            const salt = new random.RandomString(
-                names.salt,
-                { length: BCRYPT_SALT_LENGTH, lower: false, upper: false, numeric: false, special: true, overrideSpecial: BCRYPT_SALT_ALPHABET },
-                { parent: this },
-            );
-            return { user, password: password.result, salt: salt.result };
-        });
+        this.secrets = args.shared ?? generateSecrets(name, args.users, primary, args.passwordGeneration ?? 0, this);
+        const deployed = this.secrets.logins;
         const users: pulumi.Output<DeploymentUser[]> = pulumi.all(
             deployed.map((d) =>
                 pulumi.all([d.password, d.salt]).apply(([password, salt]): DeploymentUser => ({
@@ -135,16 +143,6 @@ export class RegistryService extends pulumi.ComponentResource {
                     salt,
                 })),
             ),
-        );
-        const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this });
-        // The front's own login to the registry (deployment.ts UPSTREAM_USERNAME). No keepers: it
-        // never leaves the droplet, and a rotation of the users' passwords must not restart the
-        // registry with a login the running front does not send yet.
-        const upstreamPassword = new random.RandomPassword(`${name}-upstream-password`, { length: 32, special: false }, { parent: this });
-        const upstreamSalt = new random.RandomString(
-            `${name}-upstream-salt`,
-            { length: BCRYPT_SALT_LENGTH, lower: false, upper: false, numeric: false, special: true, overrideSpecial: BCRYPT_SALT_ALPHABET },
-            { parent: this },
         );
 
         const tlsInput = args.tls;
@@ -183,13 +181,14 @@ export class RegistryService extends pulumi.ComponentResource {
                 chunkSizeMb: args.chunkSizeMb,
                 redirect: args.redirectPullsToS3,
                 users,
-                httpSecret: httpSecret.result,
-                upstreamLogin: { password: upstreamPassword.result, salt: upstreamSalt.result },
+                httpSecret: this.secrets.httpSecret,
+                upstreamLogin: this.secrets.upstreamLogin,
                 tls: resolvedTls,
                 healthTimeoutSeconds: args.healthCheckTimeoutSeconds,
                 uploadStartsPerUser: args.uploadStartsPerUser,
                 gcSchedule: args.gcSchedule,
                 retention: args.retention,
+                proxyProtocol: args.proxyProtocol,
             })
             .apply((input): Deployment => renderDeployment(input));
 
@@ -230,4 +229,37 @@ export class RegistryService extends pulumi.ComponentResource {
 
         this.registerOutputs({ username: this.username });
     }
+}
+
+/**
+ * A registry's generated secrets, children of `parent` under the names a single service always
+ * gave them, so that an existing stack keeps its passwords.
+ */
+function generateSecrets(name: string, users: RegistryUser[], primary: RegistryUser, generation: number, parent: pulumi.Resource): RegistryServiceSecrets {
+    // Generation 0 has no keepers, so stacks from before rotation keep their passwords.
+    const keepers = generation === 0 ? undefined : { credentialRotation: String(generation) };
+    const logins = users.map((user) => {
+        const names = passwordResourceNames(name, user, user === primary);
+        // Alphanumeric only: the login is pasted into shells, YAML and CI secret stores.
+        const password = new random.RandomPassword(names.password, { length: 32, special: false, keepers }, { parent });
+        // A fixed salt kept in state makes the htpasswd line stable, so `pulumi up` is a no-op
+        // when nothing changed instead of restarting the registry each time.
+        const salt = new random.RandomString(
+            names.salt,
+            { length: BCRYPT_SALT_LENGTH, lower: false, upper: false, numeric: false, special: true, overrideSpecial: BCRYPT_SALT_ALPHABET },
+            { parent },
+        );
+        return { user, password: password.result, salt: salt.result };
+    });
+    const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent });
+    // The front's own login to the registry (deployment.ts UPSTREAM_USERNAME). No keepers: it
+    // never leaves the droplet, and a rotation of the users' passwords must not restart the
+    // registry with a login the running front does not send yet.
+    const upstreamPassword = new random.RandomPassword(`${name}-upstream-password`, { length: 32, special: false }, { parent });
+    const upstreamSalt = new random.RandomString(
+        `${name}-upstream-salt`,
+        { length: BCRYPT_SALT_LENGTH, lower: false, upper: false, numeric: false, special: true, overrideSpecial: BCRYPT_SALT_ALPHABET },
+        { parent },
+    );
+    return { logins, httpSecret: httpSecret.result, upstreamLogin: { password: upstreamPassword.result, salt: upstreamSalt.result } };
 }

@@ -76,11 +76,16 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
         case "digitalocean:index/reservedIp:ReservedIp":
             return { ipAddress: "203.0.113.10" };
         case "digitalocean:index/droplet:Droplet":
-            return { ipv4Address: "198.51.100.20" };
+            return { ipv4Address: "198.51.100.20", vpcUuid: MOCK_VPC.id };
+        case "digitalocean:index/loadBalancer:LoadBalancer":
+            return { ip: "203.0.113.50" };
         default:
             return {};
     }
 }
+
+/** The region's default VPC every mocked droplet joins, as `digitalocean.getVpc` describes it. */
+export const MOCK_VPC = { id: "5a4981aa-9653-4bd1-bef5-d6bff52042e4", ipRange: "10.116.0.0/20" } as const;
 
 /** What the mocks give a resource: its ID and the outputs it adds to its inputs. */
 export interface MockedResult {
@@ -92,8 +97,9 @@ export interface MockedResult {
 export type ResultOverride = (resource: { type: string; name: string; inputs: Record<string, any> }, defaults: MockedResult) => MockedResult;
 
 /**
- * Installs in-process mocks that record every resource. An unexpected provider function call
- * throws with its token: the program is meant to make none.
+ * Installs in-process mocks that record every resource. The one provider function the program
+ * calls, getVpc (with replicas: the droplets' network), answers with {@link MOCK_VPC} for its ID;
+ * any other call throws with its token.
  */
 export function installMocks(project = "private-registry", override?: ResultOverride): RecordedResource[] {
     const recorded: RecordedResource[] = [];
@@ -109,7 +115,10 @@ export function installMocks(project = "private-registry", override?: ResultOver
                 return { id: result.id, state: { ...inputs, ...result.state } };
             },
             call(args: pulumi.runtime.MockCallArgs) {
-                throw new Error(`unexpected provider call ${args.token}`);
+                if (args.token === "digitalocean:index/getVpc:getVpc" && args.inputs.id === MOCK_VPC.id) {
+                    return { ...MOCK_VPC, name: "default-nyc3", region: "nyc3", default: true };
+                }
+                throw new Error(`unexpected provider call ${args.token} ${JSON.stringify(args.inputs)}`);
             },
         },
         project,

@@ -191,3 +191,31 @@ describe("alerts in the cost model", () => {
         assert.equal(without.lines.find((l) => l.item === "uptime check"), undefined);
     });
 });
+
+describe("replicas", () => {
+    const usage = { dropletSize: "s-1vcpu-1gb", storedGb: 10, pulledGbPerMonth: 3000, redirect: false } as const;
+    const item = (e: { lines: { item: string; usd: number; detail: string }[] }, name: string) => e.lines.find((l) => l.item === name);
+
+    it("bills each droplet and one balancer node, and pools the droplets' included transfer", () => {
+        const one = estimateMonthlyCost(usage);
+        const three = estimateMonthlyCost({ ...usage, replicas: 3 });
+        assert.equal(item(one, "load balancer"), undefined);
+        assert.equal(item(three, "droplets")?.usd, 3 * PRICES.digitalocean.droplets["s-1vcpu-1gb"].usd);
+        assert.equal(item(three, "load balancer")?.usd, PRICES.digitalocean.loadBalancerNode.usd);
+        // 3,000 GB streamed out: 2,000 over one droplet's 1,000, none over three droplets' 3,000.
+        assert.equal(item(one, "droplet transfer")?.usd, 2000 * PRICES.digitalocean.transferOverage.usd);
+        assert.equal(item(three, "droplet transfer")?.usd, 0);
+        assert.ok(item(three, "S3 requests")!.usd > item(one, "S3 requests")!.usd, "each replica's storage health check lists the bucket");
+    });
+
+    it("bills the same droplets and balancer with Spaces", () => {
+        const three = estimateMonthlyCost({ ...usage, storage: "spaces", replicas: 3 });
+        assert.equal(item(three, "load balancer")?.usd, PRICES.digitalocean.loadBalancerNode.usd);
+        assert.equal(item(three, "droplets")?.usd, 3 * PRICES.digitalocean.droplets["s-1vcpu-1gb"].usd);
+    });
+
+    it("refuses a count that is not a whole number of at least 1", () => {
+        assert.throws(() => estimateMonthlyCost({ ...usage, replicas: 0 }), /replicas must be a whole number >= 1; got 0/);
+        assert.throws(() => estimateMonthlyCost({ ...usage, replicas: 1.5 }), /got 1.5/);
+    });
+});

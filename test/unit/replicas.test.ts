@@ -1,0 +1,185 @@
+/**
+ * `replicas` under mocks: one replica is the stack as it was before replicas existed, and three
+ * stand behind one balancer that passes TLS through, share every secret, and update in turn.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { parse } from "yaml";
+import { installMocks, MOCK_VPC, ofType, optionsRecorder, RecordedOptions, RecordedResource, settle, single, valueOf } from "../support/mocks";
+import { decodeBundleFiles } from "../support/bundle";
+import { loadStackArgs } from "../../components/stackConfig";
+import type { PrivateRegistry as PrivateRegistryType } from "../../components/privateRegistry";
+import type { stackOutputs as StackOutputs } from "../../components/outputs";
+import { BALANCER_HEALTH_CHECK } from "../../components/render/balancer";
+
+const recorded: RecordedResource[] = installMocks();
+let PrivateRegistry: typeof PrivateRegistryType;
+let stackOutputs: typeof StackOutputs;
+
+interface Deployed {
+    registry: PrivateRegistryType;
+    resources: RecordedResource[];
+    options: RecordedOptions[];
+}
+
+async function deploy(prefix: string, values: Record<string, string>): Promise<Deployed> {
+    const options: RecordedOptions[] = [];
+    const before = recorded.length;
+    const args = loadStackArgs(new Map(Object.entries(values)), new Map([["region", "eu-central-1"]]));
+    const registry = new PrivateRegistry(prefix, args, { transformations: [optionsRecorder(options)] }, async () => {
+        throw new Error("no DNS in unit tests");
+    });
+    await settle(recorded);
+    return { registry, resources: recorded.slice(before), options };
+}
+
+const BALANCER = "digitalocean:index/loadBalancer:LoadBalancer";
+const FIREWALL = "digitalocean:index/firewall:Firewall";
+const SEVERAL = { replicas: "3", tls: "private-ca", gcSchedule: "" };
+
+/** Each replica's start command, in replica order. */
+function containers(d: Deployed, prefix: string): RecordedResource[] {
+    return ["", "-2", "-3"].map((suffix) => single(d.resources.filter((r) => r.name === `${prefix}-service${suffix}-container`), "command:remote:Command"));
+}
+
+before(async () => {
+    ({ PrivateRegistry } = await import("../../components/privateRegistry.js"));
+    ({ stackOutputs } = await import("../../components/outputs.js"));
+});
+
+describe("one replica", () => {
+    it("declares every resource a stack had before replicas, with the same inputs, and nothing more", async () => {
+        // Recorded from the program before `replicas` existed: every resource but the commands,
+        // whose scripts follow other settings, with its inputs under these same mocks.
+        const before: { type: string; name: string; inputs: unknown }[] = JSON.parse(readFileSync(join(__dirname, "../support/singleDropletStack.json"), "utf8"));
+        const d = await deploy("registry", {});
+        const now = d.resources.filter((r) => !r.type.startsWith("command:")).map((r) => ({ type: r.type, name: r.name, inputs: r.inputs }));
+        const byName = (rows: { type: string; name: string }[]) => rows.map((r) => `${r.type} ${r.name}`).sort();
+        assert.deepEqual(byName(now), byName(before));
+        for (const row of before) {
+            assert.deepEqual(now.find((r) => r.type === row.type && r.name === row.name)?.inputs, row.inputs, `${row.name}'s inputs changed`);
+        }
+    });
+
+    it("set explicitly, gives every resource, commands included, the inputs of a stack without it", async () => {
+        const shown = async (d: Deployed) => JSON.stringify(d.resources.map((r) => ({ type: r.type, name: r.name, inputs: r.inputs }))).replaceAll(await valueOf(d.registry.host.droplet.id), "DROPLET");
+        const without = await deploy("same", {});
+        const explicit = await deploy("same", { replicas: "1" });
+        assert.equal(await shown(explicit), await shown(without));
+        assert.equal(ofType(explicit.resources, BALANCER).length, 0);
+        assert.doesNotMatch(decodeBundleFiles(containers1(explicit).inputs.stdin)["front/Caddyfile"], /proxy_protocol/);
+    });
+});
+
+function containers1(d: Deployed): RecordedResource {
+    return single(d.resources.filter((r) => r.name.endsWith("-service-container")), "command:remote:Command");
+}
+
+describe("three replicas", () => {
+    let d: Deployed;
+    before(async () => {
+        d = await deploy("trio", SEVERAL);
+    });
+
+    it("builds three droplets from the same host component, the first under a single droplet's names", () => {
+        assert.deepEqual(
+            ofType(d.resources, "digitalocean:index/droplet:Droplet").map((r) => r.name),
+            ["trio-host-droplet", "trio-host-2-droplet", "trio-host-3-droplet"],
+        );
+        for (const host of ["trio-host", "trio-host-2", "trio-host-3"]) {
+            for (const command of ["wait-ready", "host-firewall", "login-guard", "host-updates"]) {
+                assert.equal(d.resources.filter((r) => r.name === `${host}-${command}`).length, 1, `${host} lacks ${command}`);
+            }
+        }
+    });
+
+    it("puts one balancer in front, passing TLS through with the PROXY protocol, checking each replica's / with every number set", async () => {
+        const balancer = single(d.resources, BALANCER).inputs;
+        const dropletIds = await Promise.all(d.registry.hosts.map((h) => valueOf(h.droplet.id)));
+        assert.deepEqual(balancer.dropletIds, dropletIds.map(Number));
+        assert.equal(balancer.enableProxyProtocol, true);
+        assert.deepEqual(balancer.forwardingRules, [{ entryPort: 443, entryProtocol: "tcp", targetPort: 443, targetProtocol: "tcp" }]);
+        assert.deepEqual(balancer.healthcheck, { ...BALANCER_HEALTH_CHECK });
+        // The provider's defaults for these differ from the API's: none may be left out.
+        for (const key of ["checkIntervalSeconds", "responseTimeoutSeconds", "unhealthyThreshold", "healthyThreshold"] as const) {
+            assert.equal(typeof balancer.healthcheck[key], "number", `${key} is left to a default`);
+        }
+        assert.equal(balancer.vpcUuid, MOCK_VPC.id);
+        assert.equal(balancer.region, "nyc3");
+        assert.equal(balancer.firewall, undefined, "the default httpsAllowedCidrs admits everyone: no allow list");
+    });
+
+    it("admits 443 on the droplets from the balancer alone, and SSH as before", async () => {
+        const balancerId = await valueOf(d.registry.balancer!.id);
+        const hostFirewalls = ofType(d.resources, FIREWALL).filter((r) => r.name !== "trio-balancer-firewall");
+        assert.equal(hostFirewalls.length, 3);
+        for (const firewall of hostFirewalls) {
+            assert.deepEqual(firewall.inputs.inboundRules.map((r: { portRange: string }) => r.portRange), ["22"], `${firewall.name} opens more than SSH`);
+        }
+        const fromBalancer = single(d.resources.filter((r) => r.name === "trio-balancer-firewall"), FIREWALL).inputs;
+        assert.deepEqual(fromBalancer.inboundRules, [{ protocol: "tcp", portRange: "443", sourceLoadBalancerUids: [balancerId] }]);
+        assert.deepEqual(fromBalancer.dropletIds, single(d.resources, BALANCER).inputs.dropletIds);
+    });
+
+    it("gives every replica the very same registry config, logins and key pair, from one set of generated secrets", () => {
+        const bundles = containers(d, "trio").map((c) => decodeBundleFiles(c.inputs.stdin));
+        for (const file of ["config.yml", "htpasswd", "front/Caddyfile", "front/tls.crt", "front/tls.key"]) {
+            assert.ok(bundles[0][file] !== undefined && bundles[0][file] !== "", `the bundle lacks ${file}`);
+            assert.equal(bundles[1][file], bundles[0][file], `replica 2's ${file} differs`);
+            assert.equal(bundles[2][file], bundles[0][file], `replica 3's ${file} differs`);
+        }
+        assert.ok(String(parse(bundles[0]["config.yml"]).http.secret).length >= 48);
+        const generated = ofType(d.resources, "random:index/randomPassword:RandomPassword").map((r) => r.name);
+        assert.deepEqual(generated.sort(), ["trio-service-http-secret", "trio-service-password", "trio-service-password-deploy", "trio-service-upstream-password"]);
+    });
+
+    it("has each front read the balancer's PROXY header from the droplets' VPC and loopback alone", () => {
+        const caddyfile = decodeBundleFiles(containers(d, "trio")[0].inputs.stdin)["front/Caddyfile"];
+        assert.match(caddyfile, new RegExp(`^\\t+allow ${MOCK_VPC.ipRange.replace(/[./]/g, "\\$&")} 127\\.0\\.0\\.1/32 ::1/128$`, "m"));
+    });
+
+    it("names the balancer's address in the certificate, the outputs and the docker config", async () => {
+        const balancerIp = await valueOf(d.registry.balancer!.ip);
+        assert.deepEqual(single(d.resources, "tls:index/certRequest:CertRequest").inputs.ipAddresses, [balancerIp]);
+        assert.equal(await valueOf(d.registry.registryHost), balancerIp);
+        const outputs = stackOutputs(d.registry);
+        assert.match(await valueOf(outputs.dockerConfigJson), new RegExp(`"${balancerIp.replace(/\./g, "\\.")}"`));
+        assert.match(await valueOf(d.registry.serving), /through a load balancer in front of 3 droplets/);
+    });
+
+    it("updates one replica at a time: each service waits for the one before it", () => {
+        const services = d.registry.services;
+        assert.equal(services.length, 3);
+        for (const [index, service] of services.entries()) {
+            const options = d.options.find((o) => o.resource === service)!.opts;
+            const dependsOn = [options.dependsOn ?? []].flat();
+            assert.equal(dependsOn.includes(services[index - 1]), index > 0, `service ${index + 1}'s wait for the one before it`);
+        }
+    });
+
+    it("gives CI the same outputs, with every replica's address and key, and no maintenance command", async () => {
+        const outputs = stackOutputs(d.registry);
+        assert.equal(outputs.maintenanceCommand, undefined);
+        assert.equal((await valueOf(outputs.replicaDropletIps!)).length, 3);
+        assert.equal((await valueOf(outputs.replicaSshPrivateKeys!)).length, 3);
+        assert.equal(await valueOf(outputs.registryUsername), "ci");
+    });
+
+    it("bills three droplets and the balancer", async () => {
+        const one = await valueOf((await deploy("solo", { tls: "private-ca", gcSchedule: "" })).registry.estimatedMonthlyCostUsd);
+        const three = await valueOf(d.registry.estimatedMonthlyCostUsd);
+        assert.ok(one !== undefined && three !== undefined);
+        // Two more s-1vcpu-1gb droplets at $6, the balancer's node at $10, and each replica's
+        // storage health check's requests.
+        assert.ok(three - one >= 2 * 6 + 10 && three - one < 2 * 6 + 10 + 1, `three replicas cost ${three - one} more than one`);
+    });
+});
+
+describe("three replicas with a narrowed httpsAllowedCidrs", () => {
+    it("enforces the list at the balancer's firewall", async () => {
+        const d = await deploy("narrow", { ...SEVERAL, httpsAllowedCidrs: JSON.stringify(["198.51.100.0/24", "2001:db8::/32"]) });
+        assert.deepEqual(single(d.resources, BALANCER).inputs.firewall, { allows: ["cidr:198.51.100.0/24", "cidr:2001:db8::/32"] });
+    });
+});
