@@ -318,7 +318,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                         retention: pulumi
                             .all([value("keepNewestTags"), value("keepTagsYoungerThanDays"), value("protectedTags")])
                             .apply(([newest, days, patterns]) => retentionRules(newest, days, patterns)),
-                        ...(proxyProtocol !== undefined ? { proxyProtocol } : {}),
+                        ...(proxyProtocol !== undefined ? { proxyProtocol, blobDescriptorCache: false } : {}),
                         ...(first !== undefined ? { shared: first.secrets } : {}),
                     },
                     // One replica at a time: each (re)starts only once the one before it serves

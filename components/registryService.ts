@@ -72,6 +72,8 @@ export interface RegistryServiceArgs {
     retention?: pulumi.Input<RetentionRules>;
     /** Behind a load balancer: the network its PROXY headers come from (proxyProtocol.ts). */
     proxyProtocol?: pulumi.Input<ProxyProtocolInput>;
+    /** False for replicas sharing a bucket, whose in-memory caches would miss each other's deletions. Default true. */
+    blobDescriptorCache?: boolean;
     /**
      * Another replica's secrets, to serve with instead of generating new ones: replicas behind one
      * balancer must accept the same logins and sign uploads with the same `http.secret`, or an
@@ -189,6 +191,7 @@ export class RegistryService extends pulumi.ComponentResource {
                 gcSchedule: args.gcSchedule,
                 retention: args.retention,
                 proxyProtocol: args.proxyProtocol,
+                blobDescriptorCache: args.blobDescriptorCache,
             })
             .apply((input): Deployment => renderDeployment(input));
 

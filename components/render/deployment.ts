@@ -114,6 +114,8 @@ export interface DeploymentInput {
      * protocol header names each client (proxyProtocol.ts). Absent: clients connect directly.
      */
     proxyProtocol?: ProxyProtocolInput;
+    /** False for replicas sharing a bucket (registryConfig.ts); default true. */
+    blobDescriptorCache?: boolean;
 }
 
 export interface Deployment {
@@ -217,6 +219,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         // Plain HTTP on loopback: the front terminates TLS.
         http: { addr: `127.0.0.1:${REGISTRY_PORT}`, secret: input.httpSecret, tls: { kind: "none" }, debugAddr: `127.0.0.1:${REGISTRY_DEBUG_PORT}` },
         auth: { realm: REALM, htpasswdPath: REGISTRY_HTPASSWD_PATH },
+        ...(input.blobDescriptorCache !== undefined ? { blobDescriptorCache: input.blobDescriptorCache } : {}),
     };
     files.htpasswd = renderHtpasswd({ username: UPSTREAM_USERNAME, password: input.upstreamLogin.password, salt: input.upstreamLogin.salt });
     const front: FrontInput = {

@@ -97,6 +97,13 @@ export interface RegistryConfigInput {
      * bytes freed.
      */
     readOnly?: boolean;
+    /**
+     * Whether the registry remembers blob descriptors in memory (default true). Replicas sharing
+     * a bucket must not: a blob deleted through one replica would stay known to the others'
+     * caches, so a push there could skip uploading a layer that is gone and link a manifest to
+     * it (distribution's cachedBlobStatter answers from the cache before storage).
+     */
+    blobDescriptorCache?: boolean;
 }
 
 /**
@@ -144,7 +151,9 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
         storage.filesystem = { rootdirectory: input.storage.rootDirectory };
     }
     storage.delete = { enabled: true };
-    storage.cache = { blobdescriptor: "inmemory" };
+    if (input.blobDescriptorCache ?? true) {
+        storage.cache = { blobdescriptor: "inmemory" };
+    }
     storage.redirect = { disable: input.readOnly === true || !input.redirect };
     storage.maintenance = {
         uploadpurging: { enabled: true, age: UPLOAD_PURGE.age, interval: UPLOAD_PURGE.interval, dryrun: false },

@@ -69,7 +69,9 @@ describe("one replica", () => {
         const explicit = await deploy("same", { replicas: "1" });
         assert.equal(await shown(explicit), await shown(without));
         assert.equal(ofType(explicit.resources, BALANCER).length, 0);
-        assert.doesNotMatch(decodeBundleFiles(containers1(explicit).inputs.stdin)["front/Caddyfile"], /proxy_protocol/);
+        const files = decodeBundleFiles(containers1(explicit).inputs.stdin);
+        assert.doesNotMatch(files["front/Caddyfile"], /proxy_protocol/);
+        assert.deepEqual(parse(files["config.yml"]).storage.cache, { blobdescriptor: "inmemory" });
     });
 });
 
@@ -131,6 +133,7 @@ describe("three replicas", () => {
             assert.equal(bundles[2][file], bundles[0][file], `replica 3's ${file} differs`);
         }
         assert.ok(String(parse(bundles[0]["config.yml"]).http.secret).length >= 48);
+        assert.equal(parse(bundles[0]["config.yml"]).storage.cache, undefined, "an in-memory descriptor cache would miss the other replicas' deletions");
         const generated = ofType(d.resources, "random:index/randomPassword:RandomPassword").map((r) => r.name);
         assert.deepEqual(generated.sort(), ["trio-service-http-secret", "trio-service-password", "trio-service-password-deploy", "trio-service-upstream-password"]);
     });
