@@ -10,6 +10,9 @@ import { loadTwinImages, twinImages } from "./twinImages";
 import { createTwinNetwork, type TwinNetwork } from "./twinNetwork";
 import { serveAptRepository, startTwinDns, startTwinS3, type TwinS3 } from "./twinServices";
 import { startTwinAcme, type TwinAcme, type TwinAcmeOptions } from "./twinAcme";
+import { Balancer } from "./balancer";
+import type { PlannedFirewallRule } from "./deployPlan";
+import { replicaName } from "../../components/render/balancer";
 import { registryImageReference, REGISTRY_IMAGE_DIGESTS, REGISTRY_VERSION } from "../../components/versions";
 
 /**
@@ -34,6 +37,14 @@ export interface TwinLabOptions {
      * until the test adds one.
      */
     acme?: TwinAcmeOptions & { domain: string };
+    /**
+     * Replicas (`private-registry:replicas`): with 2 or more, a twin for each replica host
+     * (namespaces `twin`, `twin-2`, ...), and the stand-in balancer (balancer.ts) in a `balancer`
+     * namespace that the plan's load balancer `ip` names. The VPC the program reads with getVpc is
+     * the /31 of the balancer and a `vpc-peer` namespace: another member of the balancer's network
+     * that sends no PROXY header. Each twin's one address stands for its public and private ones.
+     */
+    replicas?: number;
     log?: (line: string) => void;
 }
 
@@ -54,6 +65,29 @@ export interface AccessKey {
 }
 
 export const TWIN_REGION = "us-east-1";
+/** The first replica's DockerHost; the others are replicaName(REPLICA_HOST, index). */
+export const REPLICA_HOST = "registry-host";
+
+/** The namespace of replica `index` (0-based): `twin`, `twin-2`, ... */
+export function replicaRole(index: number): string {
+    return replicaName("twin", index);
+}
+
+/**
+ * The namespaces replicas add after the lab's `count` others (whose addresses are 10 + position):
+ * the other twins, then the balancer and the VPC's other member at an even and the next odd
+ * address, so that one /31 holds the two of them and nothing else; `vpc-pad` takes an odd place.
+ */
+function replicaRoles(count: number, replicas: number): string[] {
+    if (replicas <= 1) {
+        return [];
+    }
+    const roles = Array.from({ length: replicas - 1 }, (_, index) => replicaRole(index + 1));
+    if ((10 + count + roles.length) % 2 === 1) {
+        roles.push("vpc-pad");
+    }
+    return [...roles, "balancer", "vpc-peer"];
+}
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
 export class TwinLab {
@@ -62,6 +96,10 @@ export class TwinLab {
     s3!: TwinS3;
     deployer!: TwinDeployer;
     acme?: TwinAcme;
+    /** With replicas: every twin, the first being `twin`, in the order of the replicas' hosts. */
+    twins: Twin[] = [];
+    /** With replicas: the stand-in load balancer, started by deploy(). */
+    balancer?: Balancer;
     /** What a new AccessKey resource in the next plan gets. */
     private newAccessKey!: AccessKey;
     private configuration: Record<string, string> = {};
@@ -77,7 +115,8 @@ export class TwinLab {
         const tracker = new ProcessTracker();
         const tmp = makeTempDir(options.name);
         const clients = ["client", ...(options.extraClients ?? [])];
-        const net = createTwinNetwork(tracker, ["deployer", "twin", "s3", ...clients, ...(options.acme === undefined ? [] : ["acme"])]);
+        const base = ["deployer", "twin", "s3", ...clients, ...(options.acme === undefined ? [] : ["acme"])];
+        const net = createTwinNetwork(tracker, [...base, ...replicaRoles(base.length, options.replicas ?? 1)]);
         const lab = new TwinLab(tracker, tmp, net, options);
         try {
             await lab.boot(clients);
@@ -116,6 +155,7 @@ export class TwinLab {
             "aws:region": TWIN_REGION,
             "private-registry:bucketName": bucket,
             ...tlsConfig,
+            ...(this.replicas > 1 ? { "private-registry:replicas": String(this.replicas) } : {}),
             // SSH from the deployer only, as the README advises: the scan then tells the two apart.
             "private-registry:sshAllowedCidrs": JSON.stringify([`${this.net.hosts.deployer.address}/32`]),
             ...(this.options.config ?? {}),
@@ -124,7 +164,7 @@ export class TwinLab {
         this.newAccessKey = await this.s3.createAccessKey();
         log("[twin] planning the program under mocks");
         this.plan = await this.planWith(this.configuration);
-        this.net.applyCloudFirewall("twin", this.plan.firewall.inboundRules);
+        this.applyCloudFirewalls(this.plan);
         log("[twin] booting the twin on the plan's user data");
         this.twin = await Twin.create(this.tracker, {
             dir: this.tmp.join("twin"),
@@ -140,12 +180,83 @@ export class TwinLab {
         log("[twin] importing the pinned images");
         const registryImage = registryImageReference(REGISTRY_VERSION, REGISTRY_IMAGE_DIGESTS[REGISTRY_VERSION]);
         await loadTwinImages(this.tracker, this.twin, twinImages(registryImage, this.s3.certs.caCertFile), this.tmp.join("images"));
+        this.twins = [this.twin];
+        for (let index = 1; index < this.replicas; index++) {
+            const host = replicaName(REPLICA_HOST, index);
+            const userData = this.plan.hosts[host]?.userData;
+            if (userData === undefined) {
+                throw new Error(`the plan has no droplet for ${host}; it has ${Object.keys(this.plan.hosts).join(", ")}`);
+            }
+            log(`[twin] booting ${replicaRole(index)} on ${host}'s user data`);
+            const twin = await Twin.create(this.tracker, {
+                dir: this.tmp.join(replicaRole(index)),
+                host: this.net.hosts[replicaRole(index)],
+                userData,
+                instanceId: `i-${path.basename(this.tmp.path)}-${index + 1}`,
+                sshPublicKeys: [this.deployPublicKey(host)],
+                hostsEntries: { [this.net.hosts.s3.address]: this.s3.hostNames },
+                aptSource,
+                nameserver,
+                limits: this.options.limits,
+            });
+            await loadTwinImages(this.tracker, twin, twinImages(registryImage, this.s3.certs.caCertFile), this.tmp.join(`images-${index + 1}`));
+            this.twins.push(twin);
+        }
         this.deployer = new TwinDeployer(this.tracker, this.net, "deployer", this.tmp.join("deployer"));
     }
 
     /** Runs the whole plan, as the first `pulumi up`. */
     async deploy(): Promise<void> {
         await this.deployer.run(this.plan.commands, { log: this.options.log });
+        if (this.replicas > 1 && this.balancer === undefined) {
+            this.options.log?.("[twin] starting the stand-in balancer");
+            this.balancer = await Balancer.start(this.tracker, {
+                dir: this.tmp.join("balancer"),
+                ns: this.net.hosts.balancer.ns,
+                address: this.net.hosts.balancer.address,
+                servers: this.twins.map((twin, index) => ({ name: replicaName(REPLICA_HOST, index), address: twin.address })),
+                checkName: String(this.plan.outputs.registryHost ?? this.net.hosts.balancer.address),
+            });
+        }
+    }
+
+    /** Replicas the lab runs: 1 is the single droplet with no balancer. */
+    get replicas(): number {
+        return this.options.replicas ?? 1;
+    }
+
+    /**
+     * The network the balancer connects from, as the program reads it with getVpc: the /31 of
+     * the balancer and the VPC's other member.
+     */
+    get vpcIpRange(): string | undefined {
+        return this.replicas > 1 ? `${this.net.hosts.balancer.address}/31` : undefined;
+    }
+
+    /**
+     * Each host's cloud firewall in front of its twin. A rule that admits the load balancer by its
+     * id admits the stand-in balancer's address, as DigitalOcean admits its balancer's traffic.
+     */
+    applyCloudFirewalls(plan: DeployPlan = this.plan, extra: PlannedFirewallRule[] = []): void {
+        if (this.replicas <= 1) {
+            this.net.applyCloudFirewall("twin", [...plan.firewall.inboundRules, ...extra]);
+            return;
+        }
+        for (let index = 0; index < this.replicas; index++) {
+            this.net.applyCloudFirewall(replicaRole(index), [...this.cloudFirewallRules(index, plan), ...extra]);
+        }
+    }
+
+    /** Replica `index`'s cloud firewall rules, the balancer's id given as its address. */
+    cloudFirewallRules(index: number, plan: DeployPlan = this.plan): PlannedFirewallRule[] {
+        const host = plan.hosts[replicaName(REPLICA_HOST, index)];
+        if (host === undefined) {
+            throw new Error(`the plan has no droplet for ${replicaName(REPLICA_HOST, index)}; it has ${Object.keys(plan.hosts).join(", ")}`);
+        }
+        const balancer = this.net.hosts.balancer.address;
+        return host.firewall.inboundRules.map((rule) =>
+            (rule.sourceLoadBalancerUids ?? []).length === 0 ? rule : { ...rule, sourceAddresses: [...(rule.sourceAddresses ?? []), `${balancer}/32`] },
+        );
     }
 
     /** A later `pulumi up` with config changed: plans again from the last plan and runs what changed. */
@@ -155,7 +266,7 @@ export class TwinLab {
         const next = await this.planWith(this.configuration, this.plan);
         options.onPlanned?.(next);
         const changed = changedCommands(this.plan, next);
-        this.net.applyCloudFirewall("twin", next.firewall.inboundRules);
+        this.applyCloudFirewalls(next);
         await this.deployer.run(changed, { log: this.options.log });
         this.plan = next;
         return changed;
@@ -164,7 +275,15 @@ export class TwinLab {
     private planWith(config: Record<string, string>, previous?: DeployPlan): Promise<DeployPlan> {
         // With a domain, the program looks up its A record as `pulumi up` would, on the deployer.
         const netns = this.acme === undefined ? undefined : this.net.hosts.deployer.ns;
-        return planDeploy({ config, dropletAddress: this.net.hosts.twin.address, accessKey: this.newAccessKey, previous, netns });
+        const replicas =
+            this.replicas <= 1
+                ? {}
+                : {
+                      dropletAddresses: Object.fromEntries(Array.from({ length: this.replicas }, (_, index) => [replicaName(REPLICA_HOST, index), this.net.hosts[replicaRole(index)].address])),
+                      balancerAddress: this.net.hosts.balancer.address,
+                      vpcIpRange: this.vpcIpRange,
+                  };
+        return planDeploy({ config, dropletAddress: this.net.hosts.twin.address, accessKey: this.newAccessKey, previous, netns, ...replicas });
     }
 
     /** The IAM user's access key in the last plan: the one the registry signs with. */
@@ -177,8 +296,8 @@ export class TwinLab {
     }
 
     /** The generated deploy key's public half: what `digitalocean.SshKey` registers for the droplet. */
-    private deployPublicKey(): string {
-        const key = Object.entries(this.plan.generated).find(([name, value]) => value.type === "tls:index/privateKey:PrivateKey" && name.endsWith("-deploy-key"));
+    private deployPublicKey(host?: string): string {
+        const key = Object.entries(this.plan.generated).find(([name, value]) => value.type === "tls:index/privateKey:PrivateKey" && (host === undefined ? name.endsWith("-deploy-key") : name === `${host}-deploy-key`));
         const publicKey = key?.[1].state.publicKeyOpenssh;
         if (typeof publicKey !== "string") {
             throw new Error(`the plan has no generated deploy key; it generated ${Object.keys(this.plan.generated).join(", ")}`);
