@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { balancerDetectionSeconds, replicaName } from "../../components/render/balancer";
-import { FRONT_ACCESS_LOG } from "../../components/render/deployment";
+import { FRONT_ACCESS_LOG, FRONT_REFUSED_LOG } from "../../components/render/deployment";
 import { FAIL2BAN_JAIL_NAME } from "../../components/render/fail2ban";
 import { buildOciImage, readAndVerifyOciImage, type Descriptor, type OciImage } from "../harness/oci";
 import type { RunResult } from "../harness/processes";
@@ -84,10 +84,10 @@ describe("replicas behind the stand-in balancer, on droplet twins deployed as pu
         return found;
     }
 
-    /** Each replica's access log, parsed, in replica order. */
-    function accessLogs(): AccessLine[][] {
+    /** Each replica's access log (or refusal log), parsed, in replica order. */
+    function accessLogs(log: string = FRONT_ACCESS_LOG): AccessLine[][] {
         return lab.twins.map((twin) => {
-            const file = twin.file(FRONT_ACCESS_LOG);
+            const file = twin.file(log);
             const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
             return text
                 .split("\n")
@@ -198,7 +198,7 @@ describe("replicas behind the stand-in balancer, on droplet twins deployed as pu
         assertSameImage(readAndVerifyOciImage(pulled, "split"), image, "pulled after a split upload");
     });
 
-    test("c. each front's access log records the client's own address, from the PROXY header, not the balancer's", () => {
+    test("c. each front's access log records the client's own address, from the PROXY header, not the balancer's, whose own requests are its passing health checks", () => {
         const logs = accessLogs();
         const client = lab.net.hosts.client.address;
         for (const [index, lines] of logs.entries()) {
@@ -209,6 +209,13 @@ describe("replicas behind the stand-in balancer, on droplet twins deployed as pu
             assert.deepEqual(addresses, [client], `addresses in ${replicaName(REPLICA_HOST, index)}'s access log (the balancer is ${lab.net.hosts.balancer.address})`);
             const balancer = lines.filter((l) => l.request.remote_ip === lab.net.hosts.balancer.address);
             assert.deepEqual(balancer, [], `${replicaName(REPLICA_HOST, index)} logged requests as the balancer's`);
+        }
+        // The balancer's own requests are its health checks, through PROXY too: served, and no failed login for fail2ban.
+        for (const [index, lines] of accessLogs(FRONT_REFUSED_LOG).entries()) {
+            const checks = lines.filter((l) => l.request.remote_ip === lab.net.hosts.balancer.address);
+            assert.ok(checks.length > 0, `${replicaName(REPLICA_HOST, index)} logged the balancer's health checks`);
+            const other = checks.filter((l) => !(l.request.method === "GET" && l.request.uri === "/" && l.status === 200)).map((l) => `${l.request.method} ${l.request.uri} ${l.status}`);
+            assert.deepEqual(other, [], `${replicaName(REPLICA_HOST, index)}'s answers to the balancer other than its health check's 200`);
         }
     });
 
