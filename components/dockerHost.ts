@@ -198,7 +198,7 @@ export class DockerHost extends pulumi.ComponentResource {
                 `${name}-login-guard`,
                 {
                     connection: this.connection,
-                    create: renderLoginGuardScript({ refusedLogPath: FRONT_REFUSED_LOG, ports: [PUBLIC_PORT] }),
+                    create: renderLoginGuardScript({ refusedLogPath: FRONT_REFUSED_LOG, ports: [PUBLIC_PORT], ...(args.httpsThroughBalancer === true ? { behindBalancer: true } : {}) }),
                     triggers: [this.droplet.id],
                 },
                 // After the updates' own apt run, which holds the package lock.

@@ -67,7 +67,32 @@ export interface Fail2banInput {
     maxRetry: number;
     findTimeSeconds: number;
     banTimeSeconds: number;
+    /**
+     * Clients arrive through a load balancer that names each in a PROXY protocol v1 header
+     * (proxyProtocol.ts): every packet then comes from the balancer, so a ban matches the header
+     * instead. Default false.
+     */
+    behindBalancer?: boolean;
 }
+
+/**
+ * How far into a packet (from its IP header) the PROXY header is looked for: IPv4's and TCP's
+ * headers with every option (60 + 60 bytes) and the v1 header's 107 bytes at most
+ * (haproxy's proxy-protocol.txt, "2.1. Human-readable header format").
+ */
+const PROXY_HEADER_SEARCH_BYTES = 227;
+
+/**
+ * The ban behind a balancer. The PROXY v1 header is the first thing the balancer sends on each
+ * connection, `PROXY TCP4 <client> <balancer> <client port> <port>\r\n` with the addresses in
+ * dotted decimal, so its first words name the client exactly; the trailing space keeps
+ * 192.0.2.1 from matching 192.0.2.10. The packet is refused with a TCP reset, which ends the
+ * connection at the balancer and so at the client: an ICMP error would leave an established
+ * connection hanging. iptables takes `tcp-reset` only in a rule limited to TCP (`-p tcp`; without
+ * it the insert fails with "Invalid argument", check 22 saw). Clients reach a balancer over IPv4 only (its default network stack), so an
+ * IPv6 ticket cannot arise there.
+ */
+const PROXY_BAN_RULE = `-p tcp -m string --algo bm --to ${PROXY_HEADER_SEARCH_BYTES} --string "PROXY TCP4 <ip> " -j REJECT --reject-with tcp-reset`;
 
 export interface Fail2banFiles {
     /** Goes to {@link FAIL2BAN_FILTER_PATH}. */
@@ -155,13 +180,15 @@ export function renderFail2banFiles(input: Fail2banInput): Fail2banFiles {
     const action = [
         "# The private registry's front: the package's iptables-multiport action, banning an IPv6",
         `# source's /${FAILED_LOGIN_IPV6_PREFIX} as a whole (the front's refusal log counts it that way).`,
+        ...(input.behindBalancer === true ? ["# Behind the balancer, a ban matches the PROXY header that names the client."] : []),
         "",
         "[INCLUDES]",
         "before = iptables-multiport.conf",
         "",
         "[Definition]",
-        "actionban = <iptables> -I f2b-<name> 1 -s <ip><banprefix> -j <blocktype>",
-        "actionunban = <iptables> -D f2b-<name> -s <ip><banprefix> -j <blocktype>",
+        ...(input.behindBalancer === true
+            ? [`actionban = <iptables> -I f2b-<name> 1 ${PROXY_BAN_RULE}`, `actionunban = <iptables> -D f2b-<name> ${PROXY_BAN_RULE}`]
+            : ["actionban = <iptables> -I f2b-<name> 1 -s <ip><banprefix> -j <blocktype>", "actionunban = <iptables> -D f2b-<name> -s <ip><banprefix> -j <blocktype>"]),
         "",
         "[Init]",
         "banprefix =",

@@ -12,6 +12,8 @@ export interface LoginGuardInput {
     refusedLogPath: string;
     /** The front's public TCP ports. */
     ports: number[];
+    /** Clients arrive through a load balancer's PROXY headers (fail2ban.ts); default false. */
+    behindBalancer?: boolean;
     /** Stands in for `/` before fail2ban's own paths and apt's locks (tests); default none. */
     root?: string;
     /** How long to wait for first boot's apt runs (tests shorten it); see aptWait.ts. */
@@ -20,7 +22,7 @@ export interface LoginGuardInput {
 
 export function renderLoginGuardScript(input: LoginGuardInput): string {
     const q = shellQuote;
-    const files = renderFail2banFiles({ refusedLogPath: input.refusedLogPath, ports: input.ports, ...FAIL2BAN_DEFAULTS });
+    const files = renderFail2banFiles({ refusedLogPath: input.refusedLogPath, ports: input.ports, ...FAIL2BAN_DEFAULTS, behindBalancer: input.behindBalancer });
     const root = input.root ?? "";
     const filterPath = `${root}${FAIL2BAN_FILTER_PATH}`;
     const jailPath = `${root}${FAIL2BAN_JAIL_PATH}`;

@@ -94,6 +94,8 @@ describe("three replicas", () => {
             for (const command of ["wait-ready", "host-firewall", "login-guard", "host-updates"]) {
                 assert.equal(d.resources.filter((r) => r.name === `${host}-${command}`).length, 1, `${host} lacks ${command}`);
             }
+            // Behind the balancer a ban names the client in the PROXY header (check 22).
+            assert.match(single(d.resources.filter((r) => r.name === `${host}-login-guard`), "command:remote:Command").inputs.create, /PROXY TCP4 <ip> /);
         }
     });
 
