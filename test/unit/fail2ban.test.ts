@@ -222,7 +222,7 @@ describe("fail2ban's filter on the real front's refusal log", () => {
 describe("the ban behind a balancer", () => {
     const files = (behindBalancer: boolean) => renderFail2banFiles({ refusedLogPath: "/var/log/private-registry/front-refused.log", ports: [443], ...FAIL2BAN_DEFAULTS, behindBalancer });
 
-    it("matches the PROXY header that names the client, and resets the connection, in a rule iptables accepts", () => {
+    test("matches the PROXY header that names the client, and resets the connection, in a rule iptables accepts", () => {
         const action = files(true).action;
         // tcp-reset is refused by iptables without -p tcp (check 22 runs the real insert).
         const rule = '-p tcp -m string --algo bm --to 227 --string "PROXY TCP4 <ip> " -j REJECT --reject-with tcp-reset';
@@ -231,7 +231,7 @@ describe("the ban behind a balancer", () => {
         assert.doesNotMatch(action, /-s <ip>/);
     });
 
-    it("leaves the direct ban by source address as it was", () => {
+    test("leaves the direct ban by source address as it was", () => {
         assert.doesNotMatch(files(false).action, /PROXY/);
         assert.equal(files(false).jail, files(true).jail, "only the action differs");
     });
