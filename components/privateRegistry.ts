@@ -14,7 +14,7 @@ import { StorageUser } from "./storageUser";
 import { SpacesStorage } from "./spacesStorage";
 import { sslipHostname, TUNNEL_PORT } from "./render/deployment";
 import { RetentionRules } from "./render/retention";
-import { BALANCER_FORWARDING_RULE, BALANCER_HEALTH_CHECK, replicaName } from "./render/balancer";
+import { BALANCER_FORWARDING_RULE, BALANCER_HEALTH_CHECK, balancerDrain, replicaName } from "./render/balancer";
 import { PUBLIC_PORT } from "./render/deployment";
 import { ProxyProtocolInput } from "./render/proxyProtocol";
 
@@ -318,7 +318,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                         retention: pulumi
                             .all([value("keepNewestTags"), value("keepTagsYoungerThanDays"), value("protectedTags")])
                             .apply(([newest, days, patterns]) => retentionRules(newest, days, patterns)),
-                        ...(proxyProtocol !== undefined ? { proxyProtocol, blobDescriptorCache: false } : {}),
+                        ...(proxyProtocol !== undefined ? { proxyProtocol, blobDescriptorCache: false, drain: balancerDrain() } : {}),
                         ...(first !== undefined ? { shared: first.secrets } : {}),
                     },
                     // One replica at a time: each (re)starts only once the one before it serves

@@ -74,6 +74,8 @@ export interface RegistryServiceArgs {
     proxyProtocol?: pulumi.Input<ProxyProtocolInput>;
     /** False for replicas sharing a bucket, whose in-memory caches would miss each other's deletions. Default true. */
     blobDescriptorCache?: boolean;
+    /** Behind a load balancer: leave it before a restart and rejoin after (DeploymentInput.drain). */
+    drain?: { leaveSeconds: number; rejoinSeconds: number };
     /**
      * Another replica's secrets, to serve with instead of generating new ones: replicas behind one
      * balancer must accept the same logins and sign uploads with the same `http.secret`, or an
@@ -192,6 +194,7 @@ export class RegistryService extends pulumi.ComponentResource {
                 retention: args.retention,
                 proxyProtocol: args.proxyProtocol,
                 blobDescriptorCache: args.blobDescriptorCache,
+                drain: args.drain,
             })
             .apply((input): Deployment => renderDeployment(input));
 

@@ -48,6 +48,18 @@ export function balancerDetectionSeconds(check: Pick<typeof BALANCER_HEALTH_CHEC
     return check.checkIntervalSeconds * check.unhealthyThreshold + check.responseTimeoutSeconds;
 }
 
+/**
+ * What a deploy waits for around a replica's restart: the balancer's detection time after `/`
+ * turns 503, with one more interval for a check already under way; and its healthy threshold's
+ * checks after `/` answers 200 again, with one more interval and a timeout to spare.
+ */
+export function balancerDrain(check: typeof BALANCER_HEALTH_CHECK = BALANCER_HEALTH_CHECK): { leaveSeconds: number; rejoinSeconds: number } {
+    return {
+        leaveSeconds: balancerDetectionSeconds(check) + check.checkIntervalSeconds,
+        rejoinSeconds: check.checkIntervalSeconds * (check.healthyThreshold + 1) + check.responseTimeoutSeconds,
+    };
+}
+
 /** The resource names of replica `index` (0-based): the first keeps a single droplet's names. */
 export function replicaName(base: string, index: number): string {
     return index === 0 ? base : `${base}-${index + 1}`;

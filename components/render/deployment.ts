@@ -9,7 +9,7 @@ import { renderFrontPasswordHash } from "./frontPassword";
 import { uploadsInFlightMax } from "./registryMemory";
 import { spacesStorageConfig } from "./spaces";
 import { REGISTRY_HTPASSWD_PATH, RegistryConfigInput, renderRegistryConfig } from "./registryConfig";
-import { BundleFileName, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, StartScriptInput } from "./scripts";
+import { BundleFileName, DRAIN_MARKER_FILE, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, StartScriptInput } from "./scripts";
 
 /**
  * Everything the droplet receives, derived in one pure step from plain values: the registry's
@@ -116,7 +116,14 @@ export interface DeploymentInput {
     proxyProtocol?: ProxyProtocolInput;
     /** False for replicas sharing a bucket (registryConfig.ts); default true. */
     blobDescriptorCache?: boolean;
+    /**
+     * Behind a load balancer: how long the start script waits for the balancer to stop sending
+     * here once `/` answers 503, and to send here again once it answers 200 (balancer.ts).
+     * Absent: nothing waits.
+     */
+    drain?: { leaveSeconds: number; rejoinSeconds: number };
 }
+
 
 export interface Deployment {
     configYaml: string;
@@ -240,6 +247,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         refusedLogFile: FRONT_REFUSED_LOG,
         adminSocket: FRONT_ADMIN_SOCKET,
         ...(input.proxyProtocol !== undefined ? { proxyProtocol: input.proxyProtocol } : {}),
+        ...(input.drain !== undefined ? { drainMarker: `${FRONT_CONFIG_MOUNT}/${DRAIN_MARKER_FILE}` } : {}),
     };
 
     const primary = primaryUser(input.users);
@@ -255,6 +263,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
         configDir: HOST_CONFIG_DIR,
         dataDir: HOST_DATA_DIR,
         health,
+        ...(input.drain !== undefined ? { drain: input.drain } : {}),
         front: {
             containerName: FRONT_CONTAINER_NAME,
             image: CADDY_IMAGE,

@@ -138,6 +138,13 @@ export interface FrontInput {
      * (proxyProtocol.ts). Absent: clients connect directly.
      */
     proxyProtocol?: ProxyProtocolInput;
+    /**
+     * Behind a load balancer: a file (inside the front's container) whose existence makes `/`,
+     * the balancer's health check, answer 503, so the balancer stops sending new connections here
+     * before a deploy restarts anything; every other request is served as before. Absent: `/`
+     * always asks the registry.
+     */
+    drainMarker?: string;
 }
 
 /** One log file's rolling: Caddy renames it at `rollMiB` and keeps `keep` rolled files (gzipped). */
@@ -371,6 +378,22 @@ function globalOptions(input: FrontInput, timeouts: FrontTimeouts): string[] {
         "}",
     );
     return ["{", ...indent(lines, 1), "}"];
+}
+
+/**
+ * `/`'s answer while the drain marker exists. Caddy's `file` matcher looks the file up on each
+ * request (modules/caddyhttp/fileserver/matcher.go), under its own root: the working directory
+ * would do otherwise. `respond` runs before `reverse_proxy` in Caddy's directive order.
+ */
+function drainRoute(marker: string | undefined): string[] {
+    if (marker === undefined) {
+        return [];
+    }
+    if (!/^\/[A-Za-z0-9._/-]+\/[A-Za-z0-9._-]+$/.test(marker)) {
+        throw new Error(`drainMarker must be an absolute plain path; got ${JSON.stringify(marker)}`);
+    }
+    const slash = marker.lastIndexOf("/");
+    return ["@draining file {", `\troot ${marker.slice(0, slash)}`, `\ttry_files ${marker.slice(slash)}`, "}", 'respond @draining "leaving the load balancer" 503'];
 }
 
 function siteAddress(input: FrontInput): string {
@@ -790,6 +813,7 @@ export function renderFrontConfig(input: FrontInput): string {
     site.push(
         // `/` answers without a login: the uptime check's target (200, or 503 when storage fails).
         "handle / {",
+        ...indent(drainRoute(input.drainMarker), 1),
         ...indent(proxy(input.upstream, input.upstreamAuthorization), 1),
         "}",
     );

@@ -105,6 +105,11 @@ export interface StartScriptInput extends Omit<RegistryRunInput, "mounts" | "env
         /** Whether it trusts an ACME server's CA from the bundle (front/acme-ca.crt). */
         acmeCaFromBundle?: boolean;
     };
+    /**
+     * Behind a load balancer: the seconds the balancer takes to stop sending here once the
+     * front's `/` answers 503 ({@link DRAIN_MARKER_FILE}), and to send here again.
+     */
+    drain?: { leaveSeconds: number; rejoinSeconds: number };
     /** The maintenance job; its timer is installed where systemd runs. Absent: no job at all. */
     maintenance?: {
         /** systemd's unit directory (`/etc/systemd/system`). */
@@ -295,7 +300,7 @@ pull_once "$image"
 pull_once ${q(input.front.image)}${retentionImage === undefined ? "" : `
 pull_once ${q(retentionImage)}`}
 
-echo "updating the front and the registry container $name"
+${renderDrainStart(input.front.containerName, input.drain)}echo "updating the front and the registry container $name"
 # The front takes its new config while the old registry still serves, and only then is the
 # registry replaced. A reload ends the requests the front is holding while no registry listens
 # (Caddy's retry wait ends with its old config), so the two must never overlap. The order does
@@ -312,8 +317,57 @@ case "$front_said" in
 esac
 "$lib_dir/run-registry" readwrite --if-changed 9>&-
 "$lib_dir/wait-serving"
-${maintenance === undefined ? "" : renderTimerInstall(libDir, maintenance.unitDir, maintenance.schedule)}`;
+${renderDrainEnd(input.drain)}${maintenance === undefined ? "" : renderTimerInstall(libDir, maintenance.unitDir, maintenance.schedule)}`;
 }
+
+function wholeSeconds(value: number, what: string): number {
+    if (!Number.isInteger(value) || value < 0) {
+        throw new Error(`drain.${what} must be a whole number of seconds >= 0; got ${value}`);
+    }
+    return value;
+}
+
+/**
+ * Behind a load balancer, the replica leaves it before anything restarts: the marker makes the
+ * running front answer its health check 503, and the script waits out the balancer's detection
+ * time, so no new connection arrives while the front reloads or the registry restarts. A front
+ * that is not running yet (a new droplet) serves nobody, and nothing waits. The marker goes on
+ * any exit, so a deploy that fails before restarting anything leaves the replica in the pool.
+ */
+function renderDrainStart(frontContainer: string, drain: StartScriptInput["drain"]): string {
+    if (drain === undefined) {
+        return "";
+    }
+    const q = shellQuote;
+    return `drain_marker="$config_dir/front/${DRAIN_MARKER_FILE}"
+if [ "$(docker inspect -f '{{.State.Running}}' ${q(frontContainer)} 2>/dev/null || true)" = true ]; then
+  touch "$drain_marker"
+  trap 'cleanup; rm -f "$drain_marker"' EXIT
+  echo "leaving the load balancer: its health check gets 503; waiting ${wholeSeconds(drain.leaveSeconds, "leaveSeconds")}s for it to stop sending here"
+  sleep ${drain.leaveSeconds}
+fi
+`;
+}
+
+/**
+ * Once this replica serves again, it asks the balancer back and waits until the balancer's
+ * checks have passed, so the next replica (whose deploy waits for this one) never leaves while
+ * this one is still out.
+ */
+function renderDrainEnd(drain: StartScriptInput["drain"]): string {
+    if (drain === undefined) {
+        return "";
+    }
+    return `if [ -e "$drain_marker" ]; then
+  rm -f "$drain_marker"
+  echo "rejoining the load balancer: waiting ${wholeSeconds(drain.rejoinSeconds, "rejoinSeconds")}s for its health checks to pass"
+  sleep ${drain.rejoinSeconds}
+fi
+`;
+}
+
+/** While this file exists in configDir/front (the front's config mount), the front's `/` answers 503. */
+export const DRAIN_MARKER_FILE = "draining";
 
 /** Installs (or turns off) the maintenance timer, where systemd runs; a container or test host may not. */
 function renderTimerInstall(libDir: string, unitDir: string, schedule: string | undefined): string {

@@ -7,6 +7,7 @@
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { after, before, describe, test } from "node:test";
@@ -46,14 +47,15 @@ describe("the front behind a balancer's PROXY protocol", () => {
     let tmp: TempDir;
     let certs: TestCertificates;
     let port: number;
+    let registry: http.Server;
 
     /** GET /v2/ with a wrong login over TLS from `source`, after `preamble` on the bare connection; the status, or the error that ended it. */
-    function ask(source: string, preamble: string): Promise<number | string> {
+    function ask(source: string, preamble: string, path = "/v2/"): Promise<number | string> {
         return new Promise((resolve) => {
             const socket = net.connect({ host: LOOPBACK, port, localAddress: source }, () => {
                 socket.write(preamble);
                 const secure = tls.connect({ socket, ca: certs.caCertPem, servername: "localhost" }, () => {
-                    secure.write(`GET /v2/ HTTP/1.1\r\nHost: ${LOOPBACK}\r\nAuthorization: Basic ${Buffer.from("ci:wrong").toString("base64")}\r\nConnection: close\r\n\r\n`);
+                    secure.write(`GET ${path} HTTP/1.1\r\nHost: ${LOOPBACK}\r\nAuthorization: Basic ${Buffer.from("ci:wrong").toString("base64")}\r\nConnection: close\r\n\r\n`);
                 });
                 let text = "";
                 secure.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
@@ -76,6 +78,9 @@ describe("the front behind a balancer's PROXY protocol", () => {
         tmp = makeTempDir("front-proxy-protocol");
         certs = await generateTestCertificates(tracker, tmp.join("certs"));
         port = await freePort();
+        // The registry's `/`: 200 while its storage answers.
+        registry = http.createServer((_, response) => response.end("{}"));
+        await new Promise<void>((resolve) => registry.listen(0, LOOPBACK, resolve));
         fs.writeFileSync(
             tmp.join("Caddyfile"),
             renderFrontConfig({
@@ -83,12 +88,13 @@ describe("the front behind a balancer's PROXY protocol", () => {
                 tls: { kind: "files", hostname: LOOPBACK, certificate: certs.certFile, key: certs.keyFile },
                 users: [{ name: "ci", role: "push", passwordHash: renderFrontPasswordHash({ password: "right", salt: "proxy-protocol-salt" }) }],
                 realm: "Registry",
-                upstream: `${LOOPBACK}:${await freePort()}`,
+                upstream: `${LOOPBACK}:${(registry.address() as net.AddressInfo).port}`,
                 upstreamAuthorization: "Basic ZnJvbnQ6dGVzdA==",
                 accessLogFile: tmp.join("access.log"),
                 refusedLogFile: tmp.join("refused.log"),
                 adminSocket: tmp.join("admin.sock"),
                 proxyProtocol: { from: [`${BALANCER}/32`] },
+                drainMarker: tmp.join("draining"),
             }),
         );
         tracker.start("caddy", caddyBinary(), ["run", "--config", tmp.join("Caddyfile"), "--adapter", "caddyfile"], { logFile: tmp.join("caddy.log"), env: caddyEnvironment(tmp.path) });
@@ -100,6 +106,7 @@ describe("the front behind a balancer's PROXY protocol", () => {
 
     after(async () => {
         await tracker.dispose();
+        await new Promise((resolve) => registry?.close(resolve));
         tmp?.remove();
     });
 
@@ -124,5 +131,18 @@ describe("the front behind a balancer's PROXY protocol", () => {
         const before = refusedLines().length;
         assert.equal(await ask(LOOPBACK, ""), 401);
         assert.equal(refusedLines()[before].request.client_ip, LOOPBACK);
+    });
+
+    test("answers the balancer's health check 503 while the drain marker exists, the registry's 200 otherwise, and everything else as ever", async () => {
+        const header = `PROXY TCP4 ${CLIENT} ${LOOPBACK} 5555 ${port}\r\n`;
+        assert.equal(await ask(BALANCER, header, "/"), 200);
+        fs.writeFileSync(tmp.join("draining"), "");
+        try {
+            assert.equal(await ask(BALANCER, header, "/"), 503, "the check the balancer sends while draining");
+            assert.equal(await ask(BALANCER, header), 401, "a client's request while draining");
+        } finally {
+            fs.rmSync(tmp.join("draining"));
+        }
+        assert.equal(await ask(BALANCER, header, "/"), 200, "back once the marker is gone");
     });
 });

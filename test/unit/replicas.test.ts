@@ -12,7 +12,7 @@ import { decodeBundleFiles } from "../support/bundle";
 import { loadStackArgs } from "../../components/stackConfig";
 import type { PrivateRegistry as PrivateRegistryType } from "../../components/privateRegistry";
 import type { stackOutputs as StackOutputs } from "../../components/outputs";
-import { BALANCER_HEALTH_CHECK } from "../../components/render/balancer";
+import { BALANCER_HEALTH_CHECK, balancerDrain } from "../../components/render/balancer";
 
 const recorded: RecordedResource[] = installMocks();
 let PrivateRegistry: typeof PrivateRegistryType;
@@ -152,6 +152,15 @@ describe("three replicas", () => {
         const outputs = stackOutputs(d.registry);
         assert.match(await valueOf(outputs.dockerConfigJson), new RegExp(`"${balancerIp.replace(/\./g, "\\.")}"`));
         assert.match(await valueOf(d.registry.serving), /through a load balancer in front of 3 droplets/);
+    });
+
+    it("has each replica leave the balancer before it restarts anything, and rejoin once it serves", () => {
+        const drain = balancerDrain();
+        for (const container of containers(d, "trio")) {
+            assert.match(container.inputs.create, new RegExp(`sleep ${drain.leaveSeconds}\n`));
+            assert.match(container.inputs.create, new RegExp(`sleep ${drain.rejoinSeconds}\n`));
+            assert.match(decodeBundleFiles(container.inputs.stdin)["front/Caddyfile"], /@draining file \{\n\t+root \/etc\/caddy\n\t+try_files \/draining/);
+        }
     });
 
     it("updates one replica at a time: each service waits for the one before it", () => {

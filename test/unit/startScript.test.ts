@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { deploymentParts, DeploymentInput, DeploymentTls, FRONT_ACME_CA_FILE, renderBundleFiles } from "../../components/render/deployment";
 import { TEST_ACME_CA } from "./acmeCa";
-import { FRONT_RELOAD_SETTLE_SECONDS, REGISTRY_CONTAINER_ENV, renderStartScript, renderStdinBundle } from "../../components/render/scripts";
+import { DRAIN_MARKER_FILE, FRONT_RELOAD_SETTLE_SECONDS, REGISTRY_CONTAINER_ENV, renderStartScript, renderStdinBundle } from "../../components/render/scripts";
 import { REGISTRY_STATE_FILE } from "../../components/render/registryRun";
 import { decodeBundleFiles } from "../support/bundle";
 import { exampleDeploymentInput } from "../support/fixtures";
@@ -98,8 +98,8 @@ esac`,
     readonly stdin: string;
     readonly files: Record<string, string>;
 
-    constructor(readonly tls: DeploymentTls, htpasswd?: string) {
-        const parts = deploymentParts({ ...input, tls });
+    constructor(readonly tls: DeploymentTls, htpasswd?: string, more: Partial<DeploymentInput> = {}) {
+        const parts = deploymentParts({ ...input, ...more, tls });
         this.script = renderStartScript({ ...parts.start, configDir: this.configDir, dataDir: this.dataDir, front: { ...parts.start.front, logDir: this.logDir } });
         this.stdin = renderStdinBundle({
             files: { ...renderBundleFiles(parts), ...(htpasswd === undefined ? {} : { htpasswd }) },
@@ -393,5 +393,58 @@ describe("the start script with an ACME server's CA (acmeServerCa)", () => {
         for (const c of host.calls("curl")) {
             assert.equal(c[c.indexOf("--cacert") + 1], `${host.configDir}/ca.crt`);
         }
+    });
+});
+
+describe("the start script behind a load balancer (drain)", () => {
+    const drain = { leaveSeconds: 18, rejoinSeconds: 23 };
+    const marker = (host: Host) => join(host.configDir, "front", DRAIN_MARKER_FILE);
+    /** Where each wait, the front's reload and the registry's run fall among the calls. */
+    const timeline = (host: Host) =>
+        host
+            .calls()
+            .map((c) => (c[0] === "sleep" ? `sleep ${c[1]}` : c[0] === "docker" && c[1] === "run" ? `run ${c[c.indexOf("--name") + 1]}` : c[0] === "docker" && c[1] === "exec" ? "reload front" : c[0] === "curl" ? "health" : ""))
+            .filter((step) => step !== "")
+            .filter((step, i, all) => step !== "health" || all[i - 1] !== "health");
+
+    it("on a new droplet, whose front serves nobody yet, waits for no balancer", () => {
+        const host = new Host(MODES["private CA"], undefined, { drain });
+        const result = host.run();
+        assert.equal(result.status, 0, result.stderr);
+        assert.deepEqual(timeline(host).filter((s) => s.startsWith("sleep")), []);
+        assert.ok(!existsSync(marker(host)));
+    });
+
+    it("leaves the balancer before the front reloads or the registry restarts, and rejoins once it serves", () => {
+        const host = new Host(MODES["private CA"], undefined, { drain });
+        assert.equal(host.run().status, 0);
+        writeFileSync(join(host.stubs.dir, "argv.log"), "");
+        // A second deploy with a changed registry: the front is running now.
+        const changed = new Host(MODES["private CA"], undefined, { drain, chunkSizeMb: 6 });
+        const result = host.run(changed.stdin);
+        assert.equal(result.status, 0, result.stderr);
+        const steps = timeline(host);
+        const at = (step: string) => steps.indexOf(step);
+        assert.ok(at(`sleep ${drain.leaveSeconds}`) >= 0 && at(`sleep ${drain.rejoinSeconds}`) >= 0, steps.join(", "));
+        assert.ok(at(`sleep ${drain.leaveSeconds}`) < at("reload front"), `left before the reload: ${steps.join(", ")}`);
+        assert.ok(at("reload front") < at("run registry") && at("run registry") < at("health"), steps.join(", "));
+        assert.ok(at("health") < at(`sleep ${drain.rejoinSeconds}`), `rejoined once it served: ${steps.join(", ")}`);
+        assert.match(result.stdout, /leaving the load balancer/);
+        assert.ok(!existsSync(marker(host)), "the marker is gone: / answers the registry's 200 again");
+    });
+
+    it("a deploy that fails halfway takes the marker away, so the replica is not left out of the pool", () => {
+        const host = new Host(MODES["private CA"], undefined, { drain });
+        assert.equal(host.run().status, 0);
+        writeFileSync(join(host.stubs.dir, "refuse-reload"), "");
+        const changed = new Host(MODES["private CA"], undefined, { drain, chunkSizeMb: 6 });
+        const result = host.run(changed.stdin);
+        assert.notEqual(result.status, 0);
+        assert.ok(timeline(host).includes(`sleep ${drain.leaveSeconds}`));
+        assert.ok(!existsSync(marker(host)));
+    });
+
+    it("is absent without a balancer: the same script as before", () => {
+        assert.doesNotMatch(new Host(MODES["private CA"]).script, /load balancer|draining/);
     });
 });
