@@ -52,6 +52,7 @@ function priceRows(): string[] {
     add("Droplet outbound transfer over the allowance", PRICES.digitalocean.transferOverage);
     add("DigitalOcean monitoring alerts (alertEmails)", PRICES.digitalocean.monitoringAlert);
     add("DigitalOcean uptime check (alertEmails with Let's Encrypt)", PRICES.digitalocean.uptimeCheck);
+    add("DigitalOcean load balancer node (replicas above 1)", PRICES.digitalocean.loadBalancerNode);
     for (const t of PRICES.digitalocean.containerRegistry.tiers) {
         const repos = t.includedRepositories === 0 ? "unlimited" : String(t.includedRepositories);
         add(`DOCR ${t.slug} (${t.includedStorageGb} GB storage, ${t.includedTransferGb} GB transfer, ${repos} repos${t.allowsStorageOverage ? "" : ", no overage"})`, t);

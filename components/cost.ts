@@ -88,7 +88,7 @@ export const PRICES = {
             usd: 10,
             per: "node-month",
             source: "https://docs.digitalocean.com/products/networking/load-balancers/",
-            note: "one node, the default size; bandwidth neutral: the droplets' transfer is billed as without it",
+            note: "one node, the default size (read 2026-12-07: \"$10.00 per month for each node\"); bandwidth neutral: the droplets' transfer is billed as without it",
         } satisfies Price,
         spaces: {
             subscription: {
