@@ -136,3 +136,43 @@ describe("a later plan", () => {
         assert.match(now["team-a-ci"].password, /^[A-Za-z0-9]{32}$/);
     });
 });
+
+describe("a deploy plan with two replicas", () => {
+    const HOSTS = { "registry-host": "192.0.2.51", "registry-host-2": "192.0.2.52" };
+    const BALANCER = "192.0.2.50";
+    const VPC = "10.99.0.0/24";
+    let plan: DeployPlan;
+    before(async () => {
+        plan = await planDeploy({
+            ...BASE,
+            config: { ...BASE.config, "private-registry:replicas": "2", "private-registry:gcSchedule": "" },
+            dropletAddresses: HOSTS,
+            balancerAddress: BALANCER,
+            vpcIpRange: VPC,
+        });
+    });
+
+    it("connects to each replica at its own address, and starts the second only after the first", () => {
+        assert.equal(command(plan, "registry-service-container").connection?.host, HOSTS["registry-host"]);
+        assert.equal(command(plan, "registry-service-2-container").connection?.host, HOSTS["registry-host-2"]);
+        const order = plan.commands.map((c) => c.name);
+        assert.ok(order.indexOf("registry-service-container") < order.indexOf("registry-service-2-container"), order.join(", "));
+        assert.ok(command(plan, "registry-service-2-container").after.includes("registry-service-container"), "the second replica's deploy waits for the first");
+    });
+
+    it("admits 443 on every host from the balancer alone", () => {
+        for (const host of Object.keys(HOSTS)) {
+            const https = plan.hosts[host].firewall.inboundRules.filter((r) => r.portRange === "443");
+            assert.deepEqual(https.map((r) => [r.sourceAddresses, r.sourceLoadBalancerUids]), [[undefined, ["registry-balancer-id"]]], host);
+        }
+    });
+
+    it("ships both replicas one bundle, whose certificate names the balancer and whose front reads PROXY headers from the VPC", () => {
+        const [one, two] = ["registry-service-container", "registry-service-2-container"].map((name) => decodeBundleFiles(command(plan, name).stdin ?? ""));
+        assert.deepEqual(two, one);
+        const certificate = run("openssl", ["x509", "-noout", "-ext", "subjectAltName", "-in", file("replica.crt", one["front/tls.crt"])]);
+        assert.match(certificate, new RegExp(`IP Address:${BALANCER.replace(/\./g, "\\.")}`));
+        assert.match(one["front/Caddyfile"], new RegExp(`allow ${VPC.replace(/[./]/g, "\\$&")} 127\\.0\\.0\\.1/32`));
+        assert.equal(plan.outputs.registryHost, BALANCER);
+    });
+});
