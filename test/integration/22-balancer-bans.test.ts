@@ -15,14 +15,12 @@
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME, renderFail2banFiles } from "../../components/render/fail2ban";
-import { UPSTREAM_USERNAME } from "../../components/render/deployment";
 import { renderFrontConfig } from "../../components/render/front";
-import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { BALANCER_FORWARDING_RULE } from "../../components/render/balancer";
-import { cachedBinary, generateLogin, makeTempDir, ProcessTracker, registryEnvironment, systemBinary, waitUntil, type GeneratedLogin, type TempDir, type TrackedProcess } from "../harness";
+import { generateLogin, makeTempDir, ProcessTracker, systemBinary, waitUntil, type GeneratedLogin, type TempDir, type TrackedProcess } from "../harness";
+import { GUARD_LAB_REGISTRY, startFail2ban, startLoopbackRegistry, upstreamAuthorization } from "../harness/guardLab";
 import { passwordHashOf, caddyBinary, caddyEnvironment } from "../harness/front";
 import { createNetworkLab, ip, type NetnsHost, type NetworkLab } from "../harness/netns";
 import { Balancer } from "../harness/balancer";
@@ -32,8 +30,6 @@ const HOSTNAME = "registry.test";
 const BAN_SECONDS = 5;
 const MAX_RETRY = FAIL2BAN_DEFAULTS.maxRetry;
 const REALM = "Registry";
-/** fail2ban needs sbin for iptables; `ip netns exec` keeps the environment. */
-const ENV = { ...process.env, PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` };
 
 interface Answer {
     /** HTTP status; 0 when no answer came. */
@@ -97,20 +93,7 @@ describe("failed logins behind the balancer: the ban follows the PROXY header", 
         }
         login = generateLogin("pusher");
 
-        const frontLogin = generateLogin(UPSTREAM_USERNAME);
-        const htpasswd = tmp.join("htpasswd");
-        fs.writeFileSync(htpasswd, frontLogin.htpasswd);
-        fs.writeFileSync(
-            tmp.join("registry.yml"),
-            renderRegistryConfig({
-                storage: { kind: "filesystem", rootDirectory: tmp.join("registry-data") },
-                redirect: false,
-                http: { addr: "127.0.0.1:5000", secret: randomBytes(16).toString("hex"), tls: { kind: "none" }, debugAddr: "127.0.0.1:5001" },
-                auth: { realm: REALM, htpasswdPath: htpasswd },
-            }),
-        );
-        const registry = lab.inside(lab.droplet, cachedBinary("registry"), ["serve", tmp.join("registry.yml")]);
-        tracker.start("registry", registry.command, registry.args, { logFile: tmp.join("registry.log"), env: registryEnvironment() });
+        const frontLogin = startLoopbackRegistry(lab, tracker, tmp, REALM);
 
         const refusedLog = tmp.join("refused.log");
         fs.writeFileSync(
@@ -120,8 +103,8 @@ describe("failed logins behind the balancer: the ban follows the PROXY header", 
                 tls: { kind: "internal", hostname: HOSTNAME },
                 users: [{ name: login.username, role: "push", passwordHash: passwordHashOf(login) }],
                 realm: REALM,
-                upstream: "127.0.0.1:5000",
-                upstreamAuthorization: `Basic ${Buffer.from(`${frontLogin.username}:${frontLogin.password}`).toString("base64")}`,
+                upstream: GUARD_LAB_REGISTRY,
+                upstreamAuthorization: upstreamAuthorization(frontLogin),
                 accessLogFile: tmp.join("access.log"),
                 refusedLogFile: refusedLog,
                 adminSocket: tmp.join("admin.sock"),
@@ -140,25 +123,8 @@ describe("failed logins behind the balancer: the ban follows the PROXY header", 
         );
         fs.appendFileSync(refusedLog, "");
 
-        const conf = tmp.join("fail2ban");
-        fs.cpSync("/etc/fail2ban", conf, { recursive: true });
-        fs.rmSync(path.join(conf, "jail.d"), { recursive: true, force: true });
-        fs.mkdirSync(path.join(conf, "jail.d"));
         const files = renderFail2banFiles({ refusedLogPath: refusedLog, ports: [PORT], maxRetry: MAX_RETRY, findTimeSeconds: FAIL2BAN_DEFAULTS.findTimeSeconds, banTimeSeconds: BAN_SECONDS, behindBalancer: true });
-        fs.writeFileSync(path.join(conf, "filter.d", `${FAIL2BAN_JAIL_NAME}.conf`), files.filter);
-        fs.writeFileSync(path.join(conf, "jail.d", `${FAIL2BAN_JAIL_NAME}.local`), files.jail);
-        fs.writeFileSync(path.join(conf, "action.d", `${FAIL2BAN_JAIL_NAME}.conf`), files.action);
-        fs.writeFileSync(path.join(conf, "fail2ban.local"), ["[Definition]", `logtarget = ${tmp.join("fail2ban.log")}`, "dbfile = :memory:", ""].join("\n"));
-        socket = tmp.join("fail2ban.sock");
-        const server = lab.inside(lab.droplet, systemBinary("fail2ban-server"), ["-f", "-x", "-c", conf, "-s", socket, "-p", tmp.join("fail2ban.pid")]);
-        fail2ban = tracker.start("fail2ban", server.command, server.args, { logFile: tmp.join("fail2ban-server.out"), env: ENV });
-        await waitUntil(
-            async () => {
-                const out = await tracker.run(systemBinary("fail2ban-client"), ["-s", socket, "status", FAIL2BAN_JAIL_NAME], { timeoutMs: 10_000 });
-                return out.code === 0 ? { done: true, value: undefined } : { done: false, seen: out.stderr.trim() };
-            },
-            { description: "fail2ban's jail to start", timeoutMs: 15_000, abortIf: () => (fail2ban.running ? undefined : `fail2ban-server exited:\n${fail2ban.logTail()}`) },
-        );
+        ({ socket, server: fail2ban } = await startFail2ban(lab, tracker, tmp, files));
     });
 
     after(async () => {
