@@ -14,7 +14,7 @@ import { StorageUser } from "./storageUser";
 import { SpacesStorage } from "./spacesStorage";
 import { sslipHostname, TUNNEL_PORT } from "./render/deployment";
 import { RetentionRules } from "./render/retention";
-import { BALANCER_FORWARDING_RULE, BALANCER_HEALTH_CHECK, balancerDrain, replicaName } from "./render/balancer";
+import { BALANCER_FORWARDING_RULE, BALANCER_HEALTH_CHECK, BALANCER_IDLE_TIMEOUT_SECONDS, balancerDrain, replicaName } from "./render/balancer";
 import { PUBLIC_PORT } from "./render/deployment";
 import { ProxyProtocolInput } from "./render/proxyProtocol";
 
@@ -216,6 +216,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     forwardingRules: [{ ...BALANCER_FORWARDING_RULE }],
                     healthcheck: { ...BALANCER_HEALTH_CHECK },
                     enableProxyProtocol: true,
+                    httpIdleTimeoutSeconds: BALANCER_IDLE_TIMEOUT_SECONDS,
                     firewall: pulumi.output(value("httpsAllowedCidrs")).apply((cidrs) => balancerFirewall(cidrs)),
                 },
                 { parent: this },

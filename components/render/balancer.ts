@@ -43,6 +43,15 @@ export const BALANCER_HEALTH_CHECK = {
     healthyThreshold: 3,
 } as const;
 
+/**
+ * The balancer's idle timeout, at the API's maximum (30-600 s, default 60: DigitalOcean API
+ * load_balancer_base.yml `http_idle_timeout_seconds`). A blob's final PUT is silent while the
+ * registry moves it into place in the bucket, which for a large layer can outlast 60 s; the API
+ * describes the setting for HTTP requests, so on a TCP rule it may not apply, but it costs
+ * nothing.
+ */
+export const BALANCER_IDLE_TIMEOUT_SECONDS = 600;
+
 /** Seconds a failing replica may still receive new connections: the balancer's detection time. */
 export function balancerDetectionSeconds(check: Pick<typeof BALANCER_HEALTH_CHECK, "checkIntervalSeconds" | "responseTimeoutSeconds" | "unhealthyThreshold"> = BALANCER_HEALTH_CHECK): number {
     return check.checkIntervalSeconds * check.unhealthyThreshold + check.responseTimeoutSeconds;

@@ -104,6 +104,7 @@ describe("three replicas", () => {
         const dropletIds = await Promise.all(d.registry.hosts.map((h) => valueOf(h.droplet.id)));
         assert.deepEqual(balancer.dropletIds, dropletIds.map(Number));
         assert.equal(balancer.enableProxyProtocol, true);
+        assert.equal(balancer.httpIdleTimeoutSeconds, 600, "the API's most, so a large blob's silent commit is not cut at 60 s");
         assert.deepEqual(balancer.forwardingRules, [{ entryPort: 443, entryProtocol: "tcp", targetPort: 443, targetProtocol: "tcp" }]);
         assert.deepEqual(balancer.healthcheck, { ...BALANCER_HEALTH_CHECK });
         // The provider's defaults for these differ from the API's: none may be left out.
