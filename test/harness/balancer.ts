@@ -53,6 +53,24 @@ export interface BalancerServerState {
     sessions: number;
     /** The last health check's result, e.g. `L7OK`, `L4CON` (refused), `L7STS` (a bad status). */
     check: string;
+    /** The last health check's HTTP status (`check_code`), 0 when it got none. */
+    checkCode: number;
+}
+
+/** One change haproxy showed in a server's state, at Date.now() when the watch saw it. */
+export interface BalancerChange {
+    atMs: number;
+    name: string;
+    state: BalancerServerState;
+}
+
+/** What {@link Balancer.watch} saw. */
+export interface BalancerWatchResult {
+    /** Each server's first state, then every change of its status, check or check code, in order. */
+    changes: BalancerChange[];
+    /** Samples taken, and the times at which no server at all was in the pool (every one `DOWN...`). */
+    samples: number;
+    noneUpAt: number[];
 }
 
 /** The TCP timeouts DigitalOcean's balancer documents as its defaults (60 s idle). */
@@ -180,12 +198,12 @@ export class Balancer {
             if (at < 0) throw new Error(`haproxy's show stat has no ${name} column`);
             return at;
         };
-        const [px, sv, status, stot, check] = ["pxname", "svname", "status", "stot", "check_status"].map(column);
+        const [px, sv, status, stot, check, code] = ["pxname", "svname", "status", "stot", "check_status", "check_code"].map(column);
         const states: Record<string, BalancerServerState> = {};
         for (const line of lines.slice(1)) {
             const fields = line.split(",");
             if (fields[px] === "replicas" && fields[sv] !== "BACKEND") {
-                states[fields[sv]] = { status: fields[status], sessions: Number(fields[stot]), check: fields[check] };
+                states[fields[sv]] = { status: fields[status], sessions: Number(fields[stot]), check: fields[check], checkCode: Number(fields[code]) || 0 };
             }
         }
         return states;
@@ -201,6 +219,42 @@ export class Balancer {
             },
             { description: `haproxy to see ${names.join(", ")} ${status}`, timeoutMs, intervalMs, abortIf: () => (this.process.running ? undefined : `haproxy exited:\n${this.process.logTail()}`) },
         );
+    }
+
+    /**
+     * Samples `show stat` every `intervalMs` until `stop()`, keeping each server's changes. A
+     * server whose status begins with DOWN (`DOWN`, or `DOWN 1/3` while it recovers) takes no new
+     * connection; one beginning with UP (`UP 1/2` while it fails) still does.
+     */
+    watch(intervalMs = 100): { stop: () => Promise<BalancerWatchResult> } {
+        let stopping = false;
+        const result: BalancerWatchResult = { changes: [], samples: 0, noneUpAt: [] };
+        const last = new Map<string, BalancerServerState>();
+        const done = (async () => {
+            while (!stopping) {
+                const states = await this.servers();
+                const at = Date.now();
+                result.samples += 1;
+                for (const [name, state] of Object.entries(states)) {
+                    const before = last.get(name);
+                    if (before === undefined || before.status !== state.status || before.check !== state.check || before.checkCode !== state.checkCode) {
+                        result.changes.push({ atMs: at, name, state });
+                        last.set(name, state);
+                    }
+                }
+                if (Object.values(states).length > 0 && Object.values(states).every((s) => s.status.startsWith("DOWN"))) {
+                    result.noneUpAt.push(at);
+                }
+                await new Promise((resolve) => setTimeout(resolve, intervalMs));
+            }
+            return result;
+        })();
+        return {
+            stop: async () => {
+                stopping = true;
+                return done;
+            },
+        };
     }
 
     async stop(): Promise<void> {
