@@ -52,6 +52,8 @@ export interface LoopResult {
     retries: { atMs: number; error: string }[];
     /** Pushes whose connection to the front was reset or closed unanswered, then pushed once more with the same login. */
     resent: { atMs: number; error: string }[];
+    /** The longest one push took (its retries apart), in ms: how long a connection of the loop can live. */
+    longestMs?: number;
 }
 
 type Login = { username: string; password: string };
@@ -113,7 +115,7 @@ export class PushLoop {
 
     private async loop(): Promise<LoopResult> {
         const started = Date.now();
-        const result: LoopResult = { pushes: 0, failures: [], retries: [], resent: [] };
+        const result: LoopResult = { pushes: 0, failures: [], retries: [], resent: [], longestMs: 0 };
         let login = this.options.login;
         const lastLine = (res: { code: number | null; stderr: string }) => res.stderr.trim().split("\n").slice(-1)[0] ?? `exit ${res.code}`;
         for (let round = 0; !this.stopping; round++) {
@@ -125,7 +127,9 @@ export class PushLoop {
                     destCertDir: this.options.certDir,
                     timeoutMs: 120_000,
                 });
+            const pushStarted = Date.now();
             let pushed = await push(login);
+            result.longestMs = Math.max(result.longestMs ?? 0, Date.now() - pushStarted);
             if (pushed.code !== 0 && CONNECTION_RESET.test(pushed.stderr)) {
                 result.resent.push({ atMs: Date.now() - started, error: lastLine(pushed) });
                 pushed = await push(login);
@@ -144,6 +148,67 @@ export class PushLoop {
             result.pushes += 1;
             if (pushed.code !== 0) {
                 result.failures.push({ atMs: Date.now() - started, error: `${retried ? "refused with both logins, then: " : ""}${lastLine(pushed)}` });
+            }
+        }
+        return result;
+    }
+}
+
+export interface PullLoopResult {
+    pulls: number;
+    failures: { atMs: number; error: string }[];
+    /** Pulls whose connection to the front was reset or closed unanswered, then pulled once more. */
+    resent: { atMs: number; error: string }[];
+    /** The longest one pull took, in ms. */
+    longestMs: number;
+}
+
+/**
+ * A CI job pulling without pause: `skopeo copy` of one image from the registry into a fresh OCI
+ * layout, each pull a new process with new connections, until `stop()`. Failures are counted,
+ * never retried, except a reset connection (once, counted in `resent`), as PushLoop does.
+ */
+export class PullLoop {
+    private stopping = false;
+    private done?: Promise<PullLoopResult>;
+
+    constructor(
+        private readonly skopeo: Skopeo,
+        private readonly options: { host: string; repository: string; tag: string; login: Login; certDir: string; workDir: string },
+    ) {}
+
+    start(): void {
+        this.done = this.loop();
+    }
+
+    async stop(): Promise<PullLoopResult> {
+        this.stopping = true;
+        if (this.done === undefined) {
+            throw new Error("the pull loop was never started");
+        }
+        return this.done;
+    }
+
+    private async loop(): Promise<PullLoopResult> {
+        const started = Date.now();
+        const result: PullLoopResult = { pulls: 0, failures: [], resent: [], longestMs: 0 };
+        const lastLine = (res: { code: number | null; stderr: string }) => res.stderr.trim().split("\n").slice(-1)[0] ?? `exit ${res.code}`;
+        const { host, repository, tag, login, certDir, workDir } = this.options;
+        for (let round = 0; !this.stopping; round++) {
+            const layout = path.join(workDir, `pull-${round}`);
+            const pull = () => this.skopeo.copy(dockerRef(host, repository, tag), ociRef(layout, tag), { srcCreds: login, srcCertDir: certDir, timeoutMs: 120_000 });
+            const pullStarted = Date.now();
+            let pulled = await pull();
+            result.longestMs = Math.max(result.longestMs, Date.now() - pullStarted);
+            if (pulled.code !== 0 && CONNECTION_RESET.test(pulled.stderr)) {
+                result.resent.push({ atMs: Date.now() - started, error: lastLine(pulled) });
+                fs.rmSync(layout, { recursive: true, force: true });
+                pulled = await pull();
+            }
+            fs.rmSync(layout, { recursive: true, force: true });
+            result.pulls += 1;
+            if (pulled.code !== 0) {
+                result.failures.push({ atMs: Date.now() - started, error: lastLine(pulled) });
             }
         }
         return result;
