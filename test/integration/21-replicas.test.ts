@@ -276,6 +276,85 @@ describe("replicas behind the stand-in balancer, on droplet twins deployed as pu
         }
     });
 
+    /** Lines of each replica's access log from `from` on (the lengths an earlier accessLogs() gave). */
+    function linesSince(from: number[]): AccessLine[][] {
+        return accessLogs().map((lines, i) => lines.slice(from[i] ?? 0));
+    }
+
+    test("f. a blob deleted through one replica is gone through the other: no replica answers from a descriptor it cached before the delete", async () => {
+        const { skopeo, certDir } = lab.skopeoIn("client");
+        const image = await buildOciImage(lab.tmp.join("image-f"), { layerSizes: [MB, MB / 2], tag: "gone" });
+        const repository = "team/gone";
+        assertSucceeded(await skopeo.copy(ociRef(image.layoutDir, "gone"), dockerRef(registry, repository, "gone"), { destCreds: pushUser(), destCertDir: certDir, timeoutMs: 180_000 }), "the push");
+        const blobs = [image.config, ...image.layers];
+        const blobUrl = (digest: string) => `https://${registry}/v2/${repository}/blobs/${digest}`;
+        // A blob that is there: 200, or with pulls redirected to the bucket, 307 to it (HEAD too).
+        const present = [200, 307];
+        const replicasServing = (lines: AccessLine[][], method: string, digest: string) =>
+            lines.map((log) => log.some((l) => l.request.method === method && l.request.uri === `/v2/${repository}/blobs/${digest}` && present.includes(l.status)));
+
+        // Each blob's descriptor asked of every replica, each HEAD on a connection of its own: a
+        // replica with a descriptor cache now holds every one of them.
+        const beforeHeads = accessLogs().map((lines) => lines.length);
+        for (const blob of blobs) {
+            const refused = await waitUntil<string | undefined>(
+                async () => {
+                    const answer = await curl("client", "HEAD", blobUrl(blob.digest), { login: pushUser(), extra: ["--head"] });
+                    if (!present.includes(answer.status)) {
+                        return { done: true, value: `HTTP ${answer.status} ${answer.result.stderr}` };
+                    }
+                    const served = replicasServing(linesSince(beforeHeads), "HEAD", blob.digest);
+                    return served.every(Boolean) ? { done: true, value: undefined } : { done: false, seen: `replicas that answered a HEAD: ${served.join(", ")}` };
+                },
+                { description: `every replica to answer a HEAD of ${blob.digest}`, timeoutMs: 30_000, intervalMs: 0 },
+            );
+            assert.equal(refused, undefined, `a HEAD of ${blob.digest} before the delete`);
+        }
+
+        // The manifest and every blob deleted on one keep-alive connection: one replica serves all.
+        const deletes = [`https://${registry}/v2/${repository}/manifests/${image.manifest.digest}`, ...blobs.map((b) => blobUrl(b.digest))];
+        const beforeDelete = accessLogs().map((lines) => lines.length);
+        const deleted = await lab.trackerIn("client").run(
+            systemBinary("curl"),
+            ["-sS", "--http1.1", "-K", "-", "--cacert", caFile, "--max-time", "60", "-X", "DELETE", "-w", "%{http_code} %{num_connects}\\n", ...deletes.flatMap((url) => ["-o", "/dev/null", url])],
+            { input: `user = "${pushUser().username}:${pushUser().password}"\n`, timeoutMs: 90_000, secrets: [pushUser().password] },
+        );
+        const answers = deleted.stdout.trim().split("\n");
+        assert.deepEqual(answers.map((a) => a.split(" ")[0]), deletes.map(() => "202"), `the deletes' answers: ${deleted.stdout} ${deleted.stderr}`);
+        assert.equal(answers.map((a) => Number(a.split(" ")[1])).reduce((a, b) => a + b, 0), 1, `the deletes shared one connection: ${deleted.stdout}`);
+        const deleter = await waitUntil(
+            async () => {
+                const served = linesSince(beforeDelete).map((lines) => lines.filter((l) => l.request.method === "DELETE").length);
+                const at = served.findIndex((n) => n === deletes.length);
+                return at >= 0 ? { done: true, value: at } : { done: false, seen: `DELETEs logged per replica: ${served.join(", ")}` };
+            },
+            { description: "one replica's access log to hold every DELETE", timeoutMs: 10_000, intervalMs: 100 },
+        );
+        process.stderr.write(`[replicas] the manifest and ${blobs.length} blobs deleted through ${replicaName(REPLICA_HOST, deleter)}\n`);
+
+        // HEAD then GET of the deleted layer through every replica, each on a connection of its own.
+        const layer = image.layers[0];
+        const beforeProbe = accessLogs().map((lines) => lines.length);
+        for (const method of ["HEAD", "GET"]) {
+            const found = await waitUntil<string | undefined>(
+                async () => {
+                    const answer = await curl("client", method, blobUrl(layer.digest), { login: pushUser(), extra: method === "HEAD" ? ["--head"] : [] });
+                    const probes = linesSince(beforeProbe).map((lines, i) =>
+                        lines.filter((l) => l.request.method === method && l.request.uri === `/v2/${repository}/blobs/${layer.digest}`).map((l) => `${replicaName(REPLICA_HOST, i)}: ${l.status}`),
+                    );
+                    if (answer.status !== 404) {
+                        return { done: true, value: `HTTP ${answer.status}${answer.location === undefined ? "" : ` to ${answer.location.replace(/\?.*/, "?...")}`} (logged: ${probes.flat().join(", ")})` };
+                    }
+                    return probes.every((p) => p.length > 0) ? { done: true, value: undefined } : { done: false, seen: `${method}s logged: ${probes.flat().join(", ") || "none"}` };
+                },
+                { description: `every replica to answer a ${method} of the deleted layer`, timeoutMs: 30_000, intervalMs: 0 },
+            );
+            assert.equal(found, undefined, `${method} of the layer deleted through ${replicaName(REPLICA_HOST, deleter)}, through the balancer`);
+        }
+        const stale = linesSince(beforeProbe).flatMap((lines, i) => lines.filter((l) => l.request.uri.includes(layer.digest) && l.status !== 404).map((l) => `${replicaName(REPLICA_HOST, i)} ${l.request.method} ${l.status}`));
+        assert.deepEqual(stale, [], "answers other than 404 for the deleted layer");
+    });
+
     test("b. a replica's power cut mid-push: the client's retry completes, the balancer takes the replica out within its detection time, and pulls go on", async () => {
         const { skopeo, certDir } = lab.skopeoIn("client");
         const image: OciImage = await buildOciImage(lab.tmp.join("image-b"), { layerSizes: [12 * MB, 8 * MB, 6 * MB, 4 * MB], tag: "cut" });
