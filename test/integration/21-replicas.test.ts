@@ -10,16 +10,17 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { balancerDetectionSeconds, replicaName } from "../../components/render/balancer";
-import { FRONT_ACCESS_LOG, FRONT_REFUSED_LOG } from "../../components/render/deployment";
+import { BALANCER_HEALTH_CHECK, balancerDetectionSeconds, balancerDrain, replicaName } from "../../components/render/balancer";
+import { FRONT_ACCESS_LOG, FRONT_REFUSED_LOG, HOST_CONFIG_DIR } from "../../components/render/deployment";
+import { DRAIN_MARKER_FILE } from "../../components/render/scripts";
 import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME } from "../../components/render/fail2ban";
 import { buildOciImage, readAndVerifyOciImage, type Descriptor, type OciImage } from "../harness/oci";
 import type { RunResult } from "../harness/processes";
 import { dockerRef, ociRef } from "../harness/skopeo";
 import { systemBinary } from "../harness/tools";
 import { REPLICA_HOST, replicaRole, TwinLab } from "../harness/twinLab";
-import { scanTcp } from "../harness/twinProbe";
-import { waitUntil } from "../harness/wait";
+import { PullLoop, PushLoop, registryStatus, scanTcp } from "../harness/twinProbe";
+import { sleep, waitUntil } from "../harness/wait";
 import { assertSameImage, assertSucceeded, MB } from "./support";
 
 /**
@@ -353,6 +354,123 @@ describe("replicas behind the stand-in balancer, on droplet twins deployed as pu
         }
         const stale = linesSince(beforeProbe).flatMap((lines, i) => lines.filter((l) => l.request.uri.includes(layer.digest) && l.status !== 404).map((l) => `${replicaName(REPLICA_HOST, i)} ${l.request.method} ${l.status}`));
         assert.deepEqual(stale, [], "answers other than 404 for the deleted layer");
+    });
+
+    test("g. a rolling upgrade under pushes and pulls: each replica leaves the balancer, restarts and rejoins in turn, never both out, and no request fails", async () => {
+        const { skopeo, certDir } = lab.skopeoIn("client");
+        const balancer = lab.balancer;
+        assert.ok(balancer !== undefined, "the lab runs the balancer");
+        const names = lab.twins.map((_, i) => replicaName(REPLICA_HOST, i));
+        const drain = balancerDrain();
+        const markers = lab.twins.map((twin) => twin.file(`${HOST_CONFIG_DIR}/front/${DRAIN_MARKER_FILE}`));
+        const registryIds = () => Promise.all(lab.twins.map(async (twin) => (await twin.execChecked("docker inspect -f '{{.Id}}' registry")).stdout.trim()));
+        const idsBefore = await registryIds();
+        const refusedBefore = accessLogs(FRONT_REFUSED_LOG).map((lines) => lines.length);
+
+        // What the loops pull: an image pushed before they start.
+        const base = await buildOciImage(lab.tmp.join("image-g"), { layerSizes: [MB, MB / 2], tag: "base" });
+        assertSucceeded(await skopeo.copy(ociRef(base.layoutDir, "base"), dockerRef(registry, "team/rolling", "base"), { destCreds: pushUser(), destCertDir: certDir, timeoutMs: 180_000 }), "the pulled image's push");
+
+        // Each marker's appearance and removal, as the twin's file system shows it.
+        const markerChanges: { atMs: number; index: number; present: boolean }[] = [];
+        let watching = true;
+        const markerWatch = (async () => {
+            const present = markers.map(() => false);
+            while (watching) {
+                for (const [index, file] of markers.entries()) {
+                    const now = fs.existsSync(file);
+                    if (now !== present[index]) {
+                        present[index] = now;
+                        markerChanges.push({ atMs: Date.now(), index, present: now });
+                    }
+                }
+                await sleep(50);
+            }
+        })();
+        const states = balancer.watch(100);
+        const pushes = new PushLoop(skopeo, { host: registry, repository: "team/rolling", login: pushUser(), certDir, workDir: lab.tmp.join("loop-g") });
+        const pulls = new PullLoop(skopeo, { host: registry, repository: "team/rolling", tag: "base", login: pushUser(), certDir, workDir: lab.tmp.join("pull-g") });
+        pushes.start();
+        pulls.start();
+
+        const withAuditor = JSON.stringify([...Object.values(users).map((u) => ({ name: u.username, role: u.role })), { name: "auditor", role: "pull" }]);
+        const firstRun = lab.deployer.runs.length;
+        let ran: string[];
+        let pushed, pulled, seen;
+        try {
+            // A new user reloads each front; a larger S3 chunk restarts each registry.
+            const upStarted = Date.now();
+            const change = { "private-registry:users": withAuditor, "private-registry:s3ChunkSizeMb": "6" };
+            ran = (await lab.up(change, { onPlanned: () => process.stderr.write(`[replicas] the upgrade planned in ${((Date.now() - upStarted) / 1000).toFixed(1)} s\n`) })).map((c) => c.name);
+            // The last replica's rejoin ends the up: the loops go on until the balancer has it back.
+            await balancer.waitForStatus(names, "UP", 30_000, 100);
+        } finally {
+            [pushed, pulled] = await Promise.all([pushes.stop(), pulls.stop()]);
+            seen = await states.stop();
+            watching = false;
+            await markerWatch;
+        }
+        const runs = lab.deployer.runs.slice(firstRun);
+        const t0 = runs[0]?.startedAt ?? 0;
+        const at = (ms: number | undefined) => (ms === undefined ? "never" : `${((ms - t0) / 1000).toFixed(1)} s`);
+
+        // The replicas' start commands ran one after the other, in the replicas' order.
+        const starts = names.map((_, i) => ran.indexOf(`${replicaName("registry-service", i)}-container`));
+        assert.ok(starts.every((s) => s >= 0), `the up ran every replica's start command (ran: ${ran.join(", ")})`);
+        assert.deepEqual([...starts].sort((a, b) => a - b), starts, `the start commands' order: ${ran.join(", ")}`);
+        const idsAfter = await registryIds();
+        assert.ok(idsAfter.every((id, i) => id !== idsBefore[i]), "every registry restarted with the new chunk size");
+
+        // Each replica: marker on, balancer DOWN within the leave wait, marker off, balancer UP
+        // before the next replica's marker.
+        const timeline: string[] = [];
+        const phases = names.map((name, index) => {
+            const on = markerChanges.find((c) => c.index === index && c.present)?.atMs;
+            const off = markerChanges.find((c) => c.index === index && !c.present && on !== undefined && c.atMs > on)?.atMs;
+            const down = seen.changes.find((c) => c.name === name && on !== undefined && c.atMs >= on && c.state.status === "DOWN")?.atMs;
+            const saw503 = seen.changes.some((c) => c.name === name && on !== undefined && c.atMs >= on && c.state.checkCode === 503);
+            const up = seen.changes.find((c) => c.name === name && off !== undefined && c.atMs >= off && c.state.status === "UP")?.atMs;
+            timeline.push(`${name}: marker at ${at(on)}, DOWN at ${at(down)}, marker gone at ${at(off)}, UP at ${at(up)}`);
+            return { name, on, off, down, up, saw503 };
+        });
+        const upgradeMs = (runs[runs.length - 1]?.endedAt ?? t0) - t0;
+        process.stderr.write(`[replicas] rolling upgrade of ${names.length} replicas: ${(upgradeMs / 1000).toFixed(1)} s from the first changed command to the last; ${timeline.join("; ")}\n`);
+        process.stderr.write(
+            `[replicas] ${phases.map((p) => `${p.name} out ${p.down !== undefined && p.on !== undefined ? ((p.down - p.on) / 1000).toFixed(1) : "?"} s after its marker (leave wait ${drain.leaveSeconds} s), back ${p.up !== undefined && p.off !== undefined ? ((p.up - p.off) / 1000).toFixed(1) : "?"} s after its removal (rejoin wait ${drain.rejoinSeconds} s)`).join("; ")}\n`,
+        );
+        process.stderr.write(
+            `[replicas] under the upgrade: ${pushed.pushes} pushes (${pushed.resent.length} pushed again after a reset or unanswered connection, ${pushed.failures.length} failed), ` +
+                `${pulled.pulls} pulls (${pulled.resent.length} pulled again, ${pulled.failures.length} failed); the longest push ${((pushed.longestMs ?? 0) / 1000).toFixed(1)} s, pull ${(pulled.longestMs / 1000).toFixed(1)} s; ${seen.samples} samples of the balancer\n`,
+        );
+        const refused = accessLogs(FRONT_REFUSED_LOG).map((lines, i) => lines.slice(refusedBefore[i]).filter((l) => l.request.remote_ip === lab.net.hosts.balancer.address && l.request.uri === "/" && l.status === 503).length);
+        for (const [index, p] of phases.entries()) {
+            assert.ok(p.on !== undefined && p.off !== undefined, `${p.name}'s drain marker came and went (${timeline[index]})`);
+            assert.ok(p.down !== undefined && p.down < p.on + drain.leaveSeconds * 1000, `the balancer took ${p.name} out before its leave wait ended (${timeline[index]})`);
+            assert.ok(p.saw503, `the balancer's check of ${p.name} got 503 while it drained`);
+            assert.ok(refused[index] >= BALANCER_HEALTH_CHECK.unhealthyThreshold, `${p.name}'s front answered the balancer's / with 503 ${refused[index]} times`);
+            assert.ok(p.up !== undefined && p.up < p.off + drain.rejoinSeconds * 1000, `the balancer took ${p.name} back within the rejoin wait (${timeline[index]})`);
+            const next = phases[index + 1];
+            if (next !== undefined) {
+                assert.ok(next.on !== undefined && p.up < next.on, `${next.name} left only after ${p.name} was back (${timeline.join("; ")})`);
+            }
+        }
+        assert.deepEqual(seen.noneUpAt.map((ms) => at(ms)), [], "times at which the balancer had no replica in its pool");
+        assert.doesNotMatch(balancer.log(), /has no server available/, "haproxy's log says the pool was empty");
+
+        assert.ok(pushed.pushes >= 3 && pulled.pulls >= 3, `the loops ran through the upgrade (${pushed.pushes} pushes, ${pulled.pulls} pulls)`);
+        assert.deepEqual(pushed.failures, [], "pushes that failed during the rolling upgrade");
+        assert.deepEqual(pulled.failures, [], "pulls that failed during the rolling upgrade");
+        // A connection reaches the reload only if its client opened it before the balancer took the
+        // replica out and still uses it when the leave wait ends, seconds later: no push or pull of
+        // the loops lasts that long, so none may meet a closed connection, though each would retry one as docker does.
+        assert.deepEqual([...pushed.resent, ...pulled.resent], [], "requests that met a closed connection: the drain let a connection reach a reload");
+
+        users = lab.plan.outputs.registryUsers as Record<string, Login>;
+        const auditor = users.auditor;
+        assert.ok(auditor !== undefined, "the new user is in the outputs");
+        for (const name of names) {
+            assert.equal(await registryStatus(lab.trackerIn("client"), `https://${registry}/v2/`, caFile, auditor), 200, `the new user logs in through the balancer (the request for ${name}'s turn)`);
+        }
     });
 
     test("b. a replica's power cut mid-push: the client's retry completes, the balancer takes the replica out within its detection time, and pulls go on", async () => {
