@@ -221,8 +221,10 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
-            // Beside each host's own firewall (DigitalOcean applies the union of a droplet's
-            // firewalls): 443 from the balancer alone, so no client can pass it by.
+            // Beside each host's own firewall: a droplet gets "the union of all of the Firewalls'
+            // rules" (docs.digitalocean.com networking/firewalls/how-to/manage-droplets). 443 from
+            // the balancer alone, so no client can pass it by. MAX_REPLICAS stays within the 10
+            // droplets a firewall may list by ID.
             this.balancerFirewall = new digitalocean.Firewall(
                 `${name}-balancer-firewall`,
                 { dropletIds, inboundRules: [{ protocol: "tcp", portRange: String(PUBLIC_PORT), sourceLoadBalancerUids: [this.balancer.id] }] },
