@@ -5,7 +5,7 @@ import { addressAwaitingDns, ResolveIpv4, resolveIpv4 } from "./dnsCheck";
 import { DockerHost } from "./dockerHost";
 import { RegistryBucket } from "./registryBucket";
 import { RegistryCertificate } from "./registryCertificate";
-import { RegistryService, RegistryServiceTls } from "./registryService";
+import { RegistryService, RegistryServiceArgs, RegistryServiceTls } from "./registryService";
 import { estimatedMonthlyCostUsd } from "./cost";
 import { PrivateRegistryArgs, resolveArgs } from "./privateRegistryArgs";
 import { dnsRecordName, Settings } from "./settings";
@@ -237,7 +237,6 @@ export class PrivateRegistry extends pulumi.ComponentResource {
 
         let tls: RegistryServiceTls;
         let awaitingDnsFor: pulumi.Output<string | undefined> = pulumi.output(undefined);
-        const sharedDependsOn: pulumi.Resource[] = [];
         switch (settings.tls) {
             case "letsencrypt": {
                 const domain = settings.domain;
@@ -248,8 +247,6 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                         { domain: settings.dnsZone, type: "A", name: dnsRecordName(domain, settings.dnsZone), value: ip, ttl: 300 },
                         { parent: this },
                     );
-                    // Let's Encrypt validates the name as soon as the registry asks for a certificate.
-                    sharedDependsOn.push(this.dnsRecord);
                 } else if (domain !== undefined) {
                     // The reserved IP is new on the first `up`, so a record made by hand cannot
                     // point at it yet: the first `up` then ends by saying which record to create.
@@ -288,45 +285,51 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         }
         this.registryUrl = settings.tls === "none" ? pulumi.output(`http://localhost:${TUNNEL_PORT}`) : pulumi.interpolate`https://${this.registryHost}`;
 
+        // What every replica's service is given alike; the host, and the secrets after the first
+        // replica's, are each one's own.
+        const serviceArgs: Omit<RegistryServiceArgs, "connection" | "hostId"> = {
+            image: this.registryImage,
+            storage: settings.storage === "spaces" ? "spaces" : undefined,
+            bucketName: storage.bucketName,
+            bucketRegion: storage.region,
+            accessKeyId: storage.accessKeyId,
+            secretAccessKey: storage.secretAccessKey,
+            chunkSizeMb: value("s3ChunkSizeMb"),
+            redirectPullsToS3: value("redirectPullsToS3"),
+            users: settings.users,
+            passwordGeneration: settings.credentialRotation,
+            tls,
+            healthCheckTimeoutSeconds: value("healthCheckTimeoutSeconds"),
+            uploadStartsPerUser: value("uploadStartsPerUser"),
+            gcSchedule: value("gcSchedule"),
+            retention: pulumi
+                .all([value("keepNewestTags"), value("keepTagsYoungerThanDays"), value("protectedTags")])
+                .apply(([newest, days, patterns]) => retentionRules(newest, days, patterns)),
+            ...(proxyProtocol !== undefined ? { proxyProtocol, blobDescriptorCache: false, drain: balancerDrain() } : {}),
+        };
+        // The storage key and its protections before the first push; with Let's Encrypt, the name
+        // the CA validates as soon as the front asks for a certificate.
+        const storageAndName: pulumi.Resource[] = [storage.key, ...storage.protections, ...(this.dnsRecord !== undefined ? [this.dnsRecord] : [])];
         this.services = [];
         for (const [index, host] of this.hosts.entries()) {
             const first = this.services[0] as RegistryService | undefined;
             const previous = this.services[index - 1] as RegistryService | undefined;
-            const dependsOn: pulumi.Resource[] = [host.ready, host.firewall, storage.key];
+            const dependsOn: pulumi.Resource[] = [host.ready, host.firewall, ...storageAndName];
             // The front's port is open in the droplet's own firewall before the front starts (and,
             // with Let's Encrypt, asks to be validated on it).
             if (host.hostFirewall !== undefined) {
                 dependsOn.push(host.hostFirewall);
             }
+            // One replica at a time: each (re)starts only once the one before it serves again, so
+            // a deploy never takes every replica away at once.
+            if (previous !== undefined) {
+                dependsOn.push(previous);
+            }
             this.services.push(
                 new RegistryService(
                     replicaName(`${name}-service`, index),
-                    {
-                        connection: host.connection,
-                        hostId: host.droplet.id,
-                        image: this.registryImage,
-                        storage: settings.storage === "spaces" ? "spaces" : undefined,
-                        bucketName: storage.bucketName,
-                        bucketRegion: storage.region,
-                        accessKeyId: storage.accessKeyId,
-                        secretAccessKey: storage.secretAccessKey,
-                        chunkSizeMb: value("s3ChunkSizeMb"),
-                        redirectPullsToS3: value("redirectPullsToS3"),
-                        users: settings.users,
-                        passwordGeneration: settings.credentialRotation,
-                        tls,
-                        healthCheckTimeoutSeconds: value("healthCheckTimeoutSeconds"),
-                        uploadStartsPerUser: value("uploadStartsPerUser"),
-                        gcSchedule: value("gcSchedule"),
-                        retention: pulumi
-                            .all([value("keepNewestTags"), value("keepTagsYoungerThanDays"), value("protectedTags")])
-                            .apply(([newest, days, patterns]) => retentionRules(newest, days, patterns)),
-                        ...(proxyProtocol !== undefined ? { proxyProtocol, blobDescriptorCache: false, drain: balancerDrain() } : {}),
-                        ...(first !== undefined ? { shared: first.secrets } : {}),
-                    },
-                    // One replica at a time: each (re)starts only once the one before it serves
-                    // again, so a deploy never takes every replica away at once.
-                    { parent: this, dependsOn: [...dependsOn, ...sharedDependsOn, ...storage.protections, ...(previous !== undefined ? [previous] : [])] },
+                    { ...serviceArgs, connection: host.connection, hostId: host.droplet.id, ...(first !== undefined ? { shared: first.secrets } : {}) },
+                    { parent: this, dependsOn },
                 ),
             );
         }
@@ -337,7 +340,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 `${name}-alerts`,
                 {
                     dropletId: this.host.droplet.id,
-                    ...(balanced ? { moreDropletIds: this.hosts.slice(1).map((host) => host.droplet.id) } : {}),
+                    moreDropletIds: this.hosts.slice(1).map((host) => host.droplet.id),
                     emails: settings.alertEmails,
                     publicUrl: settings.tls === "none" ? undefined : this.registryUrl,
                     certificateTrusted: certificatePubliclyTrusted(settings),
