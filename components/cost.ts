@@ -225,7 +225,7 @@ export interface ProjectUsage {
  * of the chosen size, and DigitalOcean pools the droplets' included transfer across the account.
  */
 function dropletLines(usage: ProjectUsage, droplet: DropletPrice): { lines: LineItem[]; replicas: number; includedTransferGb: number } {
-    const replicas = nonNegative("replicas", usage.replicas ?? 1);
+    const replicas = usage.replicas ?? 1;
     if (!Number.isInteger(replicas) || replicas < 1) {
         throw new Error(`replicas must be a whole number >= 1; got ${replicas}`);
     }
