@@ -9,6 +9,7 @@ import { RegistryService, RegistryServiceArgs, RegistryServiceTls } from "./regi
 import { estimatedMonthlyCostUsd } from "./cost";
 import { PrivateRegistryArgs, resolveArgs } from "./privateRegistryArgs";
 import { dnsRecordName, Settings } from "./settings";
+import { OPEN_TO_ALL_IPV4 } from "./settingsRules";
 import { registryImageReference } from "./versions";
 import { StorageUser } from "./storageUser";
 import { SpacesStorage } from "./spacesStorage";
@@ -24,7 +25,7 @@ import { ProxyProtocolInput } from "./render/proxyProtocol";
  * (DigitalOcean API lb_firewall.yml).
  */
 export function balancerFirewall(httpsAllowedCidrs: readonly string[]): { allows: string[] } | undefined {
-    return httpsAllowedCidrs.includes("0.0.0.0/0") ? undefined : { allows: httpsAllowedCidrs.map((cidr) => `cidr:${cidr}`) };
+    return httpsAllowedCidrs.includes(OPEN_TO_ALL_IPV4) ? undefined : { allows: httpsAllowedCidrs.map((cidr) => `cidr:${cidr}`) };
 }
 
 /** The settings' retention rules, where 0 turns a number rule off. */

@@ -84,7 +84,7 @@ export const LIST_ITEMS = {
 } as const;
 
 /** Let's Encrypt's validation must reach 443 from anywhere; the A record it checks is IPv4. */
-const OPEN_TO_ALL_IPV4 = "0.0.0.0/0";
+export const OPEN_TO_ALL_IPV4 = "0.0.0.0/0";
 
 const EXPOSURE_MODES: readonly ExposureMode[] = ["public", "tunnel"];
 const TLS_MODES: readonly TlsMode[] = ["auto", "letsencrypt", "private-ca"];

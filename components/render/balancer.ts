@@ -30,8 +30,8 @@ export const BALANCER_FORWARDING_RULE = {
  * Every number is set: the provider's defaults (unhealthy 3, healthy 5) differ from the API's
  * (5 and 3), so leaving one out would depend on which applies. Ranges: interval and timeout
  * 3-300 s, thresholds 2-10 (terraform-provider-digitalocean resource_loadbalancer.go).
- * A replica that stops answering leaves the pool after about interval × unhealthyThreshold,
- * 10 s here, and rejoins after interval × healthyThreshold of answers.
+ * A replica that stops answering leaves the pool within {@link balancerDetectionSeconds}, and
+ * rejoins after interval × healthyThreshold of answers ({@link balancerDrain}).
  */
 export const BALANCER_HEALTH_CHECK = {
     protocol: "https",

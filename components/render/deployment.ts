@@ -124,7 +124,6 @@ export interface DeploymentInput {
     drain?: { leaveSeconds: number; rejoinSeconds: number };
 }
 
-
 export interface Deployment {
     configYaml: string;
     htpasswd: string;
