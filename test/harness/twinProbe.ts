@@ -70,6 +70,11 @@ const UNAUTHORIZED = /\bunauthorized\b|authentication required|\b401\b/i;
  */
 const CONNECTION_RESET = /connection reset by peer|: EOF\b/;
 
+/** What a failed skopeo run said last, for a loop's record of it. */
+function lastLine(res: { code: number | null; stderr: string }): string {
+    return res.stderr.trim().split("\n").slice(-1)[0] ?? `exit ${res.code}`;
+}
+
 export interface PushLoopOptions {
     host: string;
     repository: string;
@@ -117,7 +122,6 @@ export class PushLoop {
         const started = Date.now();
         const result: LoopResult = { pushes: 0, failures: [], retries: [], resent: [], longestMs: 0 };
         let login = this.options.login;
-        const lastLine = (res: { code: number | null; stderr: string }) => res.stderr.trim().split("\n").slice(-1)[0] ?? `exit ${res.code}`;
         for (let round = 0; !this.stopping; round++) {
             const layout = path.join(this.options.workDir, `loop-${round}`);
             await buildOciImage(layout, { layerSizes: [256 * 1024, 64 * 1024], tag: "loop" });
@@ -192,7 +196,6 @@ export class PullLoop {
     private async loop(): Promise<PullLoopResult> {
         const started = Date.now();
         const result: PullLoopResult = { pulls: 0, failures: [], resent: [], longestMs: 0 };
-        const lastLine = (res: { code: number | null; stderr: string }) => res.stderr.trim().split("\n").slice(-1)[0] ?? `exit ${res.code}`;
         const { host, repository, tag, login, certDir, workDir } = this.options;
         for (let round = 0; !this.stopping; round++) {
             const layout = path.join(workDir, `pull-${round}`);

@@ -407,6 +407,16 @@ describe("the start script behind a load balancer (drain)", () => {
             .filter((step) => step !== "")
             .filter((step, i, all) => step !== "health" || all[i - 1] !== "health");
 
+    /**
+     * A replica deployed once, whose front therefore runs, and the bundle of a second deploy
+     * that changes the registry.
+     */
+    function deployedOnce(): { host: Host; changedStdin: string } {
+        const host = new Host(MODES["private CA"], undefined, { drain });
+        assert.equal(host.run().status, 0);
+        return { host, changedStdin: new Host(MODES["private CA"], undefined, { drain, chunkSizeMb: 6 }).stdin };
+    }
+
     it("on a new droplet, whose front serves nobody yet, waits for no balancer", () => {
         const host = new Host(MODES["private CA"], undefined, { drain });
         const result = host.run();
@@ -416,12 +426,9 @@ describe("the start script behind a load balancer (drain)", () => {
     });
 
     it("leaves the balancer before the front reloads or the registry restarts, and rejoins once it serves", () => {
-        const host = new Host(MODES["private CA"], undefined, { drain });
-        assert.equal(host.run().status, 0);
+        const { host, changedStdin } = deployedOnce();
         writeFileSync(join(host.stubs.dir, "argv.log"), "");
-        // A second deploy with a changed registry: the front is running now.
-        const changed = new Host(MODES["private CA"], undefined, { drain, chunkSizeMb: 6 });
-        const result = host.run(changed.stdin);
+        const result = host.run(changedStdin);
         assert.equal(result.status, 0, result.stderr);
         const steps = timeline(host);
         const at = (step: string) => steps.indexOf(step);
@@ -434,11 +441,9 @@ describe("the start script behind a load balancer (drain)", () => {
     });
 
     it("a deploy that fails halfway takes the marker away, so the replica is not left out of the pool", () => {
-        const host = new Host(MODES["private CA"], undefined, { drain });
-        assert.equal(host.run().status, 0);
+        const { host, changedStdin } = deployedOnce();
         writeFileSync(join(host.stubs.dir, "refuse-reload"), "");
-        const changed = new Host(MODES["private CA"], undefined, { drain, chunkSizeMb: 6 });
-        const result = host.run(changed.stdin);
+        const result = host.run(changedStdin);
         assert.notEqual(result.status, 0);
         assert.ok(timeline(host).includes(`sleep ${drain.leaveSeconds}`));
         assert.ok(!existsSync(marker(host)));
