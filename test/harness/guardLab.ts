@@ -49,12 +49,27 @@ export function upstreamAuthorization(frontLogin: GeneratedLogin): string {
     return `Basic ${Buffer.from(`${frontLogin.username}:${frontLogin.password}`).toString("base64")}`;
 }
 
+/** `Total failed` and the banned addresses, as `fail2ban-client status <jail>` gives them. */
+export interface JailStatus {
+    totalFailed: number;
+    banned: string[];
+}
+
+/** A running fail2ban-server of the lab, and its client. */
+export interface LabFail2ban {
+    server: TrackedProcess;
+    /** `fail2ban-client` against this server; throws when it fails. */
+    client(...args: string[]): Promise<string>;
+    /** The jail's status. */
+    jailStatus(): Promise<JailStatus>;
+}
+
 /**
  * Starts fail2ban-server in the droplet namespace on the package's configuration with the
  * rendered filter, jail and action instead of its jail.d (sshd), and resolves once the jail runs.
  * The refusal log the jail names must exist: fail2ban refuses to start a jail without it.
  */
-export async function startFail2ban(lab: NetworkLab, tracker: ProcessTracker, tmp: TempDir, files: Fail2banFiles): Promise<{ socket: string; server: TrackedProcess }> {
+export async function startFail2ban(lab: NetworkLab, tracker: ProcessTracker, tmp: TempDir, files: Fail2banFiles): Promise<LabFail2ban> {
     const conf = tmp.join("fail2ban");
     fs.cpSync("/etc/fail2ban", conf, { recursive: true });
     fs.rmSync(path.join(conf, "jail.d"), { recursive: true, force: true });
@@ -73,5 +88,15 @@ export async function startFail2ban(lab: NetworkLab, tracker: ProcessTracker, tm
         },
         { description: "fail2ban's jail to start", timeoutMs: 15_000, intervalMs: 100, abortIf: () => (server.running ? undefined : `fail2ban-server exited:\n${server.logTail()}`) },
     );
-    return { socket, server };
+    const client = async (...args: string[]) => (await tracker.runChecked(systemBinary("fail2ban-client"), ["-s", socket, ...args], { timeoutMs: 30_000 })).stdout;
+    const jailStatus = async (): Promise<JailStatus> => {
+        const out = await client("status", FAIL2BAN_JAIL_NAME);
+        const total = /Total failed:\s+(\d+)/.exec(out);
+        const list = /Banned IP list:[ \t]*(.*)/.exec(out);
+        if (total === null || list === null) {
+            throw new Error(`fail2ban-client status ${FAIL2BAN_JAIL_NAME} said:\n${out}`);
+        }
+        return { totalFailed: Number(total[1]), banned: list[1].trim().split(/\s+/).filter(Boolean) };
+    };
+    return { server, client, jailStatus };
 }

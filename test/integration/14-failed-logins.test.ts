@@ -13,8 +13,8 @@ import * as fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME, FAILED_LOGIN_IPV6_PREFIX, renderFail2banFiles } from "../../components/render/fail2ban";
 import { renderFrontConfig } from "../../components/render/front";
-import { generateLogin, makeTempDir, ProcessTracker, systemBinary, waitUntil, type GeneratedLogin, type TempDir, type TrackedProcess } from "../harness";
-import { GUARD_LAB_REGISTRY, startFail2ban, startLoopbackRegistry, upstreamAuthorization } from "../harness/guardLab";
+import { generateLogin, makeTempDir, ProcessTracker, systemBinary, waitUntil, type GeneratedLogin, type TempDir } from "../harness";
+import { GUARD_LAB_REGISTRY, startFail2ban, startLoopbackRegistry, upstreamAuthorization, type LabFail2ban } from "../harness/guardLab";
 import { passwordHashOf, caddyBinary, caddyEnvironment } from "../harness/front";
 import { createNetworkLab, ip, type NetnsHost, type NetworkLab } from "../harness/netns";
 
@@ -38,8 +38,7 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
     let a: NetnsHost;
     let b: NetnsHost;
     let login: GeneratedLogin;
-    let socket: string;
-    let fail2ban: TrackedProcess;
+    let guard: LabFail2ban;
     let refusedLog: string;
     /** When A's last counted guess was answered; fail2ban's ban runs from that line's time. */
     let lastGuessAt = 0;
@@ -63,19 +62,8 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
         return { status: Number(result.stdout.trim() || "0"), curlExit: result.code, ms: result.durationMs };
     }
 
-    async function client(...args: string[]): Promise<string> {
-        const result = await tracker.runChecked(systemBinary("fail2ban-client"), ["-s", socket, ...args], { timeoutMs: 30_000 });
-        return result.stdout;
-    }
-
-    /** `Total failed` and the banned addresses from `fail2ban-client status <jail>`. */
-    async function jailStatus(): Promise<{ totalFailed: number; banned: string[] }> {
-        const out = await client("status", FAIL2BAN_JAIL_NAME);
-        const total = /Total failed:\s+(\d+)/.exec(out);
-        const list = /Banned IP list:[ \t]*(.*)/.exec(out);
-        assert.ok(total !== null && list !== null, out);
-        return { totalFailed: Number(total[1]), banned: list[1].trim().split(/\s+/).filter(Boolean) };
-    }
+    const client = (...args: string[]) => guard.client(...args);
+    const jailStatus = () => guard.jailStatus();
 
     async function waitForStatus(predicate: (s: { totalFailed: number; banned: string[] }) => boolean, description: string) {
         return waitUntil(
@@ -83,7 +71,7 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
                 const status = await jailStatus();
                 return predicate(status) ? { done: true, value: status } : { done: false, seen: JSON.stringify(status) };
             },
-            { description, timeoutMs: 15_000, intervalMs: 100, abortIf: () => (fail2ban.running ? undefined : `fail2ban-server exited:\n${fail2ban.logTail()}`) },
+            { description, timeoutMs: 15_000, intervalMs: 100, abortIf: () => (guard.server.running ? undefined : `fail2ban-server exited:\n${guard.server.logTail()}`) },
         );
     }
 
@@ -152,7 +140,7 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
         fs.appendFileSync(refusedLog, "");
 
         const files = renderFail2banFiles({ refusedLogPath: refusedLog, ports: [FRONT_PORT], maxRetry: MAX_RETRY, findTimeSeconds: FAIL2BAN_DEFAULTS.findTimeSeconds, banTimeSeconds: BAN_SECONDS });
-        ({ socket, server: fail2ban } = await startFail2ban(lab, tracker, tmp, files));
+        guard = await startFail2ban(lab, tracker, tmp, files);
     });
 
     after(async () => {
@@ -258,7 +246,7 @@ describe("failed logins: fail2ban refuses the guessing source, not the user", ()
                 const rules = await lab.run(lab.droplet, systemBinary("ip6tables"), ["-w", "-S", `f2b-${FAIL2BAN_JAIL_NAME}`]);
                 return rules.stdout.includes(rule) ? { done: true, value: undefined } : { done: false, seen: rules.stdout.trim() || rules.stderr.trim() };
             },
-            { description: "A's /64 to be banned by an ip6tables rule", timeoutMs: 15_000, intervalMs: 100, abortIf: () => (fail2ban.running ? undefined : `fail2ban-server exited:\n${fail2ban.logTail()}`) },
+            { description: "A's /64 to be banned by an ip6tables rule", timeoutMs: 15_000, intervalMs: 100, abortIf: () => (guard.server.running ? undefined : `fail2ban-server exited:\n${guard.server.logTail()}`) },
         );
         figures.push(`IPv6: ${MAX_RETRY} guesses from ${MAX_RETRY} addresses of one /64 banned it ${Date.now() - last} ms after the last`);
         assert.deepEqual(await jailStatus(), { totalFailed: since + MAX_RETRY, banned: [banned] });

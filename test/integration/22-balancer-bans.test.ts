@@ -19,8 +19,8 @@ import { after, before, describe, test } from "node:test";
 import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME, renderFail2banFiles } from "../../components/render/fail2ban";
 import { renderFrontConfig } from "../../components/render/front";
 import { BALANCER_FORWARDING_RULE } from "../../components/render/balancer";
-import { generateLogin, makeTempDir, ProcessTracker, systemBinary, waitUntil, type GeneratedLogin, type TempDir, type TrackedProcess } from "../harness";
-import { GUARD_LAB_REGISTRY, startFail2ban, startLoopbackRegistry, upstreamAuthorization } from "../harness/guardLab";
+import { generateLogin, makeTempDir, ProcessTracker, systemBinary, waitUntil, type GeneratedLogin, type TempDir } from "../harness";
+import { GUARD_LAB_REGISTRY, startFail2ban, startLoopbackRegistry, upstreamAuthorization, type LabFail2ban } from "../harness/guardLab";
 import { passwordHashOf, caddyBinary, caddyEnvironment } from "../harness/front";
 import { createNetworkLab, ip, type NetnsHost, type NetworkLab } from "../harness/netns";
 import { Balancer } from "../harness/balancer";
@@ -47,8 +47,7 @@ describe("failed logins behind the balancer: the ban follows the PROXY header", 
     const a = "192.0.2.10";
     const b = "192.0.2.11";
     let login: GeneratedLogin;
-    let socket: string;
-    let fail2ban: TrackedProcess;
+    let guard: LabFail2ban;
     let banned = false;
 
     /** One request through the balancer, on a connection of its own (so a PROXY header of its own). */
@@ -62,15 +61,7 @@ describe("failed logins behind the balancer: the ban follows the PROXY header", 
         return { status: Number(result.stdout.trim() || "0"), curlExit: result.code };
     }
 
-    async function client(...args: string[]): Promise<string> {
-        return (await tracker.runChecked(systemBinary("fail2ban-client"), ["-s", socket, ...args], { timeoutMs: 30_000 })).stdout;
-    }
-
-    async function bannedList(): Promise<string[]> {
-        const list = /Banned IP list:[ \t]*(.*)/.exec(await client("status", FAIL2BAN_JAIL_NAME));
-        assert.ok(list !== null);
-        return list[1].trim().split(/\s+/).filter(Boolean);
-    }
+    const bannedList = async () => (await guard.jailStatus()).banned;
 
     /** Polls A with unauthenticated requests (which never count) until none is answered. */
     async function untilRefused(): Promise<Answer> {
@@ -79,7 +70,7 @@ describe("failed logins behind the balancer: the ban follows the PROXY header", 
                 const answer = await ask(a, "none");
                 return answer.status === 0 ? { done: true, value: answer } : { done: false, seen: `HTTP ${answer.status}, curl exit ${answer.curlExit}` };
             },
-            { description: "client A to be refused through the balancer", timeoutMs: 15_000, intervalMs: 200, abortIf: () => (fail2ban.running ? undefined : `fail2ban-server exited:\n${fail2ban.logTail()}`) },
+            { description: "client A to be refused through the balancer", timeoutMs: 15_000, intervalMs: 200, abortIf: () => (guard.server.running ? undefined : `fail2ban-server exited:\n${guard.server.logTail()}`) },
         );
     }
 
@@ -124,7 +115,7 @@ describe("failed logins behind the balancer: the ban follows the PROXY header", 
         fs.appendFileSync(refusedLog, "");
 
         const files = renderFail2banFiles({ refusedLogPath: refusedLog, ports: [PORT], maxRetry: MAX_RETRY, findTimeSeconds: FAIL2BAN_DEFAULTS.findTimeSeconds, banTimeSeconds: BAN_SECONDS, behindBalancer: true });
-        ({ socket, server: fail2ban } = await startFail2ban(lab, tracker, tmp, files));
+        guard = await startFail2ban(lab, tracker, tmp, files);
     });
 
     after(async () => {
