@@ -389,39 +389,6 @@ function plannedCommands(recorded: RecordedResource[], registration: Registratio
     return topological(commands, (name) => declared.get(name) ?? Number.MAX_SAFE_INTEGER);
 }
 
-/** The mocked droplets' VPC, which getVpc describes. */
-const TWIN_VPC_ID = "twin-vpc";
-
-/**
- * Answers the provider functions the program calls: getVpc with the network the test's balancer
- * connects from. The unit tests' mocks refuse every call; the monitor's mocks are wrapped on
- * its first invoke so resource registrations still reach them unchanged.
- */
-function answerInvokes(options: PlanOptions): void {
-    type Mocks = { call(args: { token: string; inputs: Record<string, unknown> }): unknown; newResource(args: unknown): unknown };
-    const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { mocks: Mocks; invoke(req: unknown, cb: unknown): unknown } } };
-    const invoke = MockMonitor.prototype.invoke;
-    const wrapped = new WeakSet<Mocks>();
-    MockMonitor.prototype.invoke = function (req: unknown, cb: unknown) {
-        if (!wrapped.has(this.mocks)) {
-            const inner = this.mocks;
-            const outer: Mocks = {
-                newResource: (args) => inner.newResource(args),
-                call: (args) => {
-                    if (args.token === "digitalocean:index/getVpc:getVpc") {
-                        const id = typeof args.inputs.id === "string" ? args.inputs.id : TWIN_VPC_ID;
-                        return { id, name: "twin-vpc", urn: `do:vpc:${id}`, region: "nyc3", ipRange: options.vpcIpRange ?? DEFAULT_VPC_IP_RANGE, default: true, description: "", createdAt: "" };
-                    }
-                    return inner.call(args);
-                },
-            };
-            wrapped.add(outer);
-            this.mocks = outer;
-        }
-        return invoke.call(this, req, cb);
-    };
-}
-
 /** Generated values: kept from `previous` while type and inputs match, as Pulumi's state keeps them. */
 function resultOverride(options: PlanOptions, generated: Record<string, GeneratedValue>, dropletIds: Map<string, string>) {
     return (resource: { type: string; name: string; inputs: Record<string, any> }, defaults: MockedResult): MockedResult => {
@@ -432,11 +399,10 @@ function resultOverride(options: PlanOptions, generated: Record<string, Generate
         }
         if (type === "digitalocean:index/droplet:Droplet") {
             dropletIds.set(name, defaults.id);
-            // DigitalOcean puts a droplet given no VPC into the region's default one.
-            return { ...defaults, state: { ...defaults.state, ipv4Address: address(), vpcUuid: inputs.vpcUuid ?? TWIN_VPC_ID } };
+            return { ...defaults, state: { ...defaults.state, ipv4Address: address() } };
         }
         if (type === "digitalocean:index/loadBalancer:LoadBalancer" && options.balancerAddress !== undefined) {
-            return { ...defaults, state: { ...defaults.state, ip: options.balancerAddress, vpcUuid: inputs.vpcUuid ?? TWIN_VPC_ID } };
+            return { ...defaults, state: { ...defaults.state, ip: options.balancerAddress } };
         }
         const kept = options.previous?.generated[name];
         const made = kept !== undefined && kept.type === type && sameValue(kept.inputs, inputs) ? kept : generate(type, inputs, options.accessKey);
@@ -450,10 +416,10 @@ function resultOverride(options: PlanOptions, generated: Record<string, Generate
 
 async function plan(options: PlanOptions): Promise<DeployPlan> {
     const registration = recordRegistrations();
-    answerInvokes(options);
     const generated: Record<string, GeneratedValue> = {};
     const dropletIds = new Map<string, string>();
-    const recorded = installMocks("private-registry", resultOverride(options, generated, dropletIds));
+    // getVpc answers with the network the test's balancer connects from.
+    const recorded = installMocks("private-registry", resultOverride(options, generated, dropletIds), options.vpcIpRange ?? DEFAULT_VPC_IP_RANGE);
     pulumi.runtime.setAllConfig(options.config);
     const program = require("../../index") as Record<string, unknown>;
     await settle(recorded);

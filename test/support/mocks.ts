@@ -98,10 +98,10 @@ export type ResultOverride = (resource: { type: string; name: string; inputs: Re
 
 /**
  * Installs in-process mocks that record every resource. The one provider function the program
- * calls, getVpc (with replicas: the droplets' network), answers with {@link MOCK_VPC} for its ID;
- * any other call throws with its token.
+ * calls, getVpc (with replicas: the droplets' network), answers for the mocked droplets' VPC,
+ * {@link MOCK_VPC} unless `vpcIpRange` names another range; any other call throws with its token.
  */
-export function installMocks(project = "private-registry", override?: ResultOverride): RecordedResource[] {
+export function installMocks(project = "private-registry", override?: ResultOverride, vpcIpRange: string = MOCK_VPC.ipRange): RecordedResource[] {
     const recorded: RecordedResource[] = [];
     let nextId = 1000;
     pulumi.runtime.setMocks(
@@ -116,7 +116,7 @@ export function installMocks(project = "private-registry", override?: ResultOver
             },
             call(args: pulumi.runtime.MockCallArgs) {
                 if (args.token === "digitalocean:index/getVpc:getVpc" && args.inputs.id === MOCK_VPC.id) {
-                    return { ...MOCK_VPC, name: "default-nyc3", region: "nyc3", default: true };
+                    return { id: MOCK_VPC.id, ipRange: vpcIpRange, name: "default-nyc3", region: "nyc3", default: true };
                 }
                 throw new Error(`unexpected provider call ${args.token} ${JSON.stringify(args.inputs)}`);
             },
