@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BUCKET_ACTIONS, OBJECT_ACTIONS, renderStoragePolicy, renderTlsOnlyBucketPolicy } from "../../components/render/iamPolicy";
 import { decide } from "../support/iam";
+import { BUCKET_FLAG_PREFIX } from "../../components/render/bucketFlag";
 
 const BUCKET = "mybucket";
 const policy = renderStoragePolicy(BUCKET);
@@ -30,6 +31,13 @@ describe("storage user policy, evaluated by a real IAM evaluator", () => {
         it(`denies ${action} on a look-alike bucket`, async () => {
             assert.equal(await decide(policy, action, "arn:aws:s3:::mybucket-evil"), "ImplicitlyDenied");
             assert.equal(await decide(policy, action, "arn:aws:s3:::otherbucket"), "ImplicitlyDenied");
+        });
+    }
+
+    // The replicas' maintenance jobs (bucketFlag.ts) write, read and delete small objects with the registry's key.
+    for (const action of ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]) {
+        it(`allows ${action} on the replicas' maintenance flags`, async () => {
+            assert.equal(await decide(policy, action, `arn:aws:s3:::mybucket/${BUCKET_FLAG_PREFIX}window`), "Allowed");
         });
     }
 
