@@ -84,7 +84,7 @@ export function stackOutputs(registry: PrivateRegistry) {
         sshPrivateKey: pulumi.secret(registry.host.sshPrivateKey),
         sshHostPublicKey: registry.host.sshHostPublicKey,
         sshTunnelCommand: settings.exposure === "tunnel" ? registry.host.ipAddress.apply(renderSshTunnelCommand) : undefined,
-        /** With replicas, collection is off and a hand-started one would run beside replicas that take pushes. */
+        /** With replicas, one droplet's job started alone would wait for replicas that are not following it (README, More than one droplet). */
         maintenanceCommand: balanced ? undefined : registry.host.ipAddress.apply(renderMaintenanceCommand),
         metricsTunnelCommand: registry.host.ipAddress.apply(renderMetricsTunnelCommand),
         /** With replicas only: each replica's droplet address and its root key, the first one first (dropletIp and sshPrivateKey name the first). */

@@ -329,7 +329,13 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             this.services.push(
                 new RegistryService(
                     replicaName(`${name}-service`, index),
-                    { ...serviceArgs, connection: host.connection, hostId: host.droplet.id, ...(first !== undefined ? { shared: first.secrets } : {}) },
+                    {
+                        ...serviceArgs,
+                        connection: host.connection,
+                        hostId: host.droplet.id,
+                        ...(first !== undefined ? { shared: first.secrets } : {}),
+                        ...(this.hosts.length > 1 ? { replica: { number: index + 1, count: this.hosts.length } } : {}),
+                    },
                     { parent: this, dependsOn },
                 ),
             );

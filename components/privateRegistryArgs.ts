@@ -67,7 +67,8 @@ export interface PrivateRegistryArgs {
     /**
      * Droplets serving the registry (1-10). Above 1 they stand behind a DigitalOcean load balancer
      * that passes TLS through, share one bucket, key pair, upload secret and set of logins, and
-     * are updated one at a time; it needs `tls: "private-ca"` and `gcSchedule: ""`. Default `1`.
+     * are updated one at a time; the first collects garbage while the others hold still. It needs
+     * `tls: "private-ca"`. Default `1`.
      */
     replicas?: number;
     /** The push user's name when `users` is not given; its password is generated. Default `"ci"`. */

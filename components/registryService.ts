@@ -76,6 +76,8 @@ export interface RegistryServiceArgs {
     blobDescriptorCache?: boolean;
     /** Behind a load balancer: leave it before a restart and rejoin after (DeploymentInput.drain). */
     drain?: { leaveSeconds: number; rejoinSeconds: number };
+    /** Which replica of how many (DeploymentInput.replica); absent on one droplet. */
+    replica?: { number: number; count: number };
     /**
      * Another replica's secrets, to serve with instead of generating new ones: replicas behind one
      * balancer must accept the same logins and sign uploads with the same `http.secret`, or an
@@ -195,6 +197,7 @@ export class RegistryService extends pulumi.ComponentResource {
                 proxyProtocol: args.proxyProtocol,
                 blobDescriptorCache: args.blobDescriptorCache,
                 drain: args.drain,
+                replica: args.replica,
             })
             .apply((input): Deployment => renderDeployment(input));
 

@@ -578,11 +578,5 @@ function replicaProblems(settings: Settings, key: (k: string) => string): string
                 `so no replica could obtain the certificate; ${given} with ${key("tls")}="letsencrypt" (or "auto" with a ${key("domain")})`,
         );
     }
-    if (settings.gcSchedule !== undefined) {
-        problems.push(
-            `${key("replicas")} above 1 and ${key("gcSchedule")} are mutually exclusive: a collection on one replica while another accepts pushes could delete the layers of those pushes; ` +
-                `set ${key("gcSchedule")} to "" (no collection); ${given} with ${key("gcSchedule")}=${shown(settings.gcSchedule)}`,
-        );
-    }
     return problems;
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { s3RegionalEndpoint } from "./awsRegion";
+import { renderBucketFlagSettings } from "./bucketFlag";
 import { CADDY_IMAGE, REGBOT_IMAGE } from "../versions";
 import { FrontInput, FrontTls, FrontUser, renderFrontConfig } from "./front";
 import { ProxyProtocolInput } from "./proxyProtocol";
@@ -122,6 +123,12 @@ export interface DeploymentInput {
      * Absent: nothing waits.
      */
     drain?: { leaveSeconds: number; rejoinSeconds: number };
+    /**
+     * With replicas: this droplet's number (1 for the first) and how many there are. The first
+     * collects and applies retention; the others hold still through its window
+     * (maintenanceReplicas.ts), reached through the bucket with the registry's own key.
+     */
+    replica?: { number: number; count: number };
 }
 
 export interface Deployment {
@@ -250,7 +257,15 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
     };
 
     const primary = primaryUser(input.users);
-    const retention = retentionDockerArgs(input, primary.name);
+    const replica = input.replica;
+    // Retention deletes tags through the registry, which a follower's window holds read-only.
+    const retention = replica === undefined || replica.number === 1 ? retentionDockerArgs(input, primary.name) : undefined;
+    if (replica !== undefined) {
+        if (config.storage.kind !== "s3") {
+            throw new Error("replicas share an S3 bucket; this deployment has none");
+        }
+        files["bucket.json"] = renderBucketFlagSettings(config.storage);
+    }
     if (retention !== undefined) {
         files["retention.yml"] = retention.config;
         files["retention-password"] = primary.password;
@@ -276,6 +291,7 @@ export function deploymentParts(input: DeploymentInput): DeploymentParts {
             schedule: input.gcSchedule,
             retentionDockerArgs: retention?.dockerArgs,
             retentionImage: retention === undefined ? undefined : REGBOT_IMAGE,
+            ...(replica !== undefined ? { replica } : {}),
         },
     };
     return { config, front, start, files, healthCheckUser: { username: primary.name, password: primary.password } };

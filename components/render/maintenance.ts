@@ -1,5 +1,6 @@
 import { CONFIG_FILE_FOR_MODE, curlTlsArgs, REGISTRY_STOP_SECONDS, ServingCheck } from "./registryRun";
 import { REGISTRY_CONFIG_PATH } from "./registryConfig";
+import { renderAnnounce, renderAwaitFollowersBack, renderAwaitJoins, renderBoundedCollection, renderFlagFunction, renderRelease, WINDOW_FLAG } from "./maintenanceReplicas";
 import { shellQuote } from "./shell";
 
 /**
@@ -127,7 +128,15 @@ export interface MaintenanceInput {
     check: Pick<ServingCheck, "url" | "connectTo" | "useBundledCa">;
     /** `docker` arguments that run the retention rules (retention.ts); absent without rules. */
     retentionDockerArgs?: string[];
+    /**
+     * With replicas, this job is the first replica's, the one that collects: it holds every other
+     * replica read-only through its window (maintenanceReplicas.ts). Absent on one droplet.
+     */
+    replicas?: { count: number };
 }
+
+/** The collection's container, named so a collection stopped at its bound can be removed. */
+export const GC_CONTAINER_NAME = "private-registry-gc";
 
 /** `maintenance`: retention, then a read-only window with garbage collection, then read-write. */
 export function renderMaintenanceScript(input: MaintenanceInput): string {
@@ -137,6 +146,14 @@ export function renderMaintenanceScript(input: MaintenanceInput): string {
     // the front; GOMAXPROCS, set, outweighs the cgroup's CPU quota Go would otherwise follow.
     const gc = (dryRun: boolean) =>
         `docker run --rm --cap-drop ALL --security-opt no-new-privileges --memory ${GC_MEMORY_LIMIT_BYTES} --memory-swap ${GC_MEMORY_LIMIT_BYTES} --cpus 1 -e GOMAXPROCS=${GC_GOMAXPROCS} -e GOMEMLIMIT=${GC_GOMEMLIMIT} -e OTEL_TRACES_EXPORTER=none -v "$config_dir/${CONFIG_FILE_FOR_MODE.readonly}:${REGISTRY_CONFIG_PATH}:ro" "$image" garbage-collect --delete-untagged${dryRun ? " --dry-run" : ""} ${REGISTRY_CONFIG_PATH}`;
+    const replicas = input.replicas;
+    if (replicas !== undefined && (!Number.isInteger(replicas.count) || replicas.count < 2)) {
+        throw new Error(`the collecting replica's job needs 2 or more replicas; got ${replicas.count}`);
+    }
+    const collection =
+        replicas === undefined
+            ? `${gc(false)} > "$work/collected" 2> "$work/collected.err" || { cat "$work/collected" "$work/collected.err" >&2; log "garbage-collect failed"; exit 1; }`
+            : renderBoundedCollection(gc(false));
     const retention =
         input.retentionDockerArgs === undefined
             ? `log "retention: no tag rules set; every tag is kept"`
@@ -157,7 +174,10 @@ window_marker="$config_dir/${MAINTENANCE_WINDOW_MARKER}"
 # Without these the registry answers a manifest HEAD as if it did not exist.
 manifest_types=${q(MANIFEST_MEDIA_TYPES.join(", "))}
 log() { echo "maintenance: $*"; }
-mode=\${1:-collect}
+${replicas === undefined ? "" : `${renderFlagFunction()}
+gc_container=${GC_CONTAINER_NAME}
+announced=no
+`}mode=\${1:-collect}
 case "$mode" in
   collect|recover) ;;
   *) echo "usage: maintenance [collect|recover]" >&2; exit 2 ;;
@@ -187,7 +207,9 @@ if [ "$mode" = recover ]; then
     rm -f "$window_marker"
     "$lib_dir/wait-serving" >/dev/null 9>&-
     log "the registry is read-write again"
-  fi
+  fi${replicas === undefined ? "" : `
+  # A window announced by a run that died without its traps: the other replicas leave it now.
+  flag delete ${WINDOW_FLAG} || log "could not delete the window flag; the other replicas stay read-only until their bound"`}
   exit 0
 fi
 
@@ -197,7 +219,8 @@ read_only=no
 # Puts the registry back read-write if this run left it read-only; "wait" also waits until it
 # serves. The marker stays when that fails, so the next boot tries again.
 restore() {
-  if [ "$read_only" = yes ]; then
+${replicas === undefined ? "" : `${renderRelease("  ")}
+`}  if [ "$read_only" = yes ]; then
     log "restoring the registry read-write"
     if "$lib_dir/run-registry" readwrite 9>&-; then
       read_only=no
@@ -248,9 +271,11 @@ log "restarting the registry read-only: pulls go on, pushes are refused until th
 read_only=yes
 window_started=$(date +%s)
 date -u +%Y-%m-%dT%H:%M:%SZ > "$window_marker"
-"$lib_dir/run-registry" readonly 9>&-
+${replicas === undefined ? "" : `${renderAnnounce()}
+`}"$lib_dir/run-registry" readonly 9>&-
 "$lib_dir/wait-serving" >/dev/null 9>&-
-
+${replicas === undefined ? "" : `${renderAwaitJoins(replicas.count)}
+`}
 # Each candidate's size, asked of the registry before the collection takes it: through a
 # repository that still links it (a layer or config), or that holds it as a manifest. The
 # read-only config streams instead of redirecting, so the answer carries Content-Length.
@@ -272,15 +297,17 @@ while read -r digest; do
   fi
 done < "$work/candidates"
 
-${gc(false)} > "$work/collected" 2> "$work/collected.err" || { cat "$work/collected" "$work/collected.err" >&2; log "garbage-collect failed"; exit 1; }
+${collection}
 
-log "restarting the registry read-write"
+${replicas === undefined ? "" : `${renderRelease()}
+`}log "restarting the registry read-write"
 "$lib_dir/run-registry" readwrite 9>&-
 read_only=no
 rm -f "$window_marker"
 "$lib_dir/wait-serving" >/dev/null 9>&-
 log "read-write again: pushes were refused for $(( $(date +%s) - window_started ))s"
-
+${replicas === undefined ? "" : `${renderAwaitFollowersBack(replicas.count)}
+`}
 # What the collection printed it took (the same lines as a dry run), with the sizes found above.
 blobs=0
 bytes=0

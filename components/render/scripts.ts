@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
-import { MAINTENANCE_RECOVERY_SERVICE, MAINTENANCE_SERVICE, MAINTENANCE_TIMER, onCalendar, renderMaintenanceScript, renderMaintenanceUnits } from "./maintenance";
+import { renderBucketFlagProgram } from "./bucketFlag";
+import { MAINTENANCE_RECOVERY_SERVICE, MAINTENANCE_SERVICE, MAINTENANCE_TIMER, MAINTENANCE_WINDOW_MARKER, onCalendar, renderMaintenanceScript, renderMaintenanceUnits } from "./maintenance";
+import { renderFollowerScript } from "./maintenanceReplicas";
 import { renderRunFrontScript } from "./frontRun";
 import { REGISTRY_CONFIG_PATH, REGISTRY_HTPASSWD_PATH } from "./registryConfig";
 import { RegistryRunInput, renderRunRegistryScript, renderWaitServingScript, ServingCheck } from "./registryRun";
@@ -35,6 +37,8 @@ export const BUNDLE_FILES = {
     /** The tag-retention tool's config and the registry password it reads; not mounted either. */
     "retention.yml": undefined,
     "retention-password": undefined,
+    /** With replicas: the bucket's endpoint and the registry's key, for bucket-flag; not mounted. */
+    "bucket.json": undefined,
 } as const;
 
 export type BundleFileName = keyof typeof BUNDLE_FILES;
@@ -120,6 +124,8 @@ export interface StartScriptInput extends Omit<RegistryRunInput, "mounts" | "env
         retentionDockerArgs?: string[];
         /** The image those arguments run, pulled by the deploy so a failed pull fails it. */
         retentionImage?: string;
+        /** With replicas: the first collects, the others follow its window (maintenanceReplicas.ts). */
+        replica?: { number: number; count: number };
     };
 }
 
@@ -190,6 +196,7 @@ export function renderStartScript(input: StartScriptInput): string {
         ...(input.front.acmeCaFromBundle === true ? (["front/acme-ca.crt"] as const) : []),
         ...(input.health.useBundledCa ? (["ca.crt"] as const) : []),
         ...(input.maintenance?.retentionDockerArgs !== undefined ? (["retention.yml", "retention-password"] as const) : []),
+        ...(input.maintenance?.replica !== undefined ? (["bucket.json"] as const) : []),
     ];
     const mounts: Record<string, string> = {};
     for (const file of requiredFiles.filter((f) => !configFiles.includes(f))) {
@@ -211,16 +218,31 @@ export function renderStartScript(input: StartScriptInput): string {
     ];
     const maintenance = input.maintenance;
     if (maintenance !== undefined) {
-        const script = renderMaintenanceScript({
-            containerName: input.containerName,
-            image: input.image,
-            configDir: input.configDir,
-            libDir,
-            lockFile: hostLockFile(input.configDir),
-            check: input.health,
-            retentionDockerArgs: maintenance.retentionDockerArgs,
-        });
+        const replica = maintenance.replica;
+        const script =
+            replica !== undefined && replica.number > 1
+                ? renderFollowerScript({
+                      configDir: input.configDir,
+                      libDir,
+                      lockFile: hostLockFile(input.configDir),
+                      replicaNumber: replica.number,
+                      windowMarker: `${input.configDir}/${MAINTENANCE_WINDOW_MARKER}`,
+                      recoveryService: MAINTENANCE_RECOVERY_SERVICE,
+                  })
+                : renderMaintenanceScript({
+                      containerName: input.containerName,
+                      image: input.image,
+                      configDir: input.configDir,
+                      libDir,
+                      lockFile: hostLockFile(input.configDir),
+                      check: input.health,
+                      retentionDockerArgs: maintenance.retentionDockerArgs,
+                      ...(replica !== undefined ? { replicas: { count: replica.count } } : {}),
+                  });
         programs.push(installFile("$lib_dir/maintenance", script, "700"));
+        if (replica !== undefined) {
+            programs.push(installFile("$lib_dir/bucket-flag", renderBucketFlagProgram(), "700"));
+        }
     }
 
     return `${header("Installs the registry's files from stdin and (re)starts its container, then proves it serves.")}

@@ -89,13 +89,14 @@ describe("validation of the component's arguments", () => {
         assert.equal(await settled(good.value("dropletSize")), "s-2vcpu-2gb");
     });
 
-    it("judges replicas against a collection schedule given as an Output once it resolves, not against the default", async () => {
+    it("resolves a collection schedule given as an Output with replicas, and judges its form once known", async () => {
         const several = { awsRegion: "us-east-1", tls: "private-ca" as const, replicas: 2 };
         const off = resolveArgs("registry", { ...several, gcSchedule: pulumi.output("") });
         assert.equal(await settled(off.value("gcSchedule")), undefined);
         const on = resolveArgs("registry", { ...several, gcSchedule: pulumi.output("Sun *-*-* 03:00:00") });
-        await assert.rejects(settled(on.value("gcSchedule"), on.all), /replicas above 1 and gcSchedule are mutually exclusive/);
-        assert.throws(() => resolveArgs("registry", several), /replicas above 1 and gcSchedule are mutually exclusive/, "the default schedule, known at once, is refused at once");
+        assert.equal(await settled(on.value("gcSchedule"), on.all), "Sun *-*-* 03:00:00");
+        const bad = resolveArgs("registry", { ...several, gcSchedule: pulumi.output("Sundays") });
+        await assert.rejects(settled(bad.value("gcSchedule"), bad.all), /gcSchedule must be a systemd calendar time/);
     });
 
     it("checks combinations across plain and Output values: Let's Encrypt behind a narrowed list", async () => {

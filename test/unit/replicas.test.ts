@@ -192,6 +192,48 @@ describe("three replicas", () => {
     });
 });
 
+describe("three replicas and the weekly collection", () => {
+    let d: Deployed;
+    before(async () => {
+        d = await deploy("weekly", { replicas: "3", tls: "private-ca", keepNewestTags: "5" });
+    });
+
+    it("has the first replica collect and apply retention, and the others follow its window", () => {
+        const [first, ...others] = containers(d, "weekly");
+        assert.match(first.inputs.create, /announced window \$window_id to the other replicas/);
+        assert.match(first.inputs.create, /for follower in replica-2 replica-3; do/);
+        assert.ok(decodeBundleFiles(first.inputs.stdin)["retention.yml"] !== undefined, "the first replica applies retention");
+        for (const [index, container] of others.entries()) {
+            assert.match(container.inputs.create, new RegExp(`\nme='replica-${index + 2}'\n`));
+            assert.doesNotMatch(container.inputs.create, /garbage-collect/, `replica ${index + 2} collects`);
+            assert.equal(decodeBundleFiles(container.inputs.stdin)["retention.yml"], undefined, `replica ${index + 2} applies retention`);
+        }
+        for (const container of [first, ...others]) {
+            assert.match(container.inputs.create, /OnCalendar=Sun \*-\*-\* 03:00:00 UTC/, "every replica's timer fires at the schedule");
+            assert.match(container.inputs.create, /"\$lib_dir\/bucket-flag"/);
+        }
+    });
+
+    it("gives each replica the bucket through the registry's own key, in a file of the secret bundle, never in the script", () => {
+        for (const container of containers(d, "weekly")) {
+            const files = decodeBundleFiles(container.inputs.stdin);
+            const s3 = parse(files["config.yml"]).storage.s3;
+            const settings = JSON.parse(files["bucket.json"]);
+            assert.deepEqual(
+                { endpoint: settings.endpoint, region: settings.region, bucket: settings.bucket, pathStyle: settings.pathStyle, accessKey: settings.accessKey, secretKey: settings.secretKey },
+                { endpoint: s3.regionendpoint, region: s3.region, bucket: s3.bucket, pathStyle: false, accessKey: s3.accesskey, secretKey: s3.secretkey },
+            );
+            assert.ok(!container.inputs.create.includes(s3.secretkey), "the storage secret is in the command text");
+        }
+    });
+
+    it("gives one droplet neither the bucket file nor the program", async () => {
+        const one = containers1(await deploy("lone", {}));
+        assert.equal(decodeBundleFiles(one.inputs.stdin)["bucket.json"], undefined);
+        assert.doesNotMatch(one.inputs.create, /bucket-flag/);
+    });
+});
+
 describe("three replicas with a narrowed httpsAllowedCidrs", () => {
     it("enforces the list at the balancer's firewall", async () => {
         const d = await deploy("narrow", { ...SEVERAL, httpsAllowedCidrs: JSON.stringify(["198.51.100.0/24", "2001:db8::/32"]) });

@@ -504,9 +504,9 @@ describe("acmeServer and acmeServerCa", () => {
 });
 
 describe("replicas", () => {
-    const several = { replicas: "3", tls: "private-ca", gcSchedule: "" };
+    const several = { replicas: "3", tls: "private-ca" };
 
-    it("defaults to one droplet, and takes 2 to 10 with the private CA and no collection", () => {
+    it("defaults to one droplet, and takes 2 to 10 with the private CA", () => {
         assert.equal(load({}).replicas, 1);
         assert.equal(load(several).replicas, 3);
         assert.equal(load({ ...several, replicas: "10" }).replicas, 10);
@@ -529,9 +529,10 @@ describe("replicas", () => {
         }
     });
 
-    it("refuses a collection schedule, the default one included, and says how to turn it off", () => {
-        const error = rejects({ replicas: "2", tls: "private-ca" }, "private-registry:gcSchedule", '"Sun *-*-* 03:00:00"');
-        assert.match(error.message, /set private-registry:gcSchedule to "" \(no collection\)/);
+    it("keeps the weekly collection, which the first replica runs for all", () => {
+        assert.equal(load(several).gcSchedule, DEFAULTS.gcSchedule);
+        assert.equal(load({ ...several, gcSchedule: "*-*-* 02:30" }).gcSchedule, "*-*-* 02:30");
+        assert.equal(load({ ...several, gcSchedule: "" }).gcSchedule, undefined);
     });
 
     it("lets one replica keep every combination it had", () => {
