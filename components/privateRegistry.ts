@@ -208,6 +208,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             // Every droplet of a region joins its default VPC; the balancer reaches them there,
             // and its PROXY headers (health checks' too) come from that network alone.
             const vpcUuid = this.host.droplet.vpcUuid;
+            // No name: the provider names it `<resource name>-<7 hex>` (pulumi-digitalocean
+            // provider/resources.go SetAutonaming(255, "-")), so a replacement gets a new one.
             this.balancer = new digitalocean.LoadBalancer(
                 `${name}-balancer`,
                 {

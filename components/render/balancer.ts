@@ -6,7 +6,15 @@ import { PUBLIC_PORT } from "./deployment";
  * rehearsal's stand-in balancer, so the two cannot drift apart.
  */
 
-/** Replicas a stack may run; 1 is the single droplet with no balancer. */
+/**
+ * Replicas a stack may run; 1 is the single droplet with no balancer. At most 10, the most either
+ * DigitalOcean part takes by droplet id: "You can add up to 10 backend Droplets by name" to a load
+ * balancer (https://docs.digitalocean.com/products/networking/load-balancers/details/limits/), and
+ * "a maximum of 10 Droplets per firewall" for the firewall that admits the balancer
+ * (https://docs.digitalocean.com/products/networking/firewalls/details/limits/). Neither the API
+ * spec nor the provider checks the count (openapi `attributes.yml` `droplet_ids` has no
+ * maxItems), so more would fail at the API, mid-deploy; past 10 both would need tags instead.
+ */
 export const MIN_REPLICAS = 1;
 export const MAX_REPLICAS = 10;
 
