@@ -2,6 +2,7 @@ import { CONFIG_FILE_FOR_MODE, curlTlsArgs, REGISTRY_STOP_SECONDS, ServingCheck 
 import { REGISTRY_CONFIG_PATH } from "./registryConfig";
 import { renderAnnounce, renderAwaitFollowersBack, renderAwaitJoins, renderBoundedCollection, renderFlagFunction, renderRelease, WINDOW_FLAG } from "./maintenanceReplicas";
 import { shellQuote } from "./shell";
+import { renderReadWriteRestart, renderWindowTraps } from "./windowShell";
 
 /**
  * The droplet's maintenance job and its systemd timer. Pure: values in, text out.
@@ -222,42 +223,13 @@ restore() {
 ${replicas === undefined ? "" : `${renderRelease("  ")}
 `}  if [ "$read_only" = yes ]; then
     log "restoring the registry read-write"
-    if "$lib_dir/run-registry" readwrite 9>&-; then
-      read_only=no
-      rm -f "$window_marker"
-      log "the registry runs read-write again"
-      if [ "$1" = wait ] && ! "$lib_dir/wait-serving" >/dev/null 9>&-; then
-        log "the registry was restarted read-write but does not answer yet"
-      fi
-    else
-      log "the registry could not be restarted read-write; ${MAINTENANCE_RECOVERY_SERVICE} tries again at the next boot"
-    fi
+${renderReadWriteRestart(MAINTENANCE_RECOVERY_SERVICE)}
   fi
   if [ -n "$work" ]; then
     rm -rf "$work"
   fi
 }
-finish() {
-  status=$?
-  trap '' INT TERM HUP
-  trap - EXIT
-  restore wait
-  exit "$status"
-}
-# dash runs no EXIT trap when a signal kills it, and systemd stops the job with SIGTERM (an
-# operator's stop, a shutdown, the 04:30 update reboot): each signal restores, then fails. The
-# registry's own health wait is skipped there, so a shutdown is not held for it.
-interrupted() {
-  trap '' INT TERM HUP
-  trap - EXIT
-  log "stopped by SIG$1 before the collection finished"
-  restore nowait
-  exit "$2"
-}
-trap finish EXIT
-trap 'interrupted TERM 143' TERM
-trap 'interrupted INT 130' INT
-trap 'interrupted HUP 129' HUP
+${renderWindowTraps("before the collection finished")}
 work=$(mktemp -d)
 
 ${retention}

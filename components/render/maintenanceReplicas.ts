@@ -1,4 +1,5 @@
 import { shellQuote } from "./shell";
+import { renderReadWriteRestart, renderWindowTraps } from "./windowShell";
 
 /**
  * The weekly collection with replicas. Pure: values in, shell text out.
@@ -217,16 +218,7 @@ fi
 read_only=no
 restore() {
   if [ "$read_only" = yes ] || [ -e "$window_marker" ]; then
-    if "$lib_dir/run-registry" readwrite 9>&-; then
-      read_only=no
-      rm -f "$window_marker"
-      log "the registry runs read-write again"
-      if [ "$1" = wait ] && ! "$lib_dir/wait-serving" >/dev/null 9>&-; then
-        log "the registry was restarted read-write but does not answer yet"
-      fi
-    else
-      log "the registry could not be restarted read-write; ${input.recoveryService} tries again at the next boot"
-    fi
+${renderReadWriteRestart(input.recoveryService)}
   fi
   flag delete "$me" || log "could not delete the flag $me; the first replica's report will wait for it"
 }
@@ -235,24 +227,7 @@ if [ "$mode" = recover ]; then
   restore wait
   exit 0
 fi
-finish() {
-  status=$?
-  trap '' INT TERM HUP
-  trap - EXIT
-  restore wait
-  exit "$status"
-}
-interrupted() {
-  trap '' INT TERM HUP
-  trap - EXIT
-  log "stopped by SIG$1 during the window"
-  restore nowait
-  exit "$2"
-}
-trap finish EXIT
-trap 'interrupted TERM 143' TERM
-trap 'interrupted INT 130' INT
-trap 'interrupted HUP 129' HUP
+${renderWindowTraps("during the window")}
 
 log "restarting the registry read-only for window $window_id: pulls go on, pushes are refused until it ends"
 read_only=yes
