@@ -6,7 +6,7 @@ import { renderAuthorizedKeysScript } from "./render/authorizedKeys";
 import { renderCloudInit } from "./render/cloudInit";
 import { FRONT_REFUSED_LOG, PUBLIC_PORT } from "./render/deployment";
 import { renderHostFirewallScript } from "./render/hostFirewall";
-import { renderHostUpdatesScript } from "./render/hostUpdates";
+import { APT_CONF_DIR, renderHostUpdatesScript } from "./render/hostUpdates";
 import { renderLoginGuardScript } from "./render/loginGuard";
 import { renderWaitForHostScript } from "./render/scripts";
 
@@ -30,6 +30,8 @@ export interface DockerHostArgs {
      * direct HTTPS. Mutually exclusive with httpsAllowedCidrs.
      */
     httpsThroughBalancer?: boolean;
+    /** When a reboot that updates need happens, HH:MM UTC. Default `REBOOT_TIME_UTC` (04:30). */
+    rebootTimeUtc?: string;
     /** Seconds to wait for first boot and Docker before failing. Default 600. */
     readyTimeoutSeconds?: number;
 }
@@ -176,7 +178,7 @@ export class DockerHost extends pulumi.ComponentResource {
             `${name}-host-updates`,
             {
                 connection: this.connection,
-                create: renderHostUpdatesScript(),
+                create: args.rebootTimeUtc === undefined ? renderHostUpdatesScript() : renderHostUpdatesScript(APT_CONF_DIR, args.rebootTimeUtc),
                 // A new droplet starts from the image's defaults.
                 triggers: [this.droplet.id],
             },

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RegistryAlerts } from "./alerts";
 import { addressAwaitingDns, ResolveIpv4, resolveIpv4 } from "./dnsCheck";
 import { DockerHost } from "./dockerHost";
+import { replicaRebootTime } from "./render/hostUpdates";
 import { RegistryBucket } from "./registryBucket";
 import { RegistryCertificate } from "./registryCertificate";
 import { RegistryService, RegistryServiceArgs, RegistryServiceTls } from "./registryService";
@@ -195,7 +196,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                         extraSshPublicKeys: value("extraSshPublicKeys"),
                         sshAllowedCidrs: value("sshAllowedCidrs"),
                         httpsAllowedCidrs: isPublic && !balanced ? value("httpsAllowedCidrs") : undefined,
-                        ...(balanced ? { httpsThroughBalancer: true } : {}),
+                        ...(balanced ? { httpsThroughBalancer: true, rebootTimeUtc: replicaRebootTime(index + 1) } : {}),
                     },
                     { parent: this },
                 ),

@@ -225,7 +225,7 @@ export class RegistryService extends pulumi.ComponentResource {
                     REGISTRY_SSH_HOST: args.connection.host,
                     REGISTRY_SSH_PRIVATE_KEY: pulumi.secret(pulumi.output(args.connection.privateKey).apply((k) => k ?? "")),
                     REGISTRY_SSH_HOST_KEY: pulumi.output(args.connection.hostKey).apply((k) => k ?? ""),
-                    REGISTRY_STOP_SCRIPT: renderHostStopScript(),
+                    REGISTRY_STOP_SCRIPT: renderHostStopScript({ behindBalancer: args.drain !== undefined }),
                 },
             },
             // Deleted before the start command and the host it runs on.

@@ -10,7 +10,7 @@ import { renderFrontPasswordHash } from "./frontPassword";
 import { uploadsInFlightMax } from "./registryMemory";
 import { spacesStorageConfig } from "./spaces";
 import { REGISTRY_HTPASSWD_PATH, RegistryConfigInput, renderRegistryConfig } from "./registryConfig";
-import { BundleFileName, DRAIN_MARKER_FILE, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, StartScriptInput } from "./scripts";
+import { BundleFileName, DRAIN_MARKER_FILE, HealthCheck, renderStartScript, renderStdinBundle, renderStopScript, SHUTDOWN_DRAIN_SERVICE, StartScriptInput } from "./scripts";
 
 /**
  * Everything the droplet receives, derived in one pure step from plain values: the registry's
@@ -143,9 +143,18 @@ export interface Deployment {
     contentHash: string;
 }
 
-/** Removes the container and its secret files from the host. Needs no secret itself. */
-export function renderHostStopScript(): string {
-    return renderStopScript({ containerName: CONTAINER_NAME, frontContainerName: FRONT_CONTAINER_NAME, configDir: HOST_CONFIG_DIR, unitDir: HOST_UNIT_DIR });
+/**
+ * Removes the container and its secret files from the host. Needs no secret itself. Behind a
+ * balancer it removes the shutdown drain's unit too (scripts.ts SHUTDOWN_DRAIN_SERVICE).
+ */
+export function renderHostStopScript(options: { behindBalancer?: boolean } = {}): string {
+    return renderStopScript({
+        containerName: CONTAINER_NAME,
+        frontContainerName: FRONT_CONTAINER_NAME,
+        configDir: HOST_CONFIG_DIR,
+        unitDir: HOST_UNIT_DIR,
+        ...(options.behindBalancer === true ? { extraUnits: [SHUTDOWN_DRAIN_SERVICE] } : {}),
+    });
 }
 
 /**

@@ -18,6 +18,24 @@ import { shellQuote } from "./shell";
 /** After the weekly collection's default hour, before a European or American working day. */
 export const REBOOT_TIME_UTC = "04:30";
 
+/**
+ * Minutes between replicas' reboot times. All replicas take the same updates on the same day, so
+ * one reboot time would take every replica away at once; a quarter of an hour apart, each is back
+ * in the balancer (about a minute: a boot, then the healthy threshold's checks) long before the
+ * next goes.
+ */
+export const REPLICA_REBOOT_SPACING_MINUTES = 15;
+
+/** The reboot time of replica `replicaNumber` (1 for the first): the first keeps {@link REBOOT_TIME_UTC}. */
+export function replicaRebootTime(replicaNumber: number): string {
+    if (!Number.isInteger(replicaNumber) || replicaNumber < 1) {
+        throw new Error(`replica numbers start at 1; got ${replicaNumber}`);
+    }
+    const [hours, minutes] = REBOOT_TIME_UTC.split(":").map(Number);
+    const at = (hours * 60 + minutes + (replicaNumber - 1) * REPLICA_REBOOT_SPACING_MINUTES) % (24 * 60);
+    return `${String(Math.floor(at / 60)).padStart(2, "0")}:${String(at % 60).padStart(2, "0")}`;
+}
+
 export const APT_CONF_DIR = "/etc/apt/apt.conf.d";
 /** Sorted after the package's own 20auto-upgrades and 50unattended-upgrades, so these win. */
 export const UPDATES_CONF_FILE = "52private-registry-updates";

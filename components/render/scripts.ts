@@ -339,7 +339,9 @@ case "$front_said" in
 esac
 "$lib_dir/run-registry" readwrite --if-changed 9>&-
 "$lib_dir/wait-serving"
-${renderDrainEnd(input.drain)}${maintenance === undefined ? "" : renderTimerInstall(libDir, maintenance.unitDir, maintenance.schedule)}`;
+${renderDrainEnd(input.drain)}${maintenance === undefined ? "" : renderTimerInstall(libDir, maintenance.unitDir, maintenance.schedule)}${
+        input.drain === undefined || maintenance === undefined ? "" : renderShutdownDrainInstall(input.configDir, maintenance.unitDir, input.drain)
+    }`;
 }
 
 function wholeSeconds(value: number, what: string): number {
@@ -391,6 +393,47 @@ fi
 /** While this file exists in configDir/front (the front's config mount), the front's `/` answers 503. */
 export const DRAIN_MARKER_FILE = "draining";
 
+/** Leaves the balancer before a shutdown stops the containers; see {@link renderShutdownDrainUnit}. */
+export const SHUTDOWN_DRAIN_SERVICE = "private-registry-drain.service";
+
+/**
+ * A reboot (the nightly updates' own, or an operator's) would stop the front under the
+ * balancer's open connections, and the balancer would go on sending new ones for its detection
+ * time. Ordered after docker.service, this unit is stopped before the engine at shutdown: it sets
+ * the drain marker and waits the balancer's leave time while the front still answers. At boot it
+ * removes the marker that shutdown left, which the front would otherwise answer 503 for forever.
+ */
+export function renderShutdownDrainUnit(configDir: string, drain: { leaveSeconds: number }): string {
+    const marker = `${configDir}/front/${DRAIN_MARKER_FILE}`;
+    const leave = wholeSeconds(drain.leaveSeconds, "leaveSeconds");
+    return `[Unit]
+Description=Private registry: leave the load balancer before the droplet shuts down
+Requires=docker.service
+After=docker.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/rm -f ${marker}
+ExecStop=/bin/sh -c 'touch ${marker} && sleep ${leave}'
+TimeoutStopSec=${leave + 30}
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+function renderShutdownDrainInstall(configDir: string, unitDir: string, drain: { leaveSeconds: number }): string {
+    return `if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+unit_dir=${shellQuote(unitDir)}
+${installFile(`$unit_dir/${SHUTDOWN_DRAIN_SERVICE}`, renderShutdownDrainUnit(configDir, drain), "644")}
+systemctl daemon-reload
+systemctl enable --now ${SHUTDOWN_DRAIN_SERVICE} >/dev/null
+echo "a shutdown leaves the load balancer first (${SHUTDOWN_DRAIN_SERVICE})"
+fi
+`;
+}
+
 /** Installs (or turns off) the maintenance timer, where systemd runs; a container or test host may not. */
 function renderTimerInstall(libDir: string, unitDir: string, schedule: string | undefined): string {
     const units = renderMaintenanceUnits(libDir, schedule);
@@ -425,9 +468,9 @@ fi
  * is nothing to remove. The units go too: their job lives in configDir, so a timer left behind
  * would fail every week on a host that no longer runs the registry.
  */
-export function renderStopScript(input: { containerName: string; frontContainerName: string; configDir: string; unitDir: string }): string {
+export function renderStopScript(input: { containerName: string; frontContainerName: string; configDir: string; unitDir: string; extraUnits?: string[] }): string {
     // The timer first, so that it starts no job while a running one is stopped.
-    const units = [MAINTENANCE_TIMER, MAINTENANCE_SERVICE, MAINTENANCE_RECOVERY_SERVICE];
+    const units = [MAINTENANCE_TIMER, MAINTENANCE_SERVICE, MAINTENANCE_RECOVERY_SERVICE, ...(input.extraUnits ?? [])];
     return `${header("Removes the registry and front containers, their secret files and the maintenance units; succeeds if they are already gone.")}
 name=${shellQuote(input.containerName)}
 front=${shellQuote(input.frontContainerName)}

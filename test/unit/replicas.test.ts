@@ -12,7 +12,7 @@ import { decodeBundleFiles } from "../support/bundle";
 import { loadStackArgs } from "../../components/stackConfig";
 import type { PrivateRegistry as PrivateRegistryType } from "../../components/privateRegistry";
 import type { stackOutputs as StackOutputs } from "../../components/outputs";
-import { BALANCER_HEALTH_CHECK, balancerDrain } from "../../components/render/balancer";
+import { BALANCER_HEALTH_CHECK, balancerDrain, replicaName } from "../../components/render/balancer";
 
 const recorded: RecordedResource[] = installMocks();
 let PrivateRegistry: typeof PrivateRegistryType;
@@ -164,6 +164,17 @@ describe("three replicas", () => {
         }
     });
 
+    it("arms a drain before shutdown on every replica, and reboots them for updates a quarter of an hour apart", () => {
+        for (const [index, container] of containers(d, "trio").entries()) {
+            assert.match(container.inputs.create, new RegExp(`ExecStop=/bin/sh -c 'touch /etc/private-registry/front/draining && sleep ${balancerDrain().leaveSeconds}'`));
+            assert.match(container.inputs.create, /systemctl enable --now private-registry-drain\.service/);
+            const updates = single(d.resources.filter((r) => r.name === `${replicaName("trio-host", index)}-host-updates`), "command:remote:Command");
+            assert.match(updates.inputs.create, new RegExp(`Automatic-Reboot-Time "${["04:30", "04:45", "05:00"][index]}"`));
+        }
+        const teardown = single(d.resources.filter((r) => r.name === "trio-service-3-teardown"), "command:local:Command");
+        assert.match(teardown.inputs.environment.REGISTRY_STOP_SCRIPT, /private-registry-drain\.service/);
+    });
+
     it("updates one replica at a time: each service waits for the one before it", () => {
         const services = d.registry.services;
         assert.equal(services.length, 3);
@@ -230,7 +241,7 @@ describe("three replicas and the weekly collection", () => {
     it("gives one droplet neither the bucket file nor the program", async () => {
         const one = containers1(await deploy("lone", {}));
         assert.equal(decodeBundleFiles(one.inputs.stdin)["bucket.json"], undefined);
-        assert.doesNotMatch(one.inputs.create, /bucket-flag/);
+        assert.doesNotMatch(one.inputs.create, /bucket-flag|private-registry-drain/);
     });
 });
 
