@@ -24,16 +24,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { GC_GOMAXPROCS, GC_GOMEMLIMIT } from "../../components/render/maintenance";
 import { ProcessTracker } from "../../test/harness/processes";
-import { freePort } from "../../test/harness/ports";
 import { parseAccessLog, REGISTRY_S3_USER_AGENT, S3Server } from "../../test/harness/s3";
 import { cachedBinary, makeTempDir, REPO_ROOT } from "../../test/harness/tools";
-import { waitUntil } from "../../test/harness/wait";
 import { goModuleVersion } from "../lib/buildInfo";
 import { hostInfo, type HostInfo } from "../lib/hostInfo";
 import { measureOrLoad } from "../lib/rawResults";
 import { profileByName } from "../net/profiles";
-import { toxicArgs } from "../net/shaping";
-import { toxiproxyBinary } from "../net/toxiproxy";
+import { startLoopbackDelay } from "../net/toxiproxy";
 import { writeFixture, type FixtureCounts, type FixtureShape } from "./fixture";
 import { favouredGomaxprocs, peakRssKiB, verdict, windowMs, windowRequests, type FixtureRun, type PassResult, type ShapeRun } from "./verdict";
 
@@ -99,21 +96,7 @@ async function measure(): Promise<WindowResults> {
     try {
         const s3 = await S3Server.start(tracker, { dir: tmp.join("s3") });
         await s3.createBucket(BUCKET);
-        const [apiPort, proxyPort] = [await freePort(), await freePort()];
-        const api = `http://127.0.0.1:${apiPort}`;
-        const cli = (args: string[]) => tracker.runChecked(toxiproxyBinary("toxiproxy-cli"), ["--host", api, ...args], { timeoutMs: 15_000 });
-        const server = tracker.start("toxiproxy", toxiproxyBinary("toxiproxy-server"), ["-host", "127.0.0.1", "-port", String(apiPort)], { logFile: tmp.join("toxiproxy.log") });
-        await waitUntil(
-            async () => {
-                await cli(["list"]);
-                return { done: true, value: undefined };
-            },
-            { description: "toxiproxy's API", timeoutMs: 15_000, abortIf: () => (server.running ? undefined : server.logTail()) },
-        );
-        await cli(["create", "--listen", `127.0.0.1:${proxyPort}`, "--upstream", `127.0.0.1:${s3.port}`, PROXY]);
-        for (const args of toxicArgs(api, PROXY, rttMs)) {
-            await tracker.runChecked(toxiproxyBinary("toxiproxy-cli"), args, { timeoutMs: 15_000 });
-        }
+        const proxyPort = await startLoopbackDelay(tracker, { name: PROXY, upstreamPort: s3.port, rttMs, logFile: tmp.join("toxiproxy.log") });
         const config = tmp.join("config.yml");
         fs.writeFileSync(
             config,

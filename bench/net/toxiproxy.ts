@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ProcessTracker } from "../../test/harness/processes";
+import { freePort } from "../../test/harness/ports";
 import { CACHE_BIN } from "../../test/harness/tools";
 import { waitUntil } from "../../test/harness/wait";
 import type { Role } from "./profiles";
@@ -20,6 +21,23 @@ export function toxiproxyBinary(name: "toxiproxy-server" | "toxiproxy-cli"): str
         throw new Error(`${file} is missing: run scripts/install-rehearsal-tools.sh first`);
     }
     return file;
+}
+
+/**
+ * One toxiproxy on this machine's loopback in front of `upstreamPort`, adding `rttMs` of round
+ * trip: the droplet-S3 link for a bench that runs the registry alone. Returns the port to dial.
+ */
+export async function startLoopbackDelay(tracker: ProcessTracker, options: { name: string; upstreamPort: number; rttMs: number; logFile: string }): Promise<number> {
+    const [apiPort, proxyPort] = [await freePort(), await freePort()];
+    const api = `http://127.0.0.1:${apiPort}`;
+    const cli = (args: string[]) => tracker.runChecked(toxiproxyBinary("toxiproxy-cli"), ["--host", api, ...args], { timeoutMs: 15_000 });
+    const server = tracker.start("toxiproxy", toxiproxyBinary("toxiproxy-server"), ["-host", "127.0.0.1", "-port", String(apiPort)], { logFile: options.logFile });
+    await waitUntil(async () => (await cli(["list"]), { done: true, value: undefined }), { description: "toxiproxy's API", timeoutMs: 15_000, abortIf: () => (server.running ? undefined : server.logTail()) });
+    await cli(["create", "--listen", `127.0.0.1:${proxyPort}`, "--upstream", `127.0.0.1:${options.upstreamPort}`, options.name]);
+    for (const args of toxicArgs(api, options.name, options.rttMs)) {
+        await tracker.runChecked(toxiproxyBinary("toxiproxy-cli"), args, { timeoutMs: 15_000 });
+    }
+    return proxyPort;
 }
 
 export class ToxiproxyServers {
