@@ -172,6 +172,14 @@ export const REGISTRY_S3_REQUESTS = {
     /** The same pull with redirect off: the registry also stats and reads every blob itself. */
     perPullGetClassStreamed: 10,
     /**
+     * With replicas, which run without the in-memory blob descriptor cache: GET-class requests
+     * more per blob a pull reads (the one-layer image's config and layer) and per blob a push
+     * writes. bench/cache/descriptors.ts (bench/results/descriptor-cache.json): a pull of 6 blobs
+     * made 44 more, a first push of 6 blobs 12 more.
+     */
+    perPulledBlobGetClassWithoutCache: 7.33,
+    perPushedBlobGetClassWithoutCache: 2,
+    /**
      * The commit of an uploaded blob is a server-side copy from `_uploads/` to `blobs/`; above
      * 32 MB (`multipartcopythresholdsize`) it is a multipart copy in 32 MB parts.
      */
@@ -325,7 +333,9 @@ export function estimateMonthlyCost(usage: ProjectUsage): CostEstimate {
     const copyParts = Math.ceil((pushedGb * 1024) / req.multipartCopyPartMb);
     const healthChecks = healthInterval === 0 ? 0 : (hosts.replicas * PRICES.hoursPerMonth * 3600) / healthInterval;
     const putClass = pushes * req.perPushPutClass + dataParts + copyParts + healthChecks * req.perHealthCheckPutClass;
-    const getClass = pushes * req.perPushGetClass + pulls * (usage.redirect ? req.perPullGetClassRedirect : req.perPullGetClassStreamed);
+    const blobsPerImage = 2;
+    const withoutCache = hosts.replicas > 1 ? pushes * blobsPerImage * req.perPushedBlobGetClassWithoutCache + pulls * blobsPerImage * req.perPulledBlobGetClassWithoutCache : 0;
+    const getClass = pushes * req.perPushGetClass + pulls * (usage.redirect ? req.perPullGetClassRedirect : req.perPullGetClassStreamed) + withoutCache;
     lines.push({
         item: "S3 requests",
         usd: (putClass / 1000) * aws.s3PutCopyPostList.usd + (getClass / 1000) * aws.s3GetAndOther.usd,

@@ -10,6 +10,7 @@ import {
     estimateDocrMonthlyCost,
     estimateEcrMonthlyCost,
     estimateMonthlyCost,
+    REGISTRY_S3_REQUESTS,
 } from "../../components/cost";
 import { STORAGE_HEALTH_INTERVAL_SECONDS } from "../../components/render/registryConfig";
 
@@ -206,6 +207,14 @@ describe("replicas", () => {
         assert.equal(item(one, "droplet transfer")?.usd, 2000 * PRICES.digitalocean.transferOverage.usd);
         assert.equal(item(three, "droplet transfer")?.usd, 0);
         assert.ok(item(three, "S3 requests")!.usd > item(one, "S3 requests")!.usd, "each replica's storage health check lists the bucket");
+    });
+
+    it("bills the GET-class requests replicas make without a descriptor cache, per blob pushed and pulled", () => {
+        const busy = { ...usage, pushesPerMonth: 1000, pullsPerMonth: 10000 };
+        const getClass = (e: ReturnType<typeof estimateMonthlyCost>) => Number(/\+ (\d+) GET-class/.exec(item(e, "S3 requests")!.detail)?.[1]);
+        const extra = getClass(estimateMonthlyCost({ ...busy, replicas: 2 })) - getClass(estimateMonthlyCost(busy));
+        const req = REGISTRY_S3_REQUESTS;
+        assert.equal(extra, Math.round(1000 * 2 * req.perPushedBlobGetClassWithoutCache + 10000 * 2 * req.perPulledBlobGetClassWithoutCache));
     });
 
     it("bills the same droplets and balancer with Spaces", () => {
