@@ -180,6 +180,7 @@ export class TwinLab {
         log("[twin] importing the pinned images");
         const registryImage = registryImageReference(REGISTRY_VERSION, REGISTRY_IMAGE_DIGESTS[REGISTRY_VERSION]);
         await loadTwinImages(this.tracker, this.twin, twinImages(registryImage, this.s3.certs.caCertFile), this.tmp.join("images"));
+        await this.trustS3(this.twin);
         this.twins = [this.twin];
         for (let index = 1; index < this.replicas; index++) {
             const host = replicaName(REPLICA_HOST, index);
@@ -200,9 +201,22 @@ export class TwinLab {
                 limits: this.options.limits,
             });
             await loadTwinImages(this.tracker, twin, twinImages(registryImage, this.s3.certs.caCertFile), this.tmp.join(`images-${index + 1}`));
+            await this.trustS3(twin);
             this.twins.push(twin);
         }
         this.deployer = new TwinDeployer(this.tracker, this.net, "deployer", this.tmp.join("deployer"));
+    }
+
+    /**
+     * The host itself trusts the S3 stand-in's CA, as a droplet trusts the public CAs that AWS's
+     * and Spaces' certificates chain to: the replicas' maintenance jobs reach the bucket from the
+     * host (bucketFlag.ts), not from a container.
+     */
+    private async trustS3(twin: Twin): Promise<void> {
+        const target = twin.file("/usr/local/share/ca-certificates/s3-stand-in.crt");
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.copyFileSync(this.s3.certs.caCertFile, target);
+        await twin.execChecked("update-ca-certificates >/dev/null");
     }
 
     /** Runs the whole plan, as the first `pulumi up`. */

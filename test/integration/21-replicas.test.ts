@@ -1,6 +1,6 @@
 /**
  * Check 21: replicas behind the balancer, on droplet twins deployed as `pulumi up` deploys them
- * (test/harness/twinLab.ts with `replicas`): the program planned with replicas=2 and the private
+ * (test/harness/twinLab.ts with `replicas`): the program planned with replicas=3 and the private
  * CA, a twin for each replica host, and Debian's haproxy standing in for DigitalOcean's load
  * balancer (test/harness/balancer.ts: TCP on 443, round robin, PROXY v1 on every connection and
  * health check, the program's health check numbers). Every request below is a real client's, in a
@@ -11,8 +11,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { BALANCER_HEALTH_CHECK, balancerDetectionSeconds, balancerDrain, replicaName } from "../../components/render/balancer";
-import { FRONT_ACCESS_LOG, FRONT_REFUSED_LOG, HOST_CONFIG_DIR } from "../../components/render/deployment";
-import { DRAIN_MARKER_FILE } from "../../components/render/scripts";
+import { CONTAINER_NAME, FRONT_ACCESS_LOG, FRONT_REFUSED_LOG, HOST_CONFIG_DIR } from "../../components/render/deployment";
+import { GC_CONTAINER_NAME, MAINTENANCE_SERVICE } from "../../components/render/maintenance";
+import { CONFIG_FILE_FOR_MODE } from "../../components/render/registryRun";
+import { DRAIN_MARKER_FILE, hostLibDir, hostLockFile, SHUTDOWN_DRAIN_SERVICE } from "../../components/render/scripts";
 import { FAIL2BAN_DEFAULTS, FAIL2BAN_JAIL_NAME } from "../../components/render/fail2ban";
 import { buildOciImage, readAndVerifyOciImage, type Descriptor, type OciImage } from "../harness/oci";
 import type { RunResult } from "../harness/processes";
@@ -24,11 +26,17 @@ import { sleep, waitUntil } from "../harness/wait";
 import { assertSameImage, assertSucceeded, MB } from "./support";
 
 /**
- * Two replicas prove what more would: requests of one upload on different droplets, and one
- * droplet lost. TWIN_REPLICAS measures the cost of more (each twin adds its boot, its images and
- * its deploy).
+ * Three replicas: a collection must hold more than one other replica still, and a rolling
+ * upgrade must keep two in the pool while the third is out. TWIN_REPLICAS=2 runs a shorter check
+ * (each twin adds its boot, its images, its deploy and its turn in the upgrade).
  */
-const REPLICAS = Number(process.env.TWIN_REPLICAS ?? 2);
+const REPLICAS = Number(process.env.TWIN_REPLICAS ?? 3);
+
+/**
+ * How long check g holds the other replicas from joining the window before it freezes the first:
+ * a collection of the lab's few blobs takes a second or two.
+ */
+const COLLECTOR_HELD_MS = 10_000;
 
 /**
  * From power-on to the balancer's pool: the boot (about 10 s here, check 16) and the healthy
@@ -65,8 +73,6 @@ describe("replicas behind the stand-in balancer, on droplet twins deployed as pu
             name: "twin-21",
             replicas: REPLICAS,
             extraClients: ["client-2"],
-            // Replicas refuse the weekly collection: one replica's read-only window cannot hold the others' pushes off the bucket.
-            config: { "private-registry:gcSchedule": "" },
             log: (line) => process.stderr.write(`${line}\n`),
         });
         await lab.deploy();
@@ -356,7 +362,163 @@ describe("replicas behind the stand-in balancer, on droplet twins deployed as pu
         assert.deepEqual(stale, [], "answers other than 404 for the deleted layer");
     });
 
-    test("g. a rolling upgrade under pushes and pulls: each replica leaves the balancer, restarts and rejoins in turn, never both out, and no request fails", async () => {
+    /** Whether `twin`'s registry runs on the read-only config: a collection's window is open there. */
+    async function readOnly(index: number): Promise<boolean> {
+        const mounts = await lab.twins[index].exec(`docker inspect -f '{{range .Mounts}}{{.Source}} {{end}}' ${CONTAINER_NAME}`, { timeoutMs: 10_000 });
+        return mounts.stdout.includes(CONFIG_FILE_FOR_MODE.readonly);
+    }
+
+    async function journal(index: number): Promise<string> {
+        return (await lab.twins[index].exec(`journalctl -u ${MAINTENANCE_SERVICE} --no-pager -o cat`, { timeoutMs: 20_000 })).stdout;
+    }
+
+    test("g. the weekly collection: the first replica collects only once every replica refuses pushes, then every replica takes them again", async () => {
+        const { skopeo, certDir } = lab.skopeoIn("client");
+        const kept = await buildOciImage(lab.tmp.join("image-h-kept"), { layerSizes: [MB], tag: "kept" });
+        const dropped = await buildOciImage(lab.tmp.join("image-h-dropped"), { layerSizes: [MB], tag: "dropped" });
+        assertSucceeded(await skopeo.copy(ociRef(kept.layoutDir, "kept"), dockerRef(registry, "team/kept", "kept"), { destCreds: pushUser(), destCertDir: certDir, timeoutMs: 180_000 }), "the kept image's push");
+        assertSucceeded(await skopeo.copy(ociRef(dropped.layoutDir, "dropped"), dockerRef(registry, "team/dropped", "dropped"), { destCreds: pushUser(), destCertDir: certDir, timeoutMs: 180_000 }), "the dropped image's push");
+        const untagged = await curl("client", "DELETE", `https://${registry}/v2/team/dropped/manifests/${dropped.manifest.digest}`, { login: pushUser() });
+        assert.equal(untagged.status, 202, `the dropped image's manifest deleted: ${untagged.result.stderr}`);
+
+        // Each follower's lock held as a deploy there holds it, so the collector waits at the
+        // joins, read-only; it is frozen there, and the followers let go, so the window is held
+        // open with every replica read-only for as long as the probes take.
+        const lock = hostLockFile(HOST_CONFIG_DIR);
+        const followers = lab.twins.map((_, i) => i).slice(1);
+        for (const i of followers) {
+            await lab.twins[i].execChecked(`systemd-run --unit=hold-maintenance-lock --collect flock ${lock} sleep 600 >/dev/null 2>&1`);
+            await lab.twins[i].execChecked(`systemctl start --no-block ${MAINTENANCE_SERVICE}`);
+        }
+        const windowStarted = Date.now();
+        await lab.twins[0].execChecked(`systemctl start --no-block ${MAINTENANCE_SERVICE}`);
+        const frozen = "systemctl kill --signal=SIGSTOP --kill-who=main " + MAINTENANCE_SERVICE;
+        await waitUntil(
+            async () => ((await readOnly(0)) && (await journal(0)).includes("announced window") ? { done: true, value: undefined } : { done: false, seen: (await journal(0)).trim().split("\n").pop() ?? "" }),
+            { description: "the first replica's window announced, its registry read-only", timeoutMs: 120_000, intervalMs: 200 },
+        );
+        // When a container started, as each twin's engine recorded it (the twins share this machine's clock).
+        const since = Math.floor(windowStarted / 1000) - 1;
+        const starts = async (index: number, container: string) =>
+            (await lab.twins[index].execChecked(`docker events --since ${since} --until "$(date +%s)" --filter type=container --filter container=${container} --filter event=start --format '{{.TimeNano}}'`)).stdout
+                .trim()
+                .split("\n")
+                .filter((line) => line !== "")
+                .map(Number);
+        const refused: number[] = [];
+        const pulled: number[] = [];
+        let beforeProbes: number[] = [];
+        try {
+            // Long enough for a collector that did not wait for the others to have collected.
+            await sleep(COLLECTOR_HELD_MS);
+            assert.deepEqual(await starts(0, GC_CONTAINER_NAME), [], `the first replica collected while the others took pushes:\n${await journal(0)}`);
+            await lab.twins[0].execChecked(frozen);
+            for (const i of followers) await lab.twins[i].execChecked("systemctl stop hold-maintenance-lock");
+            await waitUntil(
+                async () => {
+                    const states = await Promise.all(lab.twins.map((_, i) => readOnly(i)));
+                    return states.every(Boolean) ? { done: true, value: undefined } : { done: false, seen: `read-only: ${states.join(", ")}` };
+                },
+                { description: "every replica read-only", timeoutMs: 60_000, intervalMs: 200 },
+            );
+            beforeProbes = accessLogs().map((lines) => lines.length);
+            // In runs of their own, so that round robin gives each kind to every replica.
+            for (let i = 0; i < 2 * REPLICAS; i++) {
+                refused.push((await curl("client", "POST", `https://${registry}/v2/team/window/blobs/uploads/`, { login: pushUser() })).status);
+            }
+            for (let i = 0; i < 2 * REPLICAS; i++) {
+                pulled.push((await curl("client", "GET", `https://${registry}/v2/team/kept/manifests/kept`, { login: pushUser(), headers: [`Accept: ${kept.manifest.mediaType}`] })).status);
+            }
+        } finally {
+            await Promise.all(followers.map((i) => lab.twins[i].exec("systemctl stop hold-maintenance-lock")));
+            await lab.twins[0].exec("systemctl kill --signal=SIGCONT --kill-who=main " + MAINTENANCE_SERVICE);
+        }
+        process.stderr.write(`[replicas] in the window: pushes answered ${refused.join(", ")}; pulls answered ${pulled.join(", ")}\n`);
+        assert.ok(!refused.includes(202), `a push was accepted in the window: ${refused.join(", ")}`);
+        assert.deepEqual(pulled, pulled.map(() => 200), "pulls in the window");
+        const refusedBy = linesSince(beforeProbes).map((lines) => lines.some((l) => l.request.method === "POST" && l.request.uri.startsWith("/v2/team/window/") && l.status !== 202));
+        assert.deepEqual(refusedBy, lab.twins.map(() => true), "replicas that refused a push in the window");
+
+        const ended = await waitUntil(
+            async () => {
+                const shown = (await lab.twins[0].exec(`systemctl show -p ActiveState -p Result ${MAINTENANCE_SERVICE}`)).stdout;
+                const state = Object.fromEntries(shown.trim().split("\n").map((line) => line.split("=", 2) as [string, string]));
+                return state.ActiveState === "inactive" || state.ActiveState === "failed" ? { done: true, value: state.Result } : { done: false, seen: shown.trim() };
+            },
+            { description: "the first replica's job to end", timeoutMs: 300_000, intervalMs: 500 },
+        );
+        const collectorSaid = await journal(0);
+        assert.equal(ended, "success", `the first replica's job:\n${collectorSaid}`);
+        // The collection's container started only after every follower's registry had restarted
+        // read-only, as each twin's engine recorded it (the twins share this machine's clock).
+        const collectionStarted = await starts(0, GC_CONTAINER_NAME);
+        assert.equal(collectionStarted.length, 1, "one collection container started on the first replica");
+        for (const i of followers) {
+            const readOnlyAt = (await starts(i, CONTAINER_NAME))[0];
+            assert.ok(readOnlyAt !== undefined, `replica ${i + 1}'s registry restarted in the window`);
+            assert.ok(collectionStarted[0] > readOnlyAt, `the collection started ${((readOnlyAt - collectionStarted[0]) / 1e9).toFixed(1)} s before replica ${i + 1}'s read-only restart`);
+        }
+        const windowLines = collectorSaid.split("\n").filter((line) => /pushes were refused for|takes pushes again|done in/.test(line));
+        process.stderr.write(`[replicas] the first replica's job: ${windowLines.join("; ")}\n`);
+        assert.match(collectorSaid, /every replica is read-only: pushes are refused everywhere/);
+        assert.match(collectorSaid, /^maintenance: deleting blob sha256:/m, "the collection deleted the dropped image's blobs");
+        assert.match(collectorSaid, /every replica takes pushes again \d+s after the window began/);
+
+        // Every replica takes pushes again, and none serves the dropped layer.
+        const back = await waitUntil(
+            async () => {
+                const answers: number[] = [];
+                for (let i = 0; i < 2 * REPLICAS; i++) answers.push((await curl("client", "POST", `https://${registry}/v2/team/window/blobs/uploads/`, { login: pushUser() })).status);
+                return answers.every((s) => s === 202) ? { done: true, value: Date.now() - windowStarted } : { done: false, seen: answers.join(", ") };
+            },
+            { description: "every replica to take pushes again", timeoutMs: 60_000, intervalMs: 500 },
+        );
+        process.stderr.write(`[replicas] every replica took pushes again ${(back / 1000).toFixed(1)} s after the collection started\n`);
+        const beforeLayer = accessLogs().map((lines) => lines.length);
+        const layer = dropped.layers[0];
+        for (let i = 0; i < 2 * REPLICAS; i++) {
+            const answer = await curl("client", "HEAD", `https://${registry}/v2/team/dropped/blobs/${layer.digest}`, { login: pushUser(), extra: ["--head"] });
+            assert.equal(answer.status, 404, `HEAD of the collected layer, request ${i + 1}`);
+        }
+        const answeredBy = linesSince(beforeLayer).map((lines) => lines.some((l) => l.request.uri.endsWith(layer.digest) && l.status === 404));
+        assert.deepEqual(answeredBy, lab.twins.map(() => true), "replicas that answered 404 for the collected layer");
+        for (const i of followers) {
+            const said = await journal(i);
+            assert.match(said, /the window ended after \d+s here/, `replica ${i + 1}'s job:\n${said}`);
+            assert.match(said, /the registry runs read-write again/);
+        }
+        const pulledBack = lab.tmp.join("pulled-h");
+        assertSucceeded(await skopeo.copy(dockerRef(registry, "team/kept", "kept"), ociRef(pulledBack, "kept"), { srcCreds: pushUser(), srcCertDir: certDir, timeoutMs: 180_000 }), "the kept image's pull");
+        assertSameImage(readAndVerifyOciImage(pulledBack, "kept"), kept, "the kept image after the collection");
+    });
+
+    test("h. bucket-flag on a replica reaches the bucket with the registry's key, signed so that S3 refuses a wrong secret", async () => {
+        const twin = lab.twins[1];
+        const program = `${hostLibDir(HOST_CONFIG_DIR)}/bucket-flag`;
+        const settings = `${HOST_CONFIG_DIR}/bucket.json`;
+        const flag = (args: string, input?: string, file = settings) => twin.exec(`${program} ${file} ${args}`, input === undefined ? {} : { input });
+        assert.equal((await flag("get check-i")).code, 3, "an absent flag");
+        const put = await flag("put check-i", "hello");
+        assert.equal(put.code, 0, put.stderr);
+        const got = await flag("get check-i");
+        assert.equal(got.stdout, "hello", got.stderr);
+        const written = lab.s3.operations().filter((o) => o.operation === "PutObject" && o.key === "private-registry-maintenance/check-i");
+        assert.deepEqual(written.map((o) => o.status), [200], "the flag's PutObject in the stand-in S3's log");
+        const deleted = await flag("delete check-i");
+        assert.equal(deleted.code, 0, deleted.stderr);
+        assert.equal((await flag("get check-i")).code, 3, "the flag is gone");
+
+        const settingsText = fs.readFileSync(twin.file(settings), "utf8");
+        const wrong = JSON.parse(settingsText) as { secretKey: string };
+        wrong.secretKey = `${wrong.secretKey.slice(0, -1)}${wrong.secretKey.endsWith("x") ? "y" : "x"}`;
+        fs.writeFileSync(twin.file("/root/wrong-bucket.json"), JSON.stringify(wrong), { mode: 0o600 });
+        const refused = await flag("put check-i", "hello", "/root/wrong-bucket.json");
+        assert.equal(refused.code, 1, `a wrong secret: ${refused.stdout} ${refused.stderr}`);
+        assert.match(refused.stderr, /bucket-flag: put check-i: HTTP 403 SignatureDoesNotMatch/);
+        assert.ok(!refused.stderr.includes(wrong.secretKey), "the secret in the error");
+    });
+
+    test("i. a rolling upgrade under pushes and pulls: each replica leaves the balancer, restarts and rejoins in turn, never both out, and no request fails", async () => {
         const { skopeo, certDir } = lab.skopeoIn("client");
         const balancer = lab.balancer;
         assert.ok(balancer !== undefined, "the lab runs the balancer");
@@ -471,6 +633,58 @@ describe("replicas behind the stand-in balancer, on droplet twins deployed as pu
         for (const name of names) {
             assert.equal(await registryStatus(lab.trackerIn("client"), `https://${registry}/v2/`, caFile, auditor), 200, `the new user logs in through the balancer (the request for ${name}'s turn)`);
         }
+    });
+
+    test("j. a replica's graceful shutdown, as the nightly update reboot makes it, leaves the balancer first: no push or pull fails, and it rejoins after boot", async () => {
+        const { skopeo, certDir } = lab.skopeoIn("client");
+        const balancer = lab.balancer;
+        assert.ok(balancer !== undefined, "the lab runs the balancer");
+        const victim = REPLICAS - 1;
+        const victimHost = replicaName(REPLICA_HOST, victim);
+        const base = await buildOciImage(lab.tmp.join("image-j"), { layerSizes: [MB, MB / 2], tag: "base" });
+        assertSucceeded(await skopeo.copy(ociRef(base.layoutDir, "base"), dockerRef(registry, "team/reboot", "base"), { destCreds: pushUser(), destCertDir: certDir, timeoutMs: 180_000 }), "the pulled image's push");
+        const unit = await lab.twins[victim].execChecked(`systemctl is-active ${SHUTDOWN_DRAIN_SERVICE}`);
+        assert.equal(unit.stdout.trim(), "active", "the shutdown drain is armed");
+
+        const states = balancer.watch(100);
+        const pushes = new PushLoop(skopeo, { host: registry, repository: "team/reboot", login: pushUser(), certDir, workDir: lab.tmp.join("loop-j") });
+        const pulls = new PullLoop(skopeo, { host: registry, repository: "team/reboot", tag: "base", login: pushUser(), certDir, workDir: lab.tmp.join("pull-j") });
+        pushes.start();
+        pulls.start();
+        let pushed, pulled, seen;
+        let shutdownStarted = 0;
+        let down = 0;
+        let gone = 0;
+        try {
+            await sleep(3000);
+            shutdownStarted = Date.now();
+            const powerOff = lab.twins[victim].powerOff().then(() => (gone = Date.now()));
+            down = await balancer.waitForStatus([victimHost], "DOWN", 60_000, 100);
+            await powerOff;
+            await sleep(3000);
+            await lab.twins[victim].boot();
+            await waitUntil(
+                async () => {
+                    const state = (await balancer.servers())[victimHost];
+                    return state?.status === "UP" && state.check === "L7OK" ? { done: true, value: undefined } : { done: false, seen: JSON.stringify(state) };
+                },
+                { description: `the balancer to take ${victimHost} back after boot`, timeoutMs: REJOIN_BOUND_MS, intervalMs: 250 },
+            );
+        } finally {
+            [pushed, pulled] = await Promise.all([pushes.stop(), pulls.stop()]);
+            seen = await states.stop();
+        }
+        process.stderr.write(
+            `[replicas] ${victimHost} shut down gracefully: out of the balancer ${((down - shutdownStarted) / 1000).toFixed(1)} s after the shutdown began, off ${((gone - shutdownStarted) / 1000).toFixed(1)} s after; ` +
+                `${pushed.pushes} pushes and ${pulled.pulls} pulls through it (${pushed.failures.length + pulled.failures.length} failed, ${pushed.resent.length + pulled.resent.length} sent again)\n`,
+        );
+        assert.ok(down > 0 && down - shutdownStarted < balancerDrain().leaveSeconds * 1000, `the balancer took ${victimHost} out ${down - shutdownStarted} ms after the shutdown began, not within the drain's ${balancerDrain().leaveSeconds} s`);
+        assert.ok(gone > down, `${victimHost} was off before the balancer took it out`);
+        assert.deepEqual(seen.noneUpAt, [], "times at which the balancer had no replica in its pool");
+        assert.ok(pushed.pushes >= 3 && pulled.pulls >= 3, `the loops ran through the shutdown (${pushed.pushes} pushes, ${pulled.pulls} pulls)`);
+        assert.deepEqual(pushed.failures, [], "pushes that failed across the shutdown");
+        assert.deepEqual(pulled.failures, [], "pulls that failed across the shutdown");
+        assert.ok(!fs.existsSync(lab.twins[victim].file(`${HOST_CONFIG_DIR}/front/${DRAIN_MARKER_FILE}`)), "the marker the shutdown set is gone after boot");
     });
 
     test("b. a replica's power cut mid-push: the client's retry completes, the balancer takes the replica out within its detection time, and pulls go on", async () => {
