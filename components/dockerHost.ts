@@ -178,7 +178,7 @@ export class DockerHost extends pulumi.ComponentResource {
             `${name}-host-updates`,
             {
                 connection: this.connection,
-                create: args.rebootTimeUtc === undefined ? renderHostUpdatesScript() : renderHostUpdatesScript(APT_CONF_DIR, args.rebootTimeUtc),
+                create: renderHostUpdatesScript(APT_CONF_DIR, args.rebootTimeUtc),
                 // A new droplet starts from the image's defaults.
                 triggers: [this.droplet.id],
             },

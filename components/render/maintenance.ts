@@ -2,7 +2,7 @@ import { CONFIG_FILE_FOR_MODE, curlTlsArgs, REGISTRY_STOP_SECONDS, ServingCheck 
 import { REGISTRY_CONFIG_PATH } from "./registryConfig";
 import { renderAnnounce, renderAwaitFollowersBack, renderAwaitJoins, renderBoundedCollection, renderFlagFunction, renderRelease, WINDOW_FLAG } from "./maintenanceReplicas";
 import { shellQuote } from "./shell";
-import { renderReadWriteRestart, renderWindowTraps } from "./windowShell";
+import { MAINTENANCE_RECOVERY_SERVICE, MAINTENANCE_WINDOW_MARKER, renderModeArgument, renderReadWriteRestart, renderWindowTraps } from "./windowShell";
 
 /**
  * The droplet's maintenance job and its systemd timer. Pure: values in, text out.
@@ -74,18 +74,7 @@ export const GC_GOMEMLIMIT = "200MiB";
 /** The systemd units, named so an operator finds them. */
 export const MAINTENANCE_SERVICE = "private-registry-maintenance.service";
 export const MAINTENANCE_TIMER = "private-registry-maintenance.timer";
-/**
- * Runs `maintenance recover` at every boot. The read-only registry runs with `--restart=always`
- * like the read-write one (run-registry), so a reboot or a crash in the window would bring it
- * back read-only, refusing pushes until the next week's job; this unit puts it back read-write.
- */
-export const MAINTENANCE_RECOVERY_SERVICE = "private-registry-maintenance-recovery.service";
-
-/**
- * The file in configDir that says a read-only window is open: written just before the
- * read-only restart, removed once the registry runs read-write again. It outlives a reboot.
- */
-export const MAINTENANCE_WINDOW_MARKER = "maintenance-window";
+export { MAINTENANCE_RECOVERY_SERVICE, MAINTENANCE_WINDOW_MARKER } from "./windowShell";
 
 /**
  * How long systemd lets the job restore the registry after SIGTERM before it kills it: the old
@@ -145,8 +134,9 @@ export function renderMaintenanceScript(input: MaintenanceInput): string {
     const curlTls = curlTlsArgs(input.check);
     // --cpus 1: on a droplet of more vCPUs the collection leaves the others to the registry and
     // the front; GOMAXPROCS, set, outweighs the cgroup's CPU quota Go would otherwise follow.
-    const gc = (dryRun: boolean) =>
-        `docker run --rm --cap-drop ALL --security-opt no-new-privileges --memory ${GC_MEMORY_LIMIT_BYTES} --memory-swap ${GC_MEMORY_LIMIT_BYTES} --cpus 1 -e GOMAXPROCS=${GC_GOMAXPROCS} -e GOMEMLIMIT=${GC_GOMEMLIMIT} -e OTEL_TRACES_EXPORTER=none -v "$config_dir/${CONFIG_FILE_FOR_MODE.readonly}:${REGISTRY_CONFIG_PATH}:ro" "$image" garbage-collect --delete-untagged${dryRun ? " --dry-run" : ""} ${REGISTRY_CONFIG_PATH}`;
+    // With replicas the collection is named, so one stopped at the window's bound can be removed.
+    const gc = (dryRun: boolean, named = false) =>
+        `docker run ${named ? '--name "$gc_container" ' : ""}--rm --cap-drop ALL --security-opt no-new-privileges --memory ${GC_MEMORY_LIMIT_BYTES} --memory-swap ${GC_MEMORY_LIMIT_BYTES} --cpus 1 -e GOMAXPROCS=${GC_GOMAXPROCS} -e GOMEMLIMIT=${GC_GOMEMLIMIT} -e OTEL_TRACES_EXPORTER=none -v "$config_dir/${CONFIG_FILE_FOR_MODE.readonly}:${REGISTRY_CONFIG_PATH}:ro" "$image" garbage-collect --delete-untagged${dryRun ? " --dry-run" : ""} ${REGISTRY_CONFIG_PATH}`;
     const replicas = input.replicas;
     if (replicas !== undefined && (!Number.isInteger(replicas.count) || replicas.count < 2)) {
         throw new Error(`the collecting replica's job needs 2 or more replicas; got ${replicas.count}`);
@@ -154,7 +144,7 @@ export function renderMaintenanceScript(input: MaintenanceInput): string {
     const collection =
         replicas === undefined
             ? `${gc(false)} > "$work/collected" 2> "$work/collected.err" || { cat "$work/collected" "$work/collected.err" >&2; log "garbage-collect failed"; exit 1; }`
-            : renderBoundedCollection(gc(false));
+            : renderBoundedCollection(gc(false, true));
     const retention =
         input.retentionDockerArgs === undefined
             ? `log "retention: no tag rules set; every tag is kept"`
@@ -178,15 +168,7 @@ log() { echo "maintenance: $*"; }
 ${replicas === undefined ? "" : `${renderFlagFunction()}
 gc_container=${GC_CONTAINER_NAME}
 announced=no
-`}mode=\${1:-collect}
-case "$mode" in
-  collect|recover) ;;
-  *) echo "usage: maintenance [collect|recover]" >&2; exit 2 ;;
-esac
-if [ "$mode" = recover ] && [ ! -e "$window_marker" ]; then
-  log "no read-only window was cut short; nothing to do"
-  exit 0
-fi
+`}${renderModeArgument()}
 
 # The deploy's start script takes the same lock: never a restart in the middle of a collection.
 # Whatever outlives a step (an engine's helper processes) gets the lock's descriptor closed (9>&-).
@@ -223,7 +205,7 @@ restore() {
 ${replicas === undefined ? "" : `${renderRelease("  ")}
 `}  if [ "$read_only" = yes ]; then
     log "restoring the registry read-write"
-${renderReadWriteRestart(MAINTENANCE_RECOVERY_SERVICE)}
+${renderReadWriteRestart()}
   fi
   if [ -n "$work" ]; then
     rm -rf "$work"

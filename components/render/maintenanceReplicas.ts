@@ -1,5 +1,5 @@
 import { shellQuote } from "./shell";
-import { renderReadWriteRestart, renderWindowTraps } from "./windowShell";
+import { MAINTENANCE_WINDOW_MARKER, renderModeArgument, renderReadWriteRestart, renderWindowTraps } from "./windowShell";
 
 /**
  * The weekly collection with replicas. Pure: values in, shell text out.
@@ -99,7 +99,8 @@ log "every replica is read-only: pushes are refused everywhere"`;
 
 /**
  * The collection, stopped at the window's bound so that no follower goes read-write beneath it.
- * A stopped container is removed by name: the docker client's exit alone would leave it running.
+ * A stopped container is removed by name (`collection` runs it as "$gc_container"): the docker
+ * client's exit alone would leave it running.
  */
 export function renderBoundedCollection(collection: string): string {
     return `gc_left=$(( window_started + ${COLLECTOR_WINDOW_SECONDS} - $(date +%s) ))
@@ -108,7 +109,7 @@ if [ "$gc_left" -le 0 ]; then
   exit 1
 fi
 gc_status=0
-timeout "$gc_left" ${collection.replace(/^docker run /, 'docker run --name "$gc_container" ')} > "$work/collected" 2> "$work/collected.err" || gc_status=$?
+timeout "$gc_left" ${collection} > "$work/collected" 2> "$work/collected.err" || gc_status=$?
 if [ "$gc_status" -eq 124 ]; then
   docker rm -f "$gc_container" >/dev/null 2>&1 || true
   log "the collection was stopped at the window's bound of ${COLLECTOR_WINDOW_SECONDS}s; what it deleted so far is gone, the rest waits for next week"
@@ -150,9 +151,6 @@ export interface FollowerInput {
     lockFile: string;
     /** 2 for the second replica, and so on. */
     replicaNumber: number;
-    /** Paths to the recovery unit and window marker, as the collector's script names them. */
-    windowMarker: string;
-    recoveryService: string;
 }
 
 /** `maintenance` on a follower: waits for the first replica's window, and is read-only through it. */
@@ -166,19 +164,11 @@ set -eu
 config_dir=${q(input.configDir)}
 lib_dir=${q(input.libDir)}
 lock_file=${q(input.lockFile)}
-window_marker=${q(input.windowMarker)}
+window_marker=${q(`${input.configDir}/${MAINTENANCE_WINDOW_MARKER}`)}
 me=${q(me)}
 log() { echo "maintenance: $*"; }
 ${renderFlagFunction()}
-mode=\${1:-collect}
-case "$mode" in
-  collect|recover) ;;
-  *) echo "usage: maintenance [collect|recover]" >&2; exit 2 ;;
-esac
-if [ "$mode" = recover ] && [ ! -e "$window_marker" ]; then
-  log "no read-only window was cut short; nothing to do"
-  exit 0
-fi
+${renderModeArgument()}
 
 window_id=""
 if [ "$mode" = collect ]; then
@@ -218,7 +208,7 @@ fi
 read_only=no
 restore() {
   if [ "$read_only" = yes ] || [ -e "$window_marker" ]; then
-${renderReadWriteRestart(input.recoveryService)}
+${renderReadWriteRestart()}
   fi
   flag delete "$me" || log "could not delete the flag $me; the first replica's report will wait for it"
 }

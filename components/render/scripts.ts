@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { renderBucketFlagProgram } from "./bucketFlag";
-import { MAINTENANCE_RECOVERY_SERVICE, MAINTENANCE_SERVICE, MAINTENANCE_TIMER, MAINTENANCE_WINDOW_MARKER, onCalendar, renderMaintenanceScript, renderMaintenanceUnits } from "./maintenance";
+import { MAINTENANCE_RECOVERY_SERVICE, MAINTENANCE_SERVICE, MAINTENANCE_TIMER, onCalendar, renderMaintenanceScript, renderMaintenanceUnits } from "./maintenance";
 import { renderFollowerScript } from "./maintenanceReplicas";
 import { renderRunFrontScript } from "./frontRun";
 import { REGISTRY_CONFIG_PATH, REGISTRY_HTPASSWD_PATH } from "./registryConfig";
@@ -226,8 +226,6 @@ export function renderStartScript(input: StartScriptInput): string {
                       libDir,
                       lockFile: hostLockFile(input.configDir),
                       replicaNumber: replica.number,
-                      windowMarker: `${input.configDir}/${MAINTENANCE_WINDOW_MARKER}`,
-                      recoveryService: MAINTENANCE_RECOVERY_SERVICE,
                   })
                 : renderMaintenanceScript({
                       containerName: input.containerName,
@@ -339,8 +337,8 @@ case "$front_said" in
 esac
 "$lib_dir/run-registry" readwrite --if-changed 9>&-
 "$lib_dir/wait-serving"
-${renderDrainEnd(input.drain)}${maintenance === undefined ? "" : renderTimerInstall(libDir, maintenance.unitDir, maintenance.schedule)}${
-        input.drain === undefined || maintenance === undefined ? "" : renderShutdownDrainInstall(input.configDir, maintenance.unitDir, input.drain)
+${renderDrainEnd(input.drain)}${
+        maintenance === undefined ? "" : renderUnitsInstall(libDir, maintenance.unitDir, maintenance.schedule, input.drain === undefined ? undefined : { configDir: input.configDir, drain: input.drain })
     }`;
 }
 
@@ -423,19 +421,11 @@ WantedBy=multi-user.target
 `;
 }
 
-function renderShutdownDrainInstall(configDir: string, unitDir: string, drain: { leaveSeconds: number }): string {
-    return `if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-unit_dir=${shellQuote(unitDir)}
-${installFile(`$unit_dir/${SHUTDOWN_DRAIN_SERVICE}`, renderShutdownDrainUnit(configDir, drain), "644")}
-systemctl daemon-reload
-systemctl enable --now ${SHUTDOWN_DRAIN_SERVICE} >/dev/null
-echo "a shutdown leaves the load balancer first (${SHUTDOWN_DRAIN_SERVICE})"
-fi
-`;
-}
-
-/** Installs (or turns off) the maintenance timer, where systemd runs; a container or test host may not. */
-function renderTimerInstall(libDir: string, unitDir: string, schedule: string | undefined): string {
+/**
+ * Installs the maintenance units and turns the timer on or off, and behind a balancer the
+ * shutdown drain, where systemd runs; a container or test host may not.
+ */
+function renderUnitsInstall(libDir: string, unitDir: string, schedule: string | undefined, shutdownDrain?: { configDir: string; drain: { leaveSeconds: number } }): string {
     const units = renderMaintenanceUnits(libDir, schedule);
     const timer =
         units.timer === undefined
@@ -454,9 +444,17 @@ echo ${shellQuote(`garbage collection scheduled: ${onCalendar(schedule ?? "")}`)
     return `if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 unit_dir=${shellQuote(unitDir)}
 ${installFile(`$unit_dir/${MAINTENANCE_SERVICE}`, units.service, "644")}
-${installFile(`$unit_dir/${MAINTENANCE_RECOVERY_SERVICE}`, units.recovery, "644")}
+${installFile(`$unit_dir/${MAINTENANCE_RECOVERY_SERVICE}`, units.recovery, "644")}${
+        shutdownDrain === undefined ? "" : `\n${installFile(`$unit_dir/${SHUTDOWN_DRAIN_SERVICE}`, renderShutdownDrainUnit(shutdownDrain.configDir, shutdownDrain.drain), "644")}`
+    }
 ${timer}
-systemctl enable ${MAINTENANCE_RECOVERY_SERVICE} >/dev/null
+systemctl enable ${MAINTENANCE_RECOVERY_SERVICE} >/dev/null${
+        shutdownDrain === undefined
+            ? ""
+            : `
+systemctl enable --now ${SHUTDOWN_DRAIN_SERVICE} >/dev/null
+echo "a shutdown leaves the load balancer first (${SHUTDOWN_DRAIN_SERVICE})"`
+    }
 else
   echo "systemd is not running here: the maintenance timer is not installed"
 fi

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { MAINTENANCE_RECOVERY_SERVICE, MAINTENANCE_WINDOW_MARKER, renderMaintenanceScript } from "../../components/render/maintenance";
+import { MAINTENANCE_WINDOW_MARKER, renderMaintenanceScript } from "../../components/render/maintenance";
 import { joinedFlag, renderFollowerScript, WINDOW_FLAG } from "../../components/render/maintenanceReplicas";
 import { shellcheck } from "../support/shell";
 
@@ -79,7 +79,7 @@ esac`);
         const common = { configDir, libDir: join(configDir, "bin"), lockFile: join(configDir, "maintenance.lock") };
         return replica === 1
             ? renderMaintenanceScript({ ...common, containerName: "registry", image: "registry:3", check: { url: "https://registry.test/v2/", useBundledCa: false }, replicas: { count: this.count } })
-            : renderFollowerScript({ ...common, replicaNumber: replica, windowMarker: join(configDir, MAINTENANCE_WINDOW_MARKER), recoveryService: MAINTENANCE_RECOVERY_SERVICE });
+            : renderFollowerScript({ ...common, replicaNumber: replica });
     }
 
     run(replica: number, mode = "collect"): Promise<{ status: number | null; output: string }> {
